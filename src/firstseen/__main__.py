@@ -1,0 +1,5 @@
+"""`python -m firstseen` runs the CLI."""
+
+from firstseen.cli import run
+
+run()

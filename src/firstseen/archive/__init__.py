@@ -1,0 +1,1 @@
+"""The embedded archive: SQLite catalog, FAISS vector index, thumbnails, and adding media."""

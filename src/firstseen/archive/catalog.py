@@ -1,0 +1,271 @@
+"""The SQLite catalog: the archive's source of truth.
+
+An item is one piece of content (keyed by the SHA-256 of its bytes) with its indexed frames; a
+sighting is one place and date where that content was seen. Everything an `add` writes for one item
+is committed in a single transaction, so a killed process leaves either the whole item or none of
+it. Descriptor vectors are stored here too (float16), so the vector index is a cache that can
+always be rebuilt from the catalog.
+"""
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('image', 'video')),
+    path TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    duration REAL,
+    bytes INTEGER NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    time REAL,
+    pdq BLOB NOT NULL,
+    pdq_quality INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    UNIQUE (item_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS sightings (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    url TEXT,
+    title TEXT,
+    published TEXT,
+    seen_at TEXT NOT NULL,
+    UNIQUE (item_id, path, url, title, published)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS frames_item ON frames(item_id);
+CREATE INDEX IF NOT EXISTS sightings_item ON sightings(item_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """Where and when a piece of content was seen."""
+
+    path: str
+    url: str | None = None
+    title: str | None = None
+    published: str | None = None
+    seen_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One indexed piece of content, with the sighting that dates it earliest."""
+
+    id: int
+    sha256: str
+    kind: str
+    path: str
+    width: int
+    height: int
+    duration: float | None
+    bytes: int
+    added_at: str
+    frames: int
+    first_seen: Sighting
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """What the catalog keeps of one indexed frame."""
+
+    ordinal: int
+    time: float | None
+    pdq: bytes
+    pdq_quality: int
+    vector: np.ndarray
+
+
+def now() -> str:
+    """The current UTC time in ISO 8601, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# Earliest first: dated sightings by publication date, undated ones after them by when seen.
+_FIRST_SIGHTING = """
+SELECT path, url, title, published, seen_at FROM sightings WHERE item_id = ?
+ORDER BY published IS NULL, published, seen_at, id LIMIT 1
+"""
+
+
+class Catalog:
+    """Typed access to the archive's SQLite database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: the unit a killed `add` can never leave half-written."""
+        with self._db:
+            yield self._db
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def item_id(self, sha256: str) -> int | None:
+        row = self._db.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def add_item(
+        self,
+        sha256: str,
+        kind: str,
+        path: str,
+        size: tuple[int, int],
+        duration: float | None,
+        nbytes: int,
+        frames: Sequence[FrameRecord],
+        sighting: Sighting,
+    ) -> int:
+        """Inserts an item, its frames and its first sighting in one transaction."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO items (sha256, kind, path, width, height, duration, bytes, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sha256, kind, path, size[0], size[1], duration, nbytes, now()),
+            )
+            item_id = int(cursor.lastrowid)
+            db.executemany(
+                "INSERT INTO frames (item_id, ordinal, time, pdq, pdq_quality, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        item_id,
+                        f.ordinal,
+                        f.time,
+                        f.pdq,
+                        f.pdq_quality,
+                        f.vector.astype(np.float16).tobytes(),
+                    )
+                    for f in frames
+                ],
+            )
+            self._insert_sighting(db, item_id, sighting)
+        return item_id
+
+    def add_sighting(self, item_id: int, sighting: Sighting) -> bool:
+        """Records another place or date for known content; False if it was already recorded."""
+        with self.transaction() as db:
+            return self._insert_sighting(db, item_id, sighting)
+
+    @staticmethod
+    def _insert_sighting(db: sqlite3.Connection, item_id: int, s: Sighting) -> bool:
+        duplicate = db.execute(
+            "SELECT 1 FROM sightings WHERE item_id = ? AND path = ? AND url IS ?"
+            " AND title IS ? AND published IS ?",
+            (item_id, s.path, s.url, s.title, s.published),
+        ).fetchone()
+        if duplicate:
+            return False
+        db.execute(
+            "INSERT INTO sightings (item_id, path, url, title, published, seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (item_id, s.path, s.url, s.title, s.published, s.seen_at or now()),
+        )
+        return True
+
+    def remove_item(self, item_id: int) -> list[int]:
+        """Deletes an item with its frames and sightings; returns the removed frame ids."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM frames WHERE item_id = ?", (item_id,))]
+            db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+        return ids
+
+    def _item(self, row: tuple) -> Item:
+        first = self._db.execute(_FIRST_SIGHTING, (row[0],)).fetchone()
+        return Item(*row, first_seen=Sighting(*first))
+
+    _ITEM_COLUMNS = (
+        "SELECT i.id, i.sha256, i.kind, i.path, i.width, i.height, i.duration, i.bytes,"
+        " i.added_at, (SELECT COUNT(*) FROM frames f WHERE f.item_id = i.id) FROM items i"
+    )
+
+    def items(self) -> list[Item]:
+        return [self._item(r) for r in self._db.execute(self._ITEM_COLUMNS + " ORDER BY i.id")]
+
+    def item(self, item_id: int) -> Item | None:
+        row = self._db.execute(self._ITEM_COLUMNS + " WHERE i.id = ?", (item_id,)).fetchone()
+        return self._item(row) if row else None
+
+    def find_items(self, ref: str) -> list[Item]:
+        """Items named by id, SHA-256 prefix (≥ 6 characters) or a path they were added from."""
+        query = (
+            self._ITEM_COLUMNS + " WHERE CAST(i.id AS TEXT) = :ref"
+            " OR (length(:ref) >= 6 AND i.sha256 LIKE :ref || '%')"
+            " OR i.id IN (SELECT item_id FROM sightings WHERE path = :ref)"
+        )
+        return [self._item(r) for r in self._db.execute(query, {"ref": ref})]
+
+    def sightings(self, item_id: int) -> list[Sighting]:
+        rows = self._db.execute(
+            "SELECT path, url, title, published, seen_at FROM sightings WHERE item_id = ?"
+            " ORDER BY published IS NULL, published, seen_at, id",
+            (item_id,),
+        )
+        return [Sighting(*r) for r in rows]
+
+    def frame_ids(self) -> np.ndarray:
+        return np.array([r[0] for r in self._db.execute("SELECT id FROM frames")], dtype=np.int64)
+
+    def vectors(self, frame_ids: Sequence[int]) -> np.ndarray:
+        """Stored descriptors of the given frames, in that order, as float32."""
+        rows: dict[int, bytes] = {}
+        ids = [int(i) for i in frame_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows.update(
+                self._db.execute(f"SELECT id, vector FROM frames WHERE id IN ({marks})", chunk)
+            )
+        return np.stack([np.frombuffer(rows[i], np.float16) for i in ids]).astype(np.float32)
+
+    def frames_info(
+        self, frame_ids: Sequence[int]
+    ) -> dict[int, tuple[int, int, float | None, bytes]]:
+        """frame id → (item id, ordinal, time, pdq) for the given frames."""
+        ids = [int(i) for i in frame_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT id, item_id, ordinal, time, pdq FROM frames WHERE id IN ({marks})", ids
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def item_frames(self, item_id: int) -> list[tuple[int, int, float | None]]:
+        """(frame id, ordinal, time) of an item's frames in order."""
+        rows = self._db.execute(
+            "SELECT id, ordinal, time FROM frames WHERE item_id = ? ORDER BY ordinal", (item_id,)
+        )
+        return [tuple(r) for r in rows]

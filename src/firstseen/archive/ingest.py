@@ -1,0 +1,138 @@
+"""Adding media to the archive: hash, decode, describe, store — once per content.
+
+Each file is handled on its own: a bad file yields a failed result naming the reason and the rest
+of the batch carries on. Content already in the archive (same SHA-256) is not decoded again; a new
+path, URL, title or date for it is recorded as another sighting.
+"""
+
+import hashlib
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from firstseen.archive.catalog import FrameRecord, Sighting
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+from firstseen.media import Frame, load_image, probe, sample_video, video_info
+from firstseen.signals import Descriptor, pdq_hash
+
+Status = Literal["added", "duplicate", "failed"]
+_BATCH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    path: str
+    status: Status
+    item_id: int | None = None
+    frames: int = 0
+    reason: str | None = None
+    new_sighting: bool = False
+
+
+def media_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named, and files under folders named (recursively, sorted, hidden ones skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path).parts
+                if child.is_file() and not any(p.startswith(".") for p in relative):
+                    yield child
+        else:
+            yield path
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    """Content hash and size in bytes, read in chunks so large videos need little memory."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _prefetch(frames: Iterator[Frame], depth: int = 2 * _BATCH) -> Iterator[Frame]:
+    """Decodes in a background thread so decoding overlaps descriptor inference (both release
+    the GIL); errors are re-raised in the consumer."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                box.put(frame)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            box.put(exc)
+        box.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := box.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+class Ingester:
+    """Adds files to an archive with one loaded descriptor model."""
+
+    def __init__(self, archive: Archive, descriptor: Descriptor) -> None:
+        self.archive = archive
+        self.descriptor = descriptor
+
+    def add(self, path: Path, sighting: Sighting) -> AddResult:
+        name = sighting.path
+        try:
+            if path.is_dir():
+                raise FirstseenError("is a directory")
+            sha, nbytes = sha256_of(path)
+            known = self.archive.catalog.item_id(sha)
+            if known is not None:
+                fresh = self.archive.catalog.add_sighting(known, sighting)
+                return AddResult(name, "duplicate", known, new_sighting=fresh)
+            kind = probe(path)
+            records, size, duration = self._describe(path, kind, sha)
+            item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
+            return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
+        except (FirstseenError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return AddResult(name, "failed", reason=reason)
+
+    def _describe(
+        self, path: Path, kind: str, sha: str
+    ) -> tuple[list[FrameRecord], tuple[int, int], float | None]:
+        if kind == "image":
+            frames: Iterator[Frame] = iter([Frame(load_image(path))])
+            duration = None
+        else:
+            duration = video_info(path).duration
+            frames = _prefetch(sample_video(path, fps=self.archive.settings.sample_fps))
+        records: list[FrameRecord] = []
+        size = (0, 0)
+        batch: list[Frame] = []
+        for frame in frames:
+            size = frame.size
+            batch.append(frame)
+            if len(batch) == _BATCH:
+                records += self._records(batch, len(records), sha)
+                batch = []
+        if batch:
+            records += self._records(batch, len(records), sha)
+        if not records:
+            raise FirstseenError("no decodable frames")
+        return records, size, duration
+
+    def _records(self, frames: list[Frame], start: int, sha: str) -> list[FrameRecord]:
+        vectors = self.descriptor.describe([f.rgb for f in frames])
+        records = []
+        for offset, (frame, vector) in enumerate(zip(frames, vectors, strict=True)):
+            self.archive.thumbnails.write(sha, start + offset, frame.rgb)
+            hashed = pdq_hash(frame.rgb)
+            records.append(
+                FrameRecord(start + offset, frame.time, hashed.bits, hashed.quality, vector)
+            )
+        return records

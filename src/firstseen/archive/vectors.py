@@ -1,0 +1,89 @@
+"""Vector indexes over frame descriptors.
+
+`VectorIndex` is the seam for backends (the embedded FAISS default here; a distributed engine
+when one machine is outgrown). The catalog stays the source of truth: on open, the index is
+reconciled with the catalog's frame ids, so an index file left stale by a killed process is
+repaired rather than trusted.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+
+class VectorIndex(Protocol):
+    """Inner-product search over unit vectors keyed by frame id."""
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (n_queries, k); missing neighbours have id -1."""
+        ...
+
+    def save(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class FaissIndex:
+    """Exact inner-product search (FAISS flat index with ids), kept in one file.
+
+    A flat index answers 100k x 512 in about 11 ms per query on 2 cores, so no approximate
+    structure is needed at the embedded scale; writes go to a temporary file and are renamed into
+    place, so readers never see a half-written index.
+    """
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        if path.exists():
+            self._index = faiss.read_index(str(path))
+            if self._index.d != dim:
+                raise ValueError(f"{path} holds {self._index.d}-d vectors, the model gives {dim}")
+        else:
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self._index.add_with_ids(
+                np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64)
+            )
+
+    def remove(self, ids: np.ndarray) -> None:
+        if len(ids):
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = max(1, min(k, len(self)))
+        if not len(self):
+            empty = np.full((len(queries), 1), -1, dtype=np.int64)
+            return np.zeros(empty.shape, np.float32), empty
+        return self._index.search(np.ascontiguousarray(queries, np.float32), k)
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        faiss.write_index(self._index, str(tmp))
+        os.replace(tmp, self.path)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def reconcile(self, catalog_ids: np.ndarray, load: Callable[[np.ndarray], np.ndarray]) -> bool:
+        """Makes the index hold exactly `catalog_ids`; returns True if anything changed."""
+        present = self.ids()
+        extra = np.setdiff1d(present, catalog_ids)
+        missing = np.setdiff1d(catalog_ids, present)
+        self.remove(extra)
+        for start in range(0, len(missing), 4096):
+            chunk = missing[start : start + 4096]
+            self.add(chunk, load(chunk))
+        return bool(len(extra) or len(missing))

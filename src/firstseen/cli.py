@@ -1,0 +1,241 @@
+"""The `firstseen` command line: archive media, search it, inspect it."""
+
+import json
+import signal
+import sys
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from firstseen import __version__
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester, media_files
+from firstseen.archive.metadata import parse_published, read_meta_csv
+from firstseen.archive.store import Archive
+from firstseen.config import default_archive
+from firstseen.engine import open_descriptor, open_searcher
+from firstseen.errors import FirstseenError
+from firstseen.outputs.render import item_json, items_table, result_json, results_table
+
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+_state: dict[str, Path] = {}
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"firstseen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            help="Archive directory [default: $FIRSTSEEN_ARCHIVE, else ~/.local/share/firstseen]"
+        ),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    """firstseen: find where an image or video came from, and when it was first seen."""
+    _state["archive"] = archive or default_archive()
+
+
+def _archive() -> Archive:
+    try:
+        return Archive(_state["archive"])
+    except FirstseenError as exc:
+        _fail(str(exc))
+        raise
+
+
+def _error(message: str, console: Console = err) -> None:
+    """One unwrapped line per problem, so each bad file's line names it whole."""
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    _error(message)
+    raise typer.Exit(code)
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (recursive)")] = None,
+    url: Annotated[str | None, typer.Option(help="Where the media was seen")] = None,
+    title: Annotated[str | None, typer.Option(help="Its title there")] = None,
+    published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD")] = None,
+    meta: Annotated[
+        Path | None, typer.Option(help="CSV with columns path,url,title,published")
+    ] = None,
+) -> None:
+    """Add photos and videos to the archive; content already there only gains a sighting."""
+    try:
+        published = parse_published(published)
+        rows = read_meta_csv(meta) if meta else {}
+        by_file = {file.resolve(): row for file, row in rows.items()}
+    except FirstseenError as exc:
+        _fail(str(exc))
+    named = list(paths or []) or list(rows)
+    if not named:
+        _fail("nothing to add: give files or folders, or --meta FILE.csv")
+    archive = _archive()
+    files = list(media_files(named))
+    counts = {"added": 0, "duplicate": 0, "failed": 0}
+    frames = 0
+    ingester = Ingester(archive, open_descriptor(archive))
+    # SIGTERM is handled like Ctrl-C: the current item is rolled back, the index is saved.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("adding", total=len(files))
+            for file in files:
+                progress.update(task, description=f"adding {file.name}")
+                row = by_file.get(file.resolve(), {})
+                sighting = Sighting(
+                    str(file),
+                    url or row.get("url"),
+                    title or row.get("title"),
+                    published or row.get("published"),
+                )
+                result = ingester.add(file, sighting)
+                counts[result.status] += 1
+                frames += result.frames
+                if result.status == "failed":
+                    _error(f"{file}: {result.reason}", progress.console)
+                progress.advance(task)
+    except KeyboardInterrupt:
+        archive.close()
+        err.print("interrupted: items added so far are kept; run the same command to resume")
+        raise typer.Exit(130) from None
+    archive.close()
+    err.print(
+        f"added {counts['added']} ({frames} frames), skipped {counts['duplicate']} already in the"
+        f" archive, failed {counts['failed']}"
+    )
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    queries: Annotated[list[Path], typer.Argument(help="Images or videos to trace")],
+    top: Annotated[int, typer.Option(min=1, max=100, help="Answers per query")] = 5,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Find the sources of images or videos, with time, region and a match verdict."""
+    archive = _archive()
+    searcher = open_searcher(archive)
+    failed = 0
+    results = []
+    with Progress(
+        *(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()),
+        console=err,
+        transient=True,
+        disable=len(queries) < 3,
+    ) as progress:
+        task = progress.add_task("searching", total=len(queries))
+        for query in queries:
+            result = searcher.search(query, top=top, name=str(query))
+            failed += result.error is not None
+            if format is Format.jsonl:
+                typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+            elif format is Format.table:
+                if result.error:
+                    _error(f"{query}: {result.error}")
+                elif result.matches:
+                    out.print(results_table(result))
+                else:
+                    out.print(f"{query}: no candidates (the archive is empty)")
+            results.append(result)
+            progress.advance(task)
+    if format is Format.json:
+        typer.echo(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
+    archive.catalog.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_items(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """List the archive's items."""
+    archive = _archive()
+    items = archive.catalog.items()
+    if format is ListFormat.json:
+        typer.echo(json.dumps([item_json(i) for i in items], indent=2))
+    else:
+        out.print(items_table(items))
+
+
+@app.command()
+def info(
+    item: Annotated[str, typer.Argument(help="Item id, SHA-256 prefix or path as added")],
+) -> None:
+    """Show one item and every sighting of it."""
+    archive = _archive()
+    found = archive.catalog.find_items(item)
+    if not found:
+        _fail(f"no item {item!r} in {archive.root}", 1)
+    for entry in found:
+        data = item_json(entry)
+        data["sightings"] = [asdict(s) for s in archive.catalog.sightings(entry.id)]
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def remove(
+    items: Annotated[list[str], typer.Argument(help="Item ids, SHA-256 prefixes or paths")],
+) -> None:
+    """Remove items, their frames, thumbnails and sightings from the archive."""
+    archive = _archive()
+    missing = 0
+    for ref in items:
+        found = archive.catalog.find_items(ref)
+        if not found:
+            _error(f"{ref}: no such item")
+            missing += 1
+        for entry in found:
+            archive.remove(entry)
+            err.print(f"removed {entry.id} {entry.path}")
+    archive.close()
+    if missing:
+        raise typer.Exit(1)
+
+
+def run() -> None:
+    """Entry point: unexpected errors still end with one line, not a traceback."""
+    try:
+        app()
+    except FirstseenError as exc:
+        _error(str(exc))
+        sys.exit(2)

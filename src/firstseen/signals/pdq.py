@@ -1,0 +1,49 @@
+"""PDQ perceptual hashes (Meta's `pdqhash` binding), for interoperability with hash banks.
+
+Pictures are reduced to at most 512 px first: the hash changes by a few bits at most and is three
+times faster to compute, as the field notes record.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pdqhash
+
+PDQ_BITS = 256
+_MAX_EDGE = 512
+
+
+@dataclass(frozen=True, slots=True)
+class PdqHash:
+    """A 256-bit hash packed into 32 bytes (big-endian bit order), and PDQ's quality 0..100."""
+
+    bits: bytes
+    quality: int
+
+    @property
+    def hex(self) -> str:
+        """The 64-character hex form used by ThreatExchange."""
+        return self.bits.hex()
+
+
+def _reduce(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = _MAX_EDGE / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def pdq_hash(rgb: np.ndarray) -> PdqHash:
+    """The PDQ hash of an RGB uint8 picture."""
+    bits, quality = pdqhash.compute(np.ascontiguousarray(_reduce(rgb)))
+    return PdqHash(np.packbits(bits.astype(np.uint8)).tobytes(), int(quality))
+
+
+def pdq_distance(a: bytes, b: bytes) -> int:
+    """Hamming distance between two packed hashes."""
+    return int(
+        np.unpackbits(np.bitwise_xor(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8))).sum()
+    )

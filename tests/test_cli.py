@@ -1,0 +1,103 @@
+"""The command line as a user meets it: exit codes, one line per bad file, formats."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from firstseen.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def archive_dir(tmp_path):
+    return tmp_path / "archive"
+
+
+def test_add_search_list_info_remove(archive_dir, demo_dir, monkeypatch):
+    monkeypatch.chdir(demo_dir)
+    added = invoke("--archive", archive_dir, "add", "--meta", "media.csv")
+    assert added.exit_code == 0, added.output
+    assert "added 9" in added.output and "failed 0" in added.output
+
+    found = invoke(
+        "--archive", archive_dir, "search", "evidence.jpg", "media/rocket.jpg", "-f", "jsonl"
+    )
+    assert found.exit_code == 0
+    lines = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["evidence.jpg", "media/rocket.jpg"]
+    best = lines[0]["matches"][0]
+    assert best["path"] == "media/chair-20-sd-bar.mp4" and best["match"]
+    assert best["published"] == "2019-07-30" and best["url"].startswith("https://")
+
+    table = invoke("--archive", archive_dir, "search", "evidence.jpg")
+    assert "MATCH" in table.stdout and "00:12" in table.stdout
+
+    listed = json.loads(invoke("--archive", archive_dir, "list", "--format", "json").stdout)
+    assert len(listed) == 9 and sum(i["frames"] for i in listed) > 9
+
+    again = invoke(
+        "--archive", archive_dir, "add", "media/rocket.jpg", "--url", "https://x.example/r"
+    )
+    assert again.exit_code == 0 and "skipped 1" in again.output
+    info = json.loads(invoke("--archive", archive_dir, "info", "media/rocket.jpg").stdout)
+    assert [s["url"] for s in info["sightings"]][-1] == "https://x.example/r"
+
+    removed = invoke("--archive", archive_dir, "remove", str(info["id"]))
+    assert removed.exit_code == 0
+    assert len(json.loads(invoke("--archive", archive_dir, "list", "-f", "json").stdout)) == 8
+    assert invoke("--archive", archive_dir, "remove", "999").exit_code == 1
+
+
+def test_bad_files_get_one_line_each_and_exit_code(archive_dir, tmp_path, demo_dir):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "zero.jpg").write_bytes(b"")
+    (folder / "fake.mp4").write_text("not a video\n")
+    (folder / "good.png").write_bytes((demo_dir / "media" / "chelsea.png").read_bytes())
+    result = invoke("--archive", archive_dir, "add", folder)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert any("zero.jpg" in e for e in errors) and any("fake.mp4" in e for e in errors)
+    assert "added 1" in result.output and "failed 2" in result.output
+
+
+def test_failed_query_reported_and_others_answered(archive_dir, tmp_path, demo_dir):
+    invoke("--archive", archive_dir, "add", demo_dir / "media" / "coffee.png")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    result = invoke(
+        "--archive", archive_dir, "search", broken, demo_dir / "media" / "coffee.png", "-f", "json"
+    )
+    assert result.exit_code == 1
+    answers = json.loads(result.stdout)
+    assert answers[0]["error"] and answers[0]["matches"] == []
+    assert answers[1]["error"] is None and answers[1]["matches"][0]["match"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "x.jpg", "--published", "last tuesday"], "not a date"),
+        (["add"], "nothing to add"),
+        (["search", "q.jpg", "--top", "0"], "Invalid value"),
+        (["search", "q.jpg", "--format", "xml"], "Invalid value"),
+    ],
+)
+def test_wrong_arguments_exit_2_with_a_message(archive_dir, args, message):
+    result = invoke("--archive", archive_dir, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_bad_meta_csv(archive_dir, tmp_path):
+    meta = tmp_path / "meta.csv"
+    meta.write_text("file,url\nx.jpg,http://a\n")
+    result = invoke("--archive", archive_dir, "add", "--meta", meta)
+    assert result.exit_code == 2 and "'path' column" in result.output

@@ -1,0 +1,103 @@
+"""Search behaviour end to end on real media: source, time, region, verdict, contract."""
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+from firstseen.outputs.render import result_json
+
+EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def test_demo_evidence_traced_to_frame_region_and_date(demo_searcher, demo_dir):
+    result = demo_searcher.search(demo_dir / "evidence.jpg", top=5)
+    assert result.error is None
+    best = result.matches[0]
+    assert best.item.path.endswith("chair-20-sd-bar.mp4")
+    assert best.match
+    assert abs(best.time - 12.0) <= 1.0
+    assert iou(best.check.region, EVIDENCE_REGION) >= 0.8
+    assert best.item.first_seen.published == "2019-07-30"
+    assert not any(m.match for m in result.matches[1:])
+
+
+def test_mirrored_and_graded_copy_matches(demo_searcher, tmp_path, demo_dir):
+    photo = Image.open(demo_dir / "media" / "coffee.png").convert("RGB")
+    edited = ImageEnhance.Color(ImageOps.mirror(photo)).enhance(0.3)
+    edited = ImageEnhance.Brightness(edited).enhance(1.3).resize((420, 280))
+    edited.save(tmp_path / "mirrored.jpg", quality=70)
+    best = demo_searcher.search(tmp_path / "mirrored.jpg").matches[0]
+    assert best.item.path.endswith("coffee.png")
+    assert best.match and best.mirrored
+
+
+def test_picture_in_picture_region_is_whole_source(demo_searcher, tmp_path, demo_dir, shared_data):
+    inset = Image.open(demo_dir / "media" / "rocket.jpg").convert("RGB")
+    inset = inset.resize((inset.width * 2 // 5, inset.height * 2 // 5))
+    canvas = Image.open(shared_data / "opencv-samples-data" / "building.jpg").convert("RGB")
+    canvas = canvas.resize((900, 700))
+    canvas.paste(inset, (420, 260))
+    canvas.save(tmp_path / "pip.png")
+    best = demo_searcher.search(tmp_path / "pip.png").matches[0]
+    assert best.item.path.endswith("rocket.jpg") and best.match
+    assert iou(best.check.region, (0, 0, best.item.width, best.item.height)) >= 0.8
+
+
+def test_unrelated_photos_are_not_matches(demo_searcher, shared_data):
+    negatives = sorted((shared_data / "threatexchange-pdq/reg-test-input/labelme-subset").iterdir())
+    negatives += [shared_data / "opencv-samples-data" / name for name in ("fruits.jpg", "home.jpg")]
+    for query in negatives:
+        result = demo_searcher.search(query)
+        assert result.error is None
+        assert not any(m.match for m in result.matches), query.name
+
+
+def test_at_most_one_answer_per_reference_and_best_first(demo_searcher, demo_dir):
+    result = demo_searcher.search(demo_dir / "media" / "chelsea.png", top=10)
+    paths = [m.item.path for m in result.matches]
+    assert len(paths) == len(set(paths))
+    scores = [m.score for m in result.matches]
+    assert scores == sorted(scores, reverse=True)
+    assert result.matches[0].item.path.endswith("chelsea.png") and result.matches[0].match
+
+
+def test_json_contract(demo_searcher, demo_dir):
+    data = result_json(demo_searcher.search(demo_dir / "evidence.jpg", top=3))
+    json.dumps(data)
+    assert set(data) >= {"query", "error", "matches"}
+    assert len(data["matches"]) <= 3
+    first = data["matches"][0]
+    for field in ("path", "kind", "time", "score", "match", "region", "url", "title", "published"):
+        assert field in first
+    assert first["kind"] == "video" and isinstance(first["time"], float)
+    assert len(first["region"]) == 4 and all(isinstance(v, int) for v in first["region"])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.jpg", b"", "empty"),
+        ("noise.png", bytes(range(256)) * 8, "not an image or video"),
+    ],
+)
+def test_bad_query_is_an_error_not_a_crash(demo_searcher, tmp_path: Path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = demo_searcher.search(path)
+    assert result.matches == []
+    assert reason in result.error
+
+
+def test_missing_query_is_an_error(demo_searcher, tmp_path):
+    result = demo_searcher.search(tmp_path / "nope.jpg")
+    assert result.error and "No such file" in result.error
