@@ -4,8 +4,10 @@ local features, and answer with at most one match per reference file."""
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from firstseen.archive.catalog import Item
@@ -21,7 +23,11 @@ _CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
 _VERIFY_ITEMS = 4  # reference files checked with local features
 _FRAMES_PER_ITEM = 3  # best frames of a video checked
 _QUERY_VIDEO_FRAMES = 120  # frames sampled from a video query, at most
-_PART = 0.6  # side of the parts of a still searched when the whole does not verify
+_PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
+_PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
+_PART_TEXTURE = 6.0  # grey-level spread that marks photographic content
+_PART_REGIONS = 3  # textured regions tried, largest first
+_PART_MIN_AREA, _PART_MAX_AREA = 0.03, 0.85  # of the query, for a region to be tried
 _FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
 
 
@@ -69,11 +75,24 @@ class _Hit:
 
 @dataclass(slots=True)
 class _Picture:
-    """A query picture (a still, or one frame of a query video), with its local features per
-    orientation, extracted only when a verification needs them."""
+    """A query picture (a still, or one frame of a query video), or a part of a still, with its
+    local features per orientation, extracted only when a verification needs them."""
 
-    rgb: np.ndarray
+    rgb: np.ndarray  # the whole picture
+    window: tuple[int, int, int, int] | None = None  # (x, y, w, h): the part searched
     features: dict[tuple[str, bool], Features] = field(default_factory=dict)
+
+    @property
+    def whole(self) -> bool:
+        return self.window is None
+
+    @property
+    def view(self) -> np.ndarray:
+        """What the descriptor sees: the part, or the whole picture."""
+        if self.window is None:
+            return self.rgb
+        x, y, w, h = self.window
+        return np.ascontiguousarray(self.rgb[y : y + h, x : x + w])
 
 
 class Searcher:
@@ -104,7 +123,8 @@ class Searcher:
             if probe(path) == "image":
                 result.matches = self.search_image(load_image(path), top)
             else:
-                pictures = [f.rgb for f in sample_video(path, fps=1.0)][:_QUERY_VIDEO_FRAMES]
+                frames = islice(sample_video(path, fps=1.0), _QUERY_VIDEO_FRAMES)
+                pictures = [_Picture(f.rgb) for f in frames]
                 result.matches = self.search_pictures(pictures, top)
         except (FirstseenError, OSError) as exc:
             result.error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -119,27 +139,37 @@ class Searcher:
         right part finds it (as the ISC2021 winners did with region crops). Parts are tried only
         when needed, so the common case stays fast.
         """
-        matches = self.search_pictures([rgb], top)
+        matches = self.search_pictures([_Picture(rgb)], top)
         if any(verdict.verified(m.check) for m in matches):
             return matches
-        return self.search_pictures([rgb, *_parts(rgb)], top)
+        parts = [_Picture(rgb, window) for window in _parts(rgb)]
+        return self.search_pictures([_Picture(rgb), *parts], top)
 
-    def search_pictures(self, pictures: list[np.ndarray], top: int) -> list[Match]:
+    def search_pictures(self, pictures: list[_Picture], top: int) -> list[Match]:
         """Searches several pictures at once (frames of a query video, parts of a still); each
         reference is answered by the picture that resembles it most."""
         if not pictures or not len(self.archive.index):
             return []
-        rgb_both = [p for rgb in pictures for p in (rgb, np.ascontiguousarray(rgb[:, ::-1]))]
-        vectors = self.descriptor.describe(rgb_both)
+        # Whole pictures are also searched mirrored; parts only as they are, to save time.
+        variants = [(i, m) for i, p in enumerate(pictures) for m in (False, True)[: 1 + p.whole]]
+        views = [pictures[i].view for i, _ in variants]
+        vectors = self.descriptor.describe(
+            [
+                np.ascontiguousarray(v[:, ::-1]) if m else v
+                for v, (_, m) in zip(views, variants, strict=True)
+            ]
+        )
         # One correction per picture, shared by both orientations, so that the orientation is
         # chosen by similarity alone.
-        bias = self.background.bias(vectors).reshape(-1, 2).mean(axis=1)
+        biases = self.background.bias(vectors)
+        owner = np.array([i for i, _ in variants])
+        bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
         sims, ids = self.archive.index.search(vectors, _CANDIDATE_FRAMES)
         raw: dict[tuple[int, int], list[float]] = defaultdict(lambda: [-1.0, -1.0])
-        for row in range(len(vectors)):
+        for row, (picture, mirrored) in enumerate(variants):
             for sim, frame_id in zip(sims[row], ids[row], strict=True):
                 if frame_id >= 0:
-                    raw[int(frame_id), row // 2][row % 2] = float(sim)
+                    raw[int(frame_id), picture][int(mirrored)] = float(sim)
         best: dict[int, _Hit] = {}
         for (frame_id, picture), (plain, mirror) in raw.items():
             hit = _Hit(
@@ -156,7 +186,6 @@ class Searcher:
         for frame_id in sorted(best, key=lambda f: -best[f].normalised):
             per_item[info[frame_id][0]].append(frame_id)
         ranked = sorted(per_item, key=lambda i: -best[per_item[i][0]].normalised)
-        query_pictures = [_Picture(rgb) for rgb in pictures]
         query_hashes: dict[int, bytes] = {}
         matches = []
         for position, item_id in enumerate(ranked[: max(top, _VERIFY_ITEMS)]):
@@ -165,11 +194,11 @@ class Searcher:
                 continue
             candidates = per_item[item_id][:_FRAMES_PER_ITEM]
             depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
-            chosen = self._best_frame(item, candidates, best, info, query_pictures, depth)
+            chosen = self._best_frame(item, candidates, best, info, pictures, depth)
             matches.append(chosen)
             picture = best[chosen.frame_id].picture
             if picture not in query_hashes:
-                query_hashes[picture] = pdq_hash(pictures[picture]).bits
+                query_hashes[picture] = pdq_hash(pictures[picture].view).bits
             chosen.pdq_distance = pdq_distance(query_hashes[picture], info[chosen.frame_id][3])
         matches.sort(key=lambda m: -m.score)
         return matches[:top]
@@ -203,7 +232,7 @@ class Searcher:
             # verify, and the best-agreeing one gives the most accurate time and region.
             if depth == 1 and verdict.verified(found.check):
                 break
-        if depth == 2 and not any(verdict.verified(m.check) for m in options):
+        if depth == 2 and not any(verdict.aligned(m.check) for m in options):
             top = options[0]
             top.check = self._verify(top, best[top.frame_id], pictures, self.robust)
         return max(options, key=lambda m: (m.score, m.check.correlation))
@@ -228,8 +257,13 @@ class Searcher:
     def _query_features(self, picture: _Picture, mirrored: bool, local: LocalFeatures) -> Features:
         key = (local.kind, mirrored)
         if key not in picture.features:
-            rgb = np.ascontiguousarray(picture.rgb[:, ::-1]) if mirrored else picture.rgb
-            picture.features[key] = local.extract(rgb)
+            rgb, window = picture.rgb, picture.window
+            if mirrored:
+                rgb = np.ascontiguousarray(rgb[:, ::-1])
+                if window:
+                    x, y, w, h = window
+                    window = (rgb.shape[1] - x - w, y, w, h)
+            picture.features[key] = local.extract(rgb, window=window)
         return picture.features[key]
 
     def _reference_features(
@@ -249,10 +283,35 @@ class Searcher:
         return features
 
 
-def _parts(rgb: np.ndarray) -> list[np.ndarray]:
-    """Overlapping parts of a picture: its four corners and its centre, each 60 % of each side."""
+def _parts(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Windows (x, y, w, h) on parts of a picture that may hold a copied picture on their own:
+    the textured regions found in it (a photo inside a chat screenshot, a video inside a player
+    or a web page, an inset), its centre and its four corners (an inset in a textured picture)."""
     height, width = rgb.shape[:2]
+    scale = min(1.0, _PART_MAP_EDGE / max(height, width))
+    small = cv2.resize(
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
+        None,
+        fx=scale,
+        fy=scale,
+        interpolation=cv2.INTER_AREA,
+    ).astype(np.float32)
+    # Local spread of grey levels: flat UI, chat bubbles and bars are low, photographs high.
+    mean = cv2.blur(small, (7, 7))
+    spread = np.sqrt(np.maximum(cv2.blur(small * small, (7, 7)) - mean * mean, 0))
+    mask = (spread > _PART_TEXTURE).astype(np.uint8)
+    side = max(3, round(0.03 * max(small.shape)))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((side, side), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    area = small.shape[0] * small.shape[1]
+    boxes = [
+        stats[i, :4] / scale
+        for i in np.argsort(-stats[1:, 4])[:_PART_REGIONS] + 1
+        if _PART_MIN_AREA * area <= stats[i, 2] * stats[i, 3] <= _PART_MAX_AREA * area
+    ]
     h, w = int(height * _PART), int(width * _PART)
-    corners = [(0, 0), (0, width - w), (height - h, 0), (height - h, width - w)]
-    corners.append(((height - h) // 2, (width - w) // 2))
-    return [np.ascontiguousarray(rgb[y : y + h, x : x + w]) for y, x in corners]
+    corners = [((width - w) // 2, (height - h) // 2), (0, 0), (width - w, 0), (0, height - h)]
+    corners.append((width - w, height - h))
+    boxes += [np.array([x, y, w, h]) for x, y in corners]
+    windows = [tuple(int(v) for v in box) for box in boxes]
+    return [(x, y, w, h) for x, y, w, h in windows if w >= 16 and h >= 16]

@@ -19,11 +19,19 @@ import cv2
 import numpy as np
 
 _RATIO = 0.8
+_MIN_EDGE = 400  # pictures smaller than this are enlarged before keypoints are found
+_MAX_WHOLE = 1600  # but a whole picture is never worked on larger than this
 _MIN_MATCHES = 6
 _REPROJECTION_PX = 4.0
 _GAP = 9  # rows or columns of poor agreement tolerated inside the copied content
 _RESIDUAL_FACTOR = 2.5  # a row is content while its residual is within this factor of the core's
 _RESIDUAL_FLOOR = 6.0  # grey levels, so that near-perfect copies do not get a zero tolerance
+# Copied content under 2 % of the query, or a thin strip, is a logo or the edge of a bar.
+_MIN_COVERAGE = 0.02
+_MIN_SHAPE = 0.15  # shortest side over longest
+_BLOCK = 16  # side of the blocks compared for agreement, in working pixels
+_TEXTURE = 4.0  # grey-level spread below which a block is too flat to judge
+_BLOCK_CORRELATION = 0.5  # a block agrees when its correlation with the reference is above this
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +53,11 @@ class Verification:
     inliers: int
     matches: int
     correlation: float  # photometric agreement of the overlapping content, -1..1
+    agreement: float  # share of the copied content's textured blocks that agree, 0..1
     region: tuple[int, int, int, int] | None  # [x, y, w, h] of the reference the query shows
 
 
-NOT_VERIFIED = Verification(0, 0, 0.0, None)
+NOT_VERIFIED = Verification(0, 0, 0.0, 0.0, None)
 
 
 class LocalFeatures:
@@ -59,24 +68,43 @@ class LocalFeatures:
         self.max_edge = max_edge
         self._detector = cv2.ORB_create(count) if kind == "orb" else cv2.SIFT_create(count)
 
-    def extract(self, rgb: np.ndarray, full_size: tuple[int, int] | None = None) -> Features:
-        """Features of `rgb`; `full_size` gives the original size when `rgb` is a thumbnail."""
+    def extract(
+        self,
+        rgb: np.ndarray,
+        full_size: tuple[int, int] | None = None,
+        window: tuple[int, int, int, int] | None = None,
+    ) -> Features:
+        """Features of `rgb`; `full_size` gives the original size when `rgb` is a thumbnail.
+
+        With a `window` (x, y, w, h), keypoints come from that part only, sized for the part,
+        while the grey picture stays whole: the copied content found there may then extend past
+        the part, into flat areas that located it poorly.
+        """
         height, width = rgb.shape[:2]
-        scale = min(1.0, self.max_edge / max(height, width))
+        focus = max(window[2:]) if window else max(height, width)
+        # Small pictures (a photo cut out of a chat screenshot) are enlarged: keypoints need room.
+        scale = min(
+            self.max_edge / focus, max(1.0, _MIN_EDGE / focus), _MAX_WHOLE / max(height, width)
+        )
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if scale < 1:
+        if scale != 1:
             size = (round(width * scale), round(height * scale))
-            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+            gray = cv2.resize(gray, size, interpolation=interpolation)
         full = full_size or (width, height)
         scale = gray.shape[1] / full[0]
-        keypoints, descriptors = self._detector.detectAndCompute(gray, None)
+        area, offset = gray, np.zeros(2, np.float32)
+        if window:
+            x, y, w, h = (round(v * scale) for v in window)
+            area, offset = gray[y : y + h, x : x + w], np.array([x, y], np.float32)
+        keypoints, descriptors = self._detector.detectAndCompute(area, None)
         if descriptors is None:
             empty = np.zeros((0, 2), np.float32)
             return Features(self.kind, empty, np.zeros((0, 32), np.uint8), full, gray, scale)
         if self.kind == "sift":
             descriptors /= np.maximum(descriptors.sum(axis=1, keepdims=True), 1e-7)
             descriptors = np.sqrt(descriptors)
-        points = np.array([k.pt for k in keypoints], dtype=np.float32) / scale
+        points = (np.array([k.pt for k in keypoints], dtype=np.float32) + offset) / scale
         return Features(self.kind, points, descriptors, full, gray, scale)
 
 
@@ -113,7 +141,9 @@ def _band(content: np.ndarray, seed: int) -> tuple[int, int]:
     end = seed
     while end < len(content) - 1 and bridged[end + 1]:
         end += 1
-    return start, end + 1
+    # Bridging may step past the last good line into the added content: end on good lines.
+    good = np.flatnonzero(content[start : end + 1])
+    return start + int(good[0]), start + int(good[-1]) + 1
 
 
 def _masked_rms(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
@@ -124,11 +154,37 @@ def _masked_rms(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarra
     return np.where(count >= 0.15 * valid.shape[axis], rms, np.inf)
 
 
+def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
+    """Share of textured blocks whose content correlates with the reference's.
+
+    A copy agrees almost everywhere (overlaid text or a logo spoils a few blocks); another moment
+    of the same shot, or another scene filmed from the same spot, shares the static background
+    but not the people or objects that moved, which spoils many.
+    """
+    rows, cols = q.shape[0] // _BLOCK, q.shape[1] // _BLOCK
+    if not rows or not cols:
+        return 0.0
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        a = a[: rows * _BLOCK, : cols * _BLOCK]
+        return a.reshape(rows, _BLOCK, cols, _BLOCK).swapaxes(1, 2).reshape(rows * cols, -1)
+
+    qb, wb, vb = blocks(q), blocks(w), blocks(valid)
+    qc = qb - qb.mean(axis=1, keepdims=True)
+    wc = wb - wb.mean(axis=1, keepdims=True)
+    q_sd, w_sd = np.sqrt((qc**2).mean(axis=1)), np.sqrt((wc**2).mean(axis=1))
+    textured = (vb.mean(axis=1) > 0.9) & (np.maximum(q_sd, w_sd) > _TEXTURE)
+    if textured.sum() < 4:
+        return 0.0
+    corr = (qc * wc).mean(axis=1) / np.maximum(q_sd * w_sd, 1e-6)
+    return float((corr[textured] > _BLOCK_CORRELATION).mean())
+
+
 def _content(
     query: Features, reference: Features, h_work: np.ndarray, inliers: np.ndarray
-) -> tuple[tuple[int, int, int, int], float]:
-    """(x0, y0, x1, y1) of the query's copied content in working pixels, and the photometric
-    correlation of that content with the reference.
+) -> tuple[tuple[int, int, int, int], float, float]:
+    """(x0, y0, x1, y1) of the query's copied content in working pixels, the photometric
+    correlation of that content with the reference, and the share of its blocks that agree.
 
     The reference is warped onto the query and a gain and offset are fitted where the inliers lie
     (so colour grading does not matter); rows and columns whose residual stays near the fit's are
@@ -146,7 +202,7 @@ def _content(
     core[y0:y1, x0:x1] = True
     core &= valid
     if core.sum() < 50:
-        return (0, 0, qw, qh), 0.0
+        return (0, 0, qw, qh), 0.0, 0.0
     gain, offset = np.polyfit(w[core], q[core], 1)
     residual = q - (gain * w + offset)
     limit = _RESIDUAL_FACTOR * float(np.sqrt(np.mean(residual[core] ** 2))) + _RESIDUAL_FLOOR
@@ -158,15 +214,21 @@ def _content(
     columns = _masked_rms(residual[top:bottom], valid[top:bottom], axis=0)
     left, right = _band(columns < limit, round(centre[0]))
     correlation = float(np.corrcoef(w[core], q[core])[0, 1]) if w[core].std() > 0 else 0.0
-    return (left, top, right, bottom), correlation if np.isfinite(correlation) else 0.0
+    agreement = _block_agreement(
+        q[top:bottom, left:right], w[top:bottom, left:right], valid[top:bottom, left:right]
+    )
+    return (left, top, right, bottom), correlation if np.isfinite(correlation) else 0.0, agreement
 
 
-def verify(query: Features, reference: Features) -> Verification:
-    """Checks whether `query` shows (part of) `reference`, and where."""
+def _fit(
+    query: Features, reference: Features
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Matched points (full-size pixels), the homography between the working-size pictures and
+    the inlier mask; None when no plausible homography exists."""
     src, dst = _matches(query, reference)
     if len(src) < _MIN_MATCHES:
-        return Verification(0, len(src), 0.0, None)
-    # Work in the working-size pixel grids, where the reprojection tolerance is meaningful.
+        return None
+    # Fitted in the working-size pixel grids, where the reprojection tolerance is meaningful.
     h_work, mask = cv2.findHomography(
         src * query.scale,
         dst * reference.scale,
@@ -176,18 +238,43 @@ def verify(query: Features, reference: Features) -> Verification:
         confidence=0.999,
     )
     if h_work is None or mask is None or not _plausible(h_work):
-        return Verification(0, len(src), 0.0, None)
-    keep = mask.ravel().astype(bool)
+        return None
+    return src, dst, h_work, mask.ravel().astype(bool)
+
+
+def verify(query: Features, reference: Features) -> Verification:
+    """Checks whether `query` shows (part of) `reference`, and where."""
+    fit = _fit(query, reference)
+    if fit is None:
+        return NOT_VERIFIED
+    src, _, h_work, keep = fit
     inliers = int(keep.sum())
     if inliers < _MIN_MATCHES:
-        return Verification(inliers, len(src), 0.0, None)
-    (x0, y0, x1, y1), corr = _content(query, reference, h_work, src[keep] * query.scale)
+        return Verification(inliers, len(src), 0.0, 0.0, None)
+    (x0, y0, x1, y1), corr, agreement = _content(query, reference, h_work, src[keep] * query.scale)
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)[None]
     projected = cv2.perspectiveTransform(corners, h_work)[0] / reference.scale
     width, height = reference.size
     left, top = np.clip(projected.min(axis=0), 0, [width, height])
     right, bottom = np.clip(projected.max(axis=0), 0, [width, height])
-    if right - left < 1 or bottom - top < 1:
-        return Verification(inliers, len(src), corr, None)
+    qh, qw = query.gray.shape
+    box_w, box_h = x1 - x0, y1 - y0
+    small = box_w * box_h < _MIN_COVERAGE * qw * qh or min(box_w, box_h) < _MIN_SHAPE * max(
+        box_w, box_h
+    )
+    if small or right - left < 1 or bottom - top < 1:
+        return Verification(inliers, len(src), corr, agreement, None)
     region = (round(left), round(top), round(right - left), round(bottom - top))
-    return Verification(inliers, len(src), corr, region)
+    return Verification(inliers, len(src), corr, agreement, region)
+
+
+def inlier_pairs(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
+    """The matched keypoints that agree with the fitted homography, as (query points, reference
+    points) in full-size pixels, fitted as `verify` fits them: what a report draws between the
+    two pictures. Empty arrays when no plausible homography is found."""
+    fit = _fit(query, reference)
+    if fit is None:
+        empty = np.zeros((0, 2), np.float32)
+        return empty, empty
+    src, dst, _, keep = fit
+    return src[keep], dst[keep]

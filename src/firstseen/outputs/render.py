@@ -40,6 +40,7 @@ def match_json(m: Match) -> dict[str, Any]:
         "normalised_similarity": round(m.normalised, 4),
         "inliers": m.check.inliers,
         "correlation": round(m.check.correlation, 3),
+        "agreement": round(m.check.agreement, 3),
         "mirrored": m.mirrored,
         "pdq_distance": m.pdq_distance,
         "reference_size": [m.item.width, m.item.height],
