@@ -7,12 +7,12 @@ from firstseen.matching.search import Searcher
 from firstseen.signals import OnnxDescriptor, model_key
 
 
-def open_descriptor(archive: Archive) -> OnnxDescriptor:
+def open_descriptor(archive: Archive, threads: int | None = None) -> OnnxDescriptor:
     """The descriptor the archive's settings name; refuses one whose vectors differ from those
-    already in the archive."""
+    already in the archive. `threads` per inference (default: one per core)."""
     settings = archive.settings
     try:
-        descriptor = OnnxDescriptor(settings.model, settings.descriptor_size)
+        descriptor = OnnxDescriptor(settings.model, settings.descriptor_size, threads=threads)
         key = model_key(settings.model, settings.descriptor_size)
     except (OSError, RuntimeError, ValueError) as exc:
         raise FirstseenError(f"cannot load the descriptor model: {exc}") from exc
@@ -20,7 +20,7 @@ def open_descriptor(archive: Archive) -> OnnxDescriptor:
     return descriptor
 
 
-def open_searcher(archive: Archive) -> Searcher:
-    descriptor = open_descriptor(archive)
+def open_searcher(archive: Archive, threads: int | None = None) -> Searcher:
+    descriptor = open_descriptor(archive, threads)
     key = model_key(archive.settings.model, archive.settings.descriptor_size)
     return Searcher(archive, descriptor, Background.for_descriptor(descriptor, key))

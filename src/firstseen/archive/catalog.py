@@ -5,9 +5,14 @@ sighting is one place and date where that content was seen. Everything an `add` 
 is committed in a single transaction, so a killed process leaves either the whole item or none of
 it. Descriptor vectors are stored here too (float16), so the vector index is a cache that can
 always be rebuilt from the catalog.
+
+One catalog may serve many threads (the HTTP service): its connection is used under a lock, held
+for the whole of a write transaction, so a reader never sees a write half-done; other processes
+read the committed state alongside it (WAL).
 """
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,6 +115,7 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -117,16 +123,29 @@ class Catalog:
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: the unit a killed `add` can never leave half-written."""
-        with self._db:
+        with self._lock, self._db:
             yield self._db
 
+    def _rows(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _row(self, sql: str, params: Sequence | dict = ()) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits to the catalog."""
+        return self._row("PRAGMA data_version")[0]
+
     def meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._row("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -134,7 +153,7 @@ class Catalog:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def item_id(self, sha256: str) -> int | None:
-        row = self._db.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._row("SELECT id FROM items WHERE sha256 = ?", (sha256,))
         return row[0] if row else None
 
     def add_item(
@@ -203,7 +222,7 @@ class Catalog:
         return ids
 
     def _item(self, row: tuple) -> Item:
-        first = self._db.execute(_FIRST_SIGHTING, (row[0],)).fetchone()
+        first = self._row(_FIRST_SIGHTING, (row[0],))
         return Item(*row, first_seen=Sighting(*first))
 
     _ITEM_COLUMNS = (
@@ -212,11 +231,13 @@ class Catalog:
     )
 
     def items(self) -> list[Item]:
-        return [self._item(r) for r in self._db.execute(self._ITEM_COLUMNS + " ORDER BY i.id")]
+        with self._lock:
+            return [self._item(r) for r in self._rows(self._ITEM_COLUMNS + " ORDER BY i.id")]
 
     def item(self, item_id: int) -> Item | None:
-        row = self._db.execute(self._ITEM_COLUMNS + " WHERE i.id = ?", (item_id,)).fetchone()
-        return self._item(row) if row else None
+        with self._lock:
+            row = self._row(self._ITEM_COLUMNS + " WHERE i.id = ?", (item_id,))
+            return self._item(row) if row else None
 
     def find_items(self, ref: str) -> list[Item]:
         """Items named by id, SHA-256 prefix (≥ 6 characters) or a path they were added from."""
@@ -225,10 +246,60 @@ class Catalog:
             " OR (length(:ref) >= 6 AND i.sha256 LIKE :ref || '%')"
             " OR i.id IN (SELECT item_id FROM sightings WHERE path = :ref)"
         )
-        return [self._item(r) for r in self._db.execute(query, {"ref": ref})]
+        with self._lock:
+            return [self._item(r) for r in self._rows(query, {"ref": ref})]
+
+    def page(
+        self,
+        kind: str | None = None,
+        text: str | None = None,
+        published_from: str | None = None,
+        published_to: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Item], int]:
+        """One page of items (by id) and how many match in all: `text` is looked for in paths,
+        titles and URLs of every sighting (or is a SHA-256 prefix); the published range, both
+        ends inclusive, applies to the earliest publication date, compared as ISO text at the
+        precision of the shorter of the two (so 2019 is within 2019-01-01 .. 2019-12-31)."""
+        where, params = [], {}
+        if kind:
+            where.append("i.kind = :kind")
+            params["kind"] = kind
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params["like"] = f"%{escaped}%"
+            params["prefix"] = text.lower()
+            where.append(
+                "(i.path LIKE :like ESCAPE '\\'"
+                " OR (length(:prefix) >= 6 AND substr(i.sha256, 1, length(:prefix)) = :prefix)"
+                " OR EXISTS (SELECT 1 FROM sightings s WHERE s.item_id = i.id"
+                " AND (s.path LIKE :like ESCAPE '\\' OR s.url LIKE :like ESCAPE '\\'"
+                " OR s.title LIKE :like ESCAPE '\\')))"
+            )
+        first = "(SELECT MIN(published) FROM sightings s WHERE s.item_id = i.id)"
+        if published_from:
+            where.append(f"{first} >= substr(:from, 1, length({first}))")
+            params["from"] = published_from
+        if published_to:
+            where.append(f"substr({first}, 1, length(:to)) <= :to")
+            params["to"] = published_to
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        params |= {"limit": limit, "offset": offset}
+        with self._lock:
+            total = self._row(f"SELECT COUNT(*) FROM items i{clause}", params)[0]
+            rows = self._rows(
+                self._ITEM_COLUMNS + clause + " ORDER BY i.id LIMIT :limit OFFSET :offset", params
+            )
+            return [self._item(r) for r in rows], total
+
+    def counts(self) -> tuple[int, int]:
+        """(items, frames) in the catalog."""
+        row = self._row("SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM frames)")
+        return row[0], row[1]
 
     def sightings(self, item_id: int) -> list[Sighting]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT path, url, title, published, seen_at FROM sightings WHERE item_id = ?"
             " ORDER BY published IS NULL, published, seen_at, id",
             (item_id,),
@@ -236,7 +307,7 @@ class Catalog:
         return [Sighting(*r) for r in rows]
 
     def frame_ids(self) -> np.ndarray:
-        return np.array([r[0] for r in self._db.execute("SELECT id FROM frames")], dtype=np.int64)
+        return np.array([r[0] for r in self._rows("SELECT id FROM frames")], dtype=np.int64)
 
     def vectors(self, frame_ids: Sequence[int]) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
@@ -245,9 +316,7 @@ class Catalog:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows.update(
-                self._db.execute(f"SELECT id, vector FROM frames WHERE id IN ({marks})", chunk)
-            )
+            rows.update(self._rows(f"SELECT id, vector FROM frames WHERE id IN ({marks})", chunk))
         return np.stack([np.frombuffer(rows[i], np.float16) for i in ids]).astype(np.float32)
 
     def frames_info(
@@ -258,14 +327,14 @@ class Catalog:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT id, item_id, ordinal, time, pdq FROM frames WHERE id IN ({marks})", ids
         )
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     def item_frames(self, item_id: int) -> list[tuple[int, int, float | None]]:
         """(frame id, ordinal, time) of an item's frames in order."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT id, ordinal, time FROM frames WHERE item_id = ? ORDER BY ordinal", (item_id,)
         )
         return [tuple(r) for r in rows]

@@ -1,5 +1,8 @@
 """The embedded archive: one directory holding the catalog, the vector index and thumbnails."""
 
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,13 @@ class Archive:
 
     The index is opened lazily, since listing the catalog needs no vectors, and is reconciled with
     the catalog when opened.
+
+    One archive may serve many threads: changes (add, remove, refresh) happen one at a time. A
+    search holds `reading()` while it uses frame ids from the index. A removal takes the frames
+    out of the index first, so searches starting later never see them, then waits for the
+    searches already running before it deletes the rows and thumbnails they may still read; no
+    search ever waits for a removal. `generation` grows whenever ids may have been reused for
+    other content: caches keyed by ids must then be dropped.
     """
 
     def __init__(self, root: Path, dim: int = 512) -> None:
@@ -28,15 +38,45 @@ class Archive:
         self.catalog = Catalog(root / "catalog.sqlite")
         self.thumbnails = Thumbnails(root / "thumbnails", self.settings.thumbnail_edge)
         self.dim = dim
+        self.generation = 0
         self._index: FaissIndex | None = None
+        self._version: int | None = None  # the catalog's data_version the index reflects
+        self._opening = threading.Lock()
+        self._changing = threading.RLock()
+        self._searches = _GracePeriods()
 
     @property
     def index(self) -> FaissIndex:
         if self._index is None:
-            self._index = FaissIndex(self.root / "vectors.faiss", self.dim)
-            if self._index.reconcile(self.catalog.frame_ids(), self.catalog.vectors):
-                self._index.save()
+            with self._opening:
+                if self._index is None:
+                    version = self.catalog.data_version()
+                    index = FaissIndex(self.root / "vectors.faiss", self.dim)
+                    if index.reconcile(self.catalog.frame_ids(), self.catalog.vectors):
+                        index.save()
+                    self._version = version
+                    self._index = index
         return self._index
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Held while frame ids found in the index are in use (a search)."""
+        return self._searches.reading()
+
+    def refresh(self) -> bool:
+        """Catches up with what another process (a CLI `add` or `remove`) committed to the
+        catalog since the index was loaded: the index is rebuilt from the catalog aside and
+        swapped in. Cheap when nothing changed; True if the index was rebuilt."""
+        if self._index is None or self.catalog.data_version() == self._version:
+            return False
+        with self._changing:
+            version = self.catalog.data_version()
+            if version == self._version:
+                return False
+            self._index.rebuild(self.catalog.frame_ids(), self.catalog.vectors)
+            self._version = version
+            self.generation += 1
+        self._index.save()
+        return True
 
     def claim_model(self, key: str, dim: int) -> None:
         """Binds the archive to the model that makes its vectors: vectors of two models are not
@@ -63,18 +103,29 @@ class Archive:
     ) -> int:
         """Commits a described item; thumbnails must already be written."""
         index = self.index  # opened (and reconciled) before the catalog gains the new frames
-        item_id = self.catalog.add_item(
-            sha256, kind, sighting.path, size, duration, nbytes, frames, sighting
-        )
-        ids = np.array([f for f, _, _ in self.catalog.item_frames(item_id)], dtype=np.int64)
-        index.add(ids, np.stack([f.vector for f in frames]))
+        with self._changing:
+            item_id = self.catalog.add_item(
+                sha256, kind, sighting.path, size, duration, nbytes, frames, sighting
+            )
+            ids = np.array([f for f, _, _ in self.catalog.item_frames(item_id)], dtype=np.int64)
+            index.add(ids, np.stack([f.vector for f in frames]))
         return item_id
 
     def remove(self, item: Item) -> None:
-        frame_ids = self.catalog.remove_item(item.id)
-        self.index.remove(np.array(frame_ids, dtype=np.int64))
-        self.index.save()
-        self.thumbnails.remove(item.sha256)
+        index = self.index
+        with self._changing:
+            ids = np.array([f for f, _, _ in self.catalog.item_frames(item.id)], dtype=np.int64)
+            index.remove(ids)
+            self._searches.wait_for_earlier()
+            try:
+                self.catalog.remove_item(item.id)
+            except BaseException:
+                if len(ids):  # the item stays, and stays findable
+                    index.add(ids, self.catalog.vectors(ids))
+                raise
+            self.thumbnails.remove(item.sha256)
+            self.generation += 1
+        index.save()
 
     def save(self) -> None:
         """Persists the index; the catalog commits as it goes."""
@@ -84,3 +135,33 @@ class Archive:
     def close(self) -> None:
         self.save()
         self.catalog.close()
+
+
+class _GracePeriods:
+    """Readers register in the current period; `wait_for_earlier()` opens a new period and waits
+    until every reader of the earlier ones has left. New readers never wait."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._period = 0
+        self._readers: dict[int, int] = {}
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            period = self._period
+            self._readers[period] = self._readers.get(period, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers[period] -= 1
+                if not self._readers[period]:
+                    del self._readers[period]
+                    self._cond.notify_all()
+
+    def wait_for_earlier(self) -> None:
+        with self._cond:
+            self._period += 1
+            now = self._period
+            self._cond.wait_for(lambda: all(p >= now for p in self._readers))

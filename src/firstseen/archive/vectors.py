@@ -7,6 +7,8 @@ repaired rather than trusted.
 """
 
 import os
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -36,54 +38,82 @@ class FaissIndex:
 
     A flat index answers 100k x 512 in about 11 ms per query on 2 cores, so no approximate
     structure is needed at the embedded scale; writes go to a temporary file and are renamed into
-    place, so readers never see a half-written index.
+    place, so readers never see a half-written index. Every operation holds a lock, so a search
+    running beside an add or a removal sees the index before or after it, never in between.
     """
 
     def __init__(self, path: Path, dim: int) -> None:
         self.path = path
         self.dim = dim
+        self._lock = threading.RLock()
+        self._save_lock = threading.Lock()
         if path.exists():
             self._index = faiss.read_index(str(path))
             if self._index.d != dim:
                 raise ValueError(f"{path} holds {self._index.d}-d vectors, the model gives {dim}")
         else:
-            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            self._index = self._empty()
+
+    def _empty(self) -> faiss.Index:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        with self._lock:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self._index.add_with_ids(
-                np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64)
-            )
+            with self._lock:
+                self._index.add_with_ids(
+                    np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64)
+                )
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            with self._lock:
+                self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = max(1, min(k, len(self)))
-        if not len(self):
-            empty = np.full((len(queries), 1), -1, dtype=np.int64)
-            return np.zeros(empty.shape, np.float32), empty
-        return self._index.search(np.ascontiguousarray(queries, np.float32), k)
+        with self._lock:
+            k = max(1, min(k, len(self)))
+            if not len(self):
+                empty = np.full((len(queries), 1), -1, dtype=np.int64)
+                return np.zeros(empty.shape, np.float32), empty
+            return self._index.search(np.ascontiguousarray(queries, np.float32), k)
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, self.path)
+        """Writes a snapshot: searches wait only for the copy in memory, not for the disk."""
+        with self._save_lock:
+            with self._lock:
+                data = faiss.serialize_index(self._index)
+            with tempfile.NamedTemporaryFile(
+                dir=self.path.parent, prefix=self.path.name, suffix=".tmp", delete=False
+            ) as tmp:
+                data.tofile(tmp)
+            os.replace(tmp.name, self.path)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        with self._lock:
+            return int(self._index.ntotal)
 
     def reconcile(self, catalog_ids: np.ndarray, load: Callable[[np.ndarray], np.ndarray]) -> bool:
         """Makes the index hold exactly `catalog_ids`; returns True if anything changed."""
-        present = self.ids()
-        extra = np.setdiff1d(present, catalog_ids)
-        missing = np.setdiff1d(catalog_ids, present)
-        self.remove(extra)
-        for start in range(0, len(missing), 4096):
-            chunk = missing[start : start + 4096]
-            self.add(chunk, load(chunk))
-        return bool(len(extra) or len(missing))
+        with self._lock:
+            present = self.ids()
+            extra = np.setdiff1d(present, catalog_ids)
+            missing = np.setdiff1d(catalog_ids, present)
+            self.remove(extra)
+            for start in range(0, len(missing), 4096):
+                chunk = missing[start : start + 4096]
+                self.add(chunk, load(chunk))
+            return bool(len(extra) or len(missing))
+
+    def rebuild(self, catalog_ids: np.ndarray, load: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Replaces the contents with `catalog_ids` and their vectors, built aside and swapped in
+        at once, for when ids may have been reused for other vectors."""
+        fresh = self._empty()
+        for start in range(0, len(catalog_ids), 4096):
+            chunk = np.asarray(catalog_ids[start : start + 4096], dtype=np.int64)
+            fresh.add_with_ids(np.ascontiguousarray(load(chunk), np.float32), chunk)
+        with self._lock:
+            self._index = fresh
