@@ -6,15 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
-def shrink(rgb: np.ndarray, long_edge: int) -> np.ndarray:
-    """The picture with its long edge at most `long_edge`, aspect kept."""
-    height, width = rgb.shape[:2]
-    scale = long_edge / max(height, width)
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+from firstseen.media.frames import shrink
 
 
 class Thumbnails:

@@ -110,7 +110,8 @@ class Searcher:
         self.background = background
         self.fast = LocalFeatures("orb", max_edge=640, count=1500)
         self.robust = LocalFeatures("sift", max_edge=480, count=1000)
-        self._reference_cache: OrderedDict[tuple[int, int, str], Features] = OrderedDict()
+        # Keyed by content hash, not item id: ids are reused after removals.
+        self._reference_cache: OrderedDict[tuple[str, int, str], Features] = OrderedDict()
         self._cache_size = cache_size
 
     def search(self, path: Path, top: int = 5, name: str | None = None) -> QueryResult:
@@ -182,6 +183,8 @@ class Searcher:
             if frame_id not in best or hit.normalised > best[frame_id].normalised:
                 best[frame_id] = hit
         info = self.archive.catalog.frames_info(list(best))
+        # A frame removed by another process since the index answered is simply passed over.
+        best = {frame_id: hit for frame_id, hit in best.items() if frame_id in info}
         per_item: dict[int, list[int]] = defaultdict(list)
         for frame_id in sorted(best, key=lambda f: -best[f].normalised):
             per_item[info[frame_id][0]].append(frame_id)
@@ -269,7 +272,7 @@ class Searcher:
     def _reference_features(
         self, item: Item, ordinal: int, local: LocalFeatures
     ) -> Features | None:
-        key = (item.id, ordinal, local.kind)
+        key = (item.sha256, ordinal, local.kind)
         if key in self._reference_cache:
             self._reference_cache.move_to_end(key)
             return self._reference_cache[key]

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -16,3 +17,13 @@ class Frame:
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def shrink(rgb: np.ndarray, long_edge: int) -> np.ndarray:
+    """The picture with its long edge at most `long_edge`, aspect kept (area resampling)."""
+    height, width = rgb.shape[:2]
+    scale = long_edge / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

@@ -6,9 +6,10 @@ times faster to compute, as the field notes record.
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import pdqhash
+
+from firstseen.media.frames import shrink
 
 PDQ_BITS = 256
 _MAX_EDGE = 512
@@ -27,18 +28,9 @@ class PdqHash:
         return self.bits.hex()
 
 
-def _reduce(rgb: np.ndarray) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = _MAX_EDGE / max(height, width)
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
 def pdq_hash(rgb: np.ndarray) -> PdqHash:
     """The PDQ hash of an RGB uint8 picture."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(_reduce(rgb)))
+    bits, quality = pdqhash.compute(np.ascontiguousarray(shrink(rgb, _MAX_EDGE)))
     return PdqHash(np.packbits(bits.astype(np.uint8)).tobytes(), int(quality))
 
 
