@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo/archive
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean system-deps browser
 
 $(BIN)/firstseen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "firstseen needs Python >= 3.12; set PYTHON=/path/to/python3.12")'
@@ -18,8 +18,34 @@ demo: $(BIN)/firstseen
 	rm -rf $(DEMO)
 	$(BIN)/firstseen --archive $(DEMO) add --meta demo/media.csv
 	$(BIN)/firstseen --archive $(DEMO) search demo/evidence.jpg
+	$(BIN)/firstseen --archive $(DEMO) report demo/evidence.jpg --claimed-date 2024-03-14 --out demo/report.html
 
-test: $(BIN)/firstseen
+# Debian packages the tests need: poppler-utils (pdftoppm, pdftotext: the report PDF test) and
+# Pango with a font (WeasyPrint renders PDF reports with them). apt runs only if one is missing.
+SYSTEM_PACKAGES := poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+system-deps:
+	@if ! command -v dpkg >/dev/null; then echo "not Debian: install poppler-utils and Pango"; \
+	elif ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+	    --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
+
+# Debian's Chromium and its WebDriver for the web UI's end-to-end tests (tests/test_browser.py);
+# apt runs only if one is missing.
+BROWSER_PACKAGES := chromium chromium-driver fonts-liberation
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif ! command -v apt-get >/dev/null; then echo "not Debian: install Chromium and chromedriver"; \
+	else \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+	    --no-install-recommends $(BROWSER_PACKAGES); \
+	fi
+
+test: $(BIN)/firstseen system-deps browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 

@@ -1,6 +1,7 @@
 """The `firstseen` command line: archive media, search it, inspect it."""
 
 import json
+import os
 import signal
 import sys
 from dataclasses import asdict
@@ -20,6 +21,7 @@ from firstseen.archive.store import Archive
 from firstseen.config import default_archive
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError
+from firstseen.evidence.commands import register as register_evidence_commands
 from firstseen.outputs.render import item_json, items_table, result_json, results_table
 
 app = typer.Typer(
@@ -230,6 +232,39 @@ def remove(
     archive.close()
     if missing:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload")] = 50.0,
+    search_workers: Annotated[
+        int, typer.Option(min=0, help="Searches run at once (0: one per core, at most 4)")
+    ] = 0,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Origin allowed to call the API (repeatable)")
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
+) -> None:
+    """Serve the web UI and HTTP API (writes need $FIRSTSEEN_TOKEN; without it, read-only)."""
+    from firstseen.server import ServerSettings
+    from firstseen.server import serve as run_server
+
+    token = os.environ.get("FIRSTSEEN_TOKEN") or None
+    settings = ServerSettings(
+        token=token,
+        max_upload=int(max_upload_mb * 1024 * 1024),
+        search_workers=search_workers,
+        cors_origins=tuple(cors_origin or ()),
+    )
+    mode = "token required for writes" if token else "read-only: set FIRSTSEEN_TOKEN for writes"
+    err.print(f"starting on http://{host}:{port} for {_state['archive']} ({mode})")
+    run_server(_state["archive"], host, port, settings, access_log)
+
+
+# report, capture, import-warc, show-capture, captures (issue 5): src/firstseen/evidence/
+register_evidence_commands(app, _archive, _fail, _error)
 
 
 def run() -> None:

@@ -1,0 +1,302 @@
+"""Capturing a claim: the page, the media it shows, every exchange in a WARC kept in the archive;
+and registering a WARC (a capture, or one made by another archiver) so its media are searchable.
+
+Captured media join the archive like any other source: the sighting's URL is the page that showed
+them, its title the page's title, its date the page's publication date, and its `seen_at` the
+moment the media were fetched. The sighting's path, `capture:<id>:<media URL>`, names the capture
+that holds the bytes. Nothing fetched is ever executed: pages are parsed as data, scripts and
+styles are not fetched, and media go through the same decoders (with the same limits) as any file.
+"""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from firstseen import __version__
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+from firstseen.evidence.captures import CaptureStore
+from firstseen.evidence.fetch import REDIRECTS, Fetched, Limits, fetch
+from firstseen.evidence.netsafety import Policy, UnsafeAddress, parse_url
+from firstseen.evidence.pages import PageInfo, is_html, media_links, page_info
+from firstseen.evidence.warc import CaptureWriter, Response, scan
+from firstseen.media import probe
+
+IngesterFactory = Callable[[], Ingester]
+Log = Callable[[str], None]
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _outcome(fetched: Fetched, role: str) -> dict[str, Any]:
+    last = fetched.final
+    return {
+        "url": fetched.url,
+        "role": role,
+        "final_url": fetched.final_url,
+        "status": last.status if last else None,
+        "bytes": len(last.body) if last else 0,
+        "redirects": max(0, len(fetched.chain) - 1),
+        "truncated": last.truncated if last else None,
+        "error": fetched.error
+        or (f"HTTP {last.status}" if last and (last.status or 0) >= 400 else None),
+        "refused": fetched.refused,
+    }
+
+
+def capture(
+    url: str,
+    archive: Archive,
+    policy: Policy,
+    limits: Limits | None = None,
+    ingester: IngesterFactory | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Captures one page (or one media URL) into a new WARC in the archive, then registers it.
+
+    Raises UnsafeAddress for a refused URL and FirstseenError when the page never answered; a
+    failure of any of its media is recorded in the capture and does not stop it.
+    """
+    log = log or (lambda _: None)
+    limits = limits or Limits()
+    parse_url(url)
+    store = CaptureStore(archive.root)
+    started = datetime.now(UTC)
+    capture_id = store.new_id(started)
+    warc_path = store.warc_path(capture_id)
+    partial = warc_path.with_name(warc_path.name + ".part")
+    deadline = time.monotonic() + limits.total_seconds
+    outcomes: list[dict[str, Any]] = []
+    try:
+        with partial.open("wb") as stream:
+            writer = CaptureWriter(
+                stream,
+                warc_path.name,
+                {"isPartOf": capture_id, "description": f"firstseen capture of {url}"},
+            )
+            page = fetch(url, policy, limits, limits.max_page_bytes, deadline)
+            for exchange in page.chain:
+                writer.write_exchange(exchange)
+            outcomes.append(_outcome(page, "page"))
+            if page.final is None or page.final.status is None:
+                if page.refused:
+                    raise UnsafeAddress(page.error)
+                raise FirstseenError(f"{url}: {page.error or 'no response'}")
+            log(f"page {page.final_url}: {page.final.status}, {len(page.final.body)} bytes")
+            links: list[str] = []
+            if is_html(page.final.content_type, page.final.body):
+                links = [u for u in media_links(page.final.body, page.final_url) if u != url]
+            spent = sum(len(e.body) for e in page.chain)
+            for number, link in enumerate(links):
+                outcome: dict[str, Any] = {"url": link, "role": "media"}
+                if number >= limits.max_media:
+                    outcome["error"] = f"not fetched: over the limit of {limits.max_media} media"
+                elif spent >= limits.max_total_bytes:
+                    outcome["error"] = "not fetched: the capture's size limit was reached"
+                elif time.monotonic() >= deadline:
+                    outcome["error"] = "not fetched: the capture's time limit was reached"
+                else:
+                    cap = min(limits.max_bytes, limits.max_total_bytes - spent)
+                    got = fetch(link, policy, limits, cap, deadline)
+                    for exchange in got.chain:
+                        writer.write_exchange(exchange)
+                        spent += len(exchange.body)
+                    outcome = _outcome(got, "media")
+                log(f"media {link}: {outcome.get('error') or outcome.get('status')}")
+                outcomes.append(outcome)
+            finished = datetime.now(UTC)
+            writer.write_metadata(
+                url,
+                {
+                    "firstseen": __version__,
+                    "capture": capture_id,
+                    "url": url,
+                    "final_url": page.final_url,
+                    "started": _iso(started),
+                    "finished": _iso(finished),
+                    "limits": asdict(limits),
+                    "allow_private": policy.allow_private,
+                    "allowed_networks": [str(n) for n in policy.networks],
+                    "fetches": outcomes,
+                },
+                finished,
+            )
+        os.replace(partial, warc_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return register(archive, capture_id, warc_path, "capture", ingester, log)
+
+
+def import_warc(
+    source: Path,
+    archive: Archive,
+    ingester: IngesterFactory | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Copies a WARC (byte for byte) into the archive's captures and registers it."""
+    if not source.is_file():
+        raise FirstseenError(f"{source}: no such file")
+    store = CaptureStore(archive.root)
+    capture_id = store.new_id()
+    name = source.name.lower()
+    suffix = ".warc.gz" if name.endswith(".gz") else ".warc"
+    target = store.warc_path(capture_id, suffix)
+    shutil.copyfile(source, target)
+    try:
+        return register(
+            archive, capture_id, target, "import", ingester, log, imported_from=str(source)
+        )
+    except BaseException:
+        target.unlink(missing_ok=True)
+        store.info_path(capture_id).unlink(missing_ok=True)
+        raise
+
+
+def _follow(url: str, redirects: dict[str, str]) -> str:
+    seen = {url}
+    while url in redirects and redirects[url] not in seen:
+        url = redirects[url]
+        seen.add(url)
+    return url
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def register(
+    archive: Archive,
+    capture_id: str,
+    warc_path: Path,
+    source: str,
+    ingester: IngesterFactory | None = None,
+    log: Log | None = None,
+    imported_from: str | None = None,
+) -> dict[str, Any]:
+    """Reads a stored WARC, extracts its pages' metadata, adds its media to the archive (when an
+    ingester is given) and writes the capture's JSON record beside it."""
+    log = log or (lambda _: None)
+    store = CaptureStore(archive.root)
+    with tempfile.TemporaryDirectory(dir=store.root, prefix=".spool-") as spool:
+        found = scan(warc_path, Path(spool) if ingester else None)
+        try:
+            info = _describe(archive, capture_id, warc_path, source, found, ingester, log)
+        finally:
+            for response in found.responses:
+                if response.spooled is not None:
+                    response.spooled.unlink(missing_ok=True)
+    if imported_from:
+        info["imported_from"] = imported_from
+    store.save(capture_id, info)
+    return info
+
+
+def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> dict[str, Any]:
+    meta = found.metadata[0] if found.metadata else {}
+    redirects = {
+        r.uri: urljoin(r.uri, r.header("location") or "")
+        for r in found.responses
+        if r.status in REDIRECTS and r.header("location")
+    }
+    requested = meta.get("url") or next(iter(found.pages), None)
+    if requested is None:
+        requested = found.responses[0].uri if found.responses else ""
+    main = _follow(requested, redirects)
+    pages: dict[str, PageInfo] = {}
+    order = sorted(found.pages, key=lambda uri: uri != main)
+    referrer: dict[str, str] = {}
+    for uri in order:
+        pages[uri] = page_info(found.pages[uri], uri)
+        for link in media_links(found.pages[uri], uri):
+            referrer.setdefault(_follow(link, redirects), uri)
+    made: Ingester | None = None
+    resources = []
+    for response in found.responses:
+        entry = _resource(response, pages)
+        if response.spooled is not None and response.ok and ingester is not None:
+            try:
+                entry["kind"] = probe(response.spooled)
+            except FirstseenError:
+                entry["kind"] = "other"
+            if entry["kind"] in ("image", "video"):
+                made = made or ingester()
+                page_uri = referrer.get(response.uri)
+                page = pages.get(page_uri) if page_uri else None
+                sighting = Sighting(
+                    path=f"capture:{capture_id}:{response.uri}",
+                    url=page_uri or response.uri,
+                    title=page.title if page else None,
+                    published=page.published if page else None,
+                    seen_at=response.seen_at(),
+                )
+                added = made.add(response.spooled, sighting)
+                entry.update(item_id=added.item_id, added=added.status, page=page_uri)
+                if added.reason:
+                    entry["reason"] = added.reason
+                log(f"{entry['kind']} {response.uri}: {added.status}")
+        resources.append(entry)
+    if made is not None:
+        archive.save()
+    errors = [
+        {"url": f["url"], "error": f["error"]} for f in meta.get("fetches", []) if f.get("error")
+    ]
+    main_page = pages.get(main)
+    dates = sorted(r.date for r in found.responses if r.date)
+    return {
+        "id": capture_id,
+        "source": source,
+        "url": requested,
+        "final_url": main,
+        "captured_at": meta.get("started") or (dates[0] if dates else None),
+        "finished_at": meta.get("finished"),
+        "warc": warc_path.name,
+        "warc_bytes": warc_path.stat().st_size,
+        "warc_sha256": _file_sha256(warc_path),
+        "page": main_page.as_dict() if main_page else None,
+        "pages": [p.as_dict() for uri, p in pages.items() if uri != main],
+        "resources": resources,
+        "errors": errors,
+        "warcinfo": found.warcinfo,
+    }
+
+
+def _resource(response: Response, pages: dict[str, PageInfo]) -> dict[str, Any]:
+    kind = "page" if response.uri in pages else "other"
+    if kind == "other" and response.ok and response.content_type.startswith(("image/", "video/")):
+        kind = response.content_type.split("/")[0]  # as served; decoding decides when added
+    if response.status in REDIRECTS:
+        kind = "redirect"
+    elif response.status is not None and response.status >= 400:
+        kind = "error"
+    entry: dict[str, Any] = {
+        "url": response.uri,
+        "kind": kind,
+        "date": response.date,
+        "status": response.status,
+        "content_type": response.content_type,
+        "bytes": response.size,
+        "sha256": response.sha256,
+        "digest_ok": response.digest_ok,
+        "offset": response.offset,
+    }
+    if response.truncated:
+        entry["truncated"] = response.truncated
+    if response.status in REDIRECTS:
+        entry["location"] = response.header("location")
+    return entry

@@ -1,0 +1,287 @@
+"""The evidence commands of the CLI: report, capture, import-warc, show-capture, captures.
+
+They are registered on the main Typer app by `register`, which is handed the CLI's own helpers
+(opening the archive, printing an error, failing), so they behave like the core commands. Heavy
+libraries (WeasyPrint, trafilatura) are imported only when a command needs them.
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def register(
+    app: typer.Typer,
+    open_archive: Callable[[], Archive],
+    fail: Callable[..., None],
+    error: Callable[[str], None],
+) -> None:
+    @app.command()
+    def report(
+        query: Annotated[Path, typer.Argument(help="The image or video to trace")],
+        out_file: Annotated[
+            Path, typer.Option("--out", "-o", help="Report file: .html, .pdf or .json")
+        ],
+        claimed_date: Annotated[
+            str | None, typer.Option(help="The date the claim gives the picture, YYYY-MM-DD")
+        ] = None,
+        claim_url: Annotated[str | None, typer.Option(help="Where the claim was seen")] = None,
+        claim: Annotated[
+            str | None, typer.Option(help="The claim in words (ClaimReview claimReviewed)")
+        ] = None,
+        reviewer: Annotated[str, typer.Option(help="Who reviews the claim")] = "firstseen",
+        review_url: Annotated[
+            str | None, typer.Option(help="URL of the fact-check article (ClaimReview url)")
+        ] = None,
+        top: Annotated[int, typer.Option(min=1, max=20, help="Candidates searched")] = 5,
+    ) -> None:
+        """Write a provenance report: verdict, side-by-side pictures, timeline, provenance."""
+        from firstseen.engine import open_searcher
+        from firstseen.evidence.render import FORMATS, write_report
+        from firstseen.evidence.report import Claim, build_report
+
+        if out_file.suffix.lower() not in FORMATS:
+            fail(f"{out_file}: the report is written as .html, .pdf or .json")
+        archive = open_archive()
+        try:
+            claimed = Claim(claimed_date, claim_url, claim, reviewer, review_url)
+            built = build_report(archive, open_searcher(archive), query, claimed, top)
+            write_report(built, out_file)
+        except FirstseenError as exc:
+            fail(str(exc))
+        finally:
+            archive.catalog.close()
+        out.print(built.verdict, highlight=False, soft_wrap=True)
+        err.print(f"wrote {out_file}")
+
+    @app.command()
+    def capture(
+        urls: Annotated[list[str], typer.Argument(help="Pages (or media URLs) to capture")],
+        allow_private: Annotated[
+            bool,
+            typer.Option(
+                "--allow-private", help="Also fetch from loopback, private, link-local addresses"
+            ),
+        ] = False,
+        allow_network: Annotated[
+            list[str] | None,
+            typer.Option(help="Allow this non-public network only (CIDR); repeatable"),
+        ] = None,
+        add: Annotated[
+            bool, typer.Option(help="Add the captured media to the archive as sources")
+        ] = True,
+        max_media: Annotated[int, typer.Option(min=0, help="Images and videos per page")] = 40,
+        max_mb: Annotated[float, typer.Option(min=0.001, help="Largest file fetched, MiB")] = 200,
+        total_mb: Annotated[float, typer.Option(min=0.001, help="All files of a page, MiB")] = 1000,
+        timeout: Annotated[float, typer.Option(min=0.1, help="Seconds of silence allowed")] = 20,
+        max_seconds: Annotated[float, typer.Option(min=1, help="Whole capture, seconds")] = 600,
+        redirects: Annotated[int, typer.Option(min=0, max=20, help="Redirects followed")] = 5,
+    ) -> None:
+        """Preserve pages before they disappear: page, media, every exchange in a WARC."""
+        from firstseen.archive.ingest import Ingester
+        from firstseen.engine import open_descriptor
+        from firstseen.evidence.capture import capture as run_capture
+        from firstseen.evidence.fetch import Limits, MiB
+        from firstseen.evidence.netsafety import Policy
+
+        try:
+            policy = Policy.allowing(allow_network or (), allow_private)
+        except FirstseenError as exc:
+            fail(str(exc))
+        limits = Limits(
+            max_media=max_media,
+            max_bytes=int(max_mb * MiB),
+            max_total_bytes=int(total_mb * MiB),
+            timeout=timeout,
+            total_seconds=max_seconds,
+            max_redirects=redirects,
+        )
+        archive = open_archive()
+        ingester: Ingester | None = None
+
+        def make() -> Ingester:
+            nonlocal ingester
+            ingester = ingester or Ingester(archive, open_descriptor(archive))
+            return ingester
+
+        failed = 0
+        for url in urls:
+            try:
+                info = run_capture(url, archive, policy, limits, make if add else None, _log)
+            except FirstseenError as exc:
+                error(_named(url, exc))
+                failed += 1
+                continue
+            _summary(info)
+        archive.close()
+        if failed:
+            raise typer.Exit(1)
+
+    @app.command("import-warc")
+    def import_warc(
+        files: Annotated[list[Path], typer.Argument(help="WARC files (.warc or .warc.gz)")],
+        add: Annotated[
+            bool, typer.Option(help="Add the media found to the archive as sources")
+        ] = True,
+    ) -> None:
+        """Import captures made by other archivers; their media become searchable sources."""
+        from firstseen.archive.ingest import Ingester
+        from firstseen.engine import open_descriptor
+        from firstseen.evidence.capture import import_warc as run_import
+
+        archive = open_archive()
+        ingester: Ingester | None = None
+
+        def make() -> Ingester:
+            nonlocal ingester
+            ingester = ingester or Ingester(archive, open_descriptor(archive))
+            return ingester
+
+        failed = 0
+        for file in files:
+            try:
+                info = run_import(file, archive, make if add else None)
+            except FirstseenError as exc:
+                error(_named(str(file), exc))
+                failed += 1
+                continue
+            _summary(info)
+        archive.close()
+        if failed:
+            raise typer.Exit(1)
+
+    @app.command("show-capture")
+    def show_capture(
+        capture_id: Annotated[str, typer.Argument(help="Capture id (or a unique prefix)")],
+        serve: Annotated[bool, typer.Option(help="Replay it on a local HTTP port")] = False,
+        host: Annotated[str, typer.Option(help="Address to serve on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free)")] = 8765,
+        out_dir: Annotated[
+            Path | None, typer.Option("--out", help="Write the page and media to this folder")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON")] = False,
+    ) -> None:
+        """Show a stored capture, check its digests, and replay it (serve or write out)."""
+        from firstseen.evidence.replay import Replay
+
+        archive = open_archive()
+        try:
+            replay = Replay(archive.root, capture_id)
+            problems = replay.verify()
+        except FirstseenError as exc:
+            fail(str(exc), 1)
+        for problem in problems:
+            error(problem)
+        if as_json:
+            typer.echo(json.dumps(replay.info | {"problems": problems}, indent=2))
+        else:
+            _summary(replay.info, detail=True)
+            err.print("digests: " + ("all match" if not problems else f"{len(problems)} problems"))
+        if out_dir is not None:
+            try:
+                written = replay.export(out_dir)
+            except (FirstseenError, OSError) as exc:
+                fail(str(exc), 1)
+            err.print(f"wrote {len(written)} files and manifest.json to {out_dir}")
+        if serve:
+            server = replay.serve(host, port)
+            address = f"http://{host}:{server.server_address[1]}"
+            typer.echo(f"replaying capture {replay.id} at {address}{replay.main_path()}")
+            typer.echo(f"all captured URLs: {address}/_capture   (Ctrl-C stops)")
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.server_close()
+        if problems:
+            raise typer.Exit(1)
+
+    @app.command()
+    def captures(
+        as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
+    ) -> None:
+        """List the stored captures."""
+        from firstseen.evidence.captures import CaptureStore
+
+        archive = open_archive()
+        rows = []
+        for ref in CaptureStore(archive.root).refs():
+            try:
+                info = json.loads(ref.info.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            page = info.get("page") or {}
+            rows.append(
+                {
+                    "id": ref.id,
+                    "source": info.get("source"),
+                    "url": info.get("url"),
+                    "captured_at": info.get("captured_at"),
+                    "title": page.get("title"),
+                    "media": sum(r.get("kind") in ("image", "video") for r in info["resources"]),
+                    "warc": ref.warc.name,
+                }
+            )
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+            return
+        columns = ("id", "source", "captured_at", "media", "title", "url")
+        table = Table()
+        for column in columns:
+            table.add_column(column, overflow="fold", no_wrap=column in ("id", "captured_at"))
+        for row in rows:
+            table.add_row(*(str(row[c] or "") for c in columns))
+        out.print(table)
+
+
+def _named(name: str, exc: Exception) -> str:
+    """The error, naming its input once."""
+    message = str(exc)
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def _log(message: str) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+def _summary(info: dict, detail: bool = False) -> None:
+    page = info.get("page") or {}
+    media = [r for r in info["resources"] if r.get("kind") in ("image", "video")]
+    out.print(f"capture [bold]{info['id']}[/] of {info.get('url')}", highlight=False)
+    for label, value in (
+        ("title", page.get("title")),
+        ("author", page.get("author")),
+        ("published", page.get("published")),
+        ("captured", info.get("captured_at")),
+        ("warc", f"{info['warc']} ({info['warc_bytes']:,} bytes, SHA-256 {info['warc_sha256']})"),
+    ):
+        if value:
+            out.print(f"  {label}: {value}", highlight=False, soft_wrap=True)
+    if detail and page.get("text"):
+        text = " ".join(page["text"].split())
+        out.print(f"  text: {text[:400]}{'…' if len(text) > 400 else ''}", highlight=False)
+    for r in media:
+        added = r.get("added", "not added")
+        item = f" item {r['item_id']}" if r.get("item_id") else ""
+        out.print(f"  {r['kind']} {r['url']}: {added}{item}", highlight=False, soft_wrap=True)
+    if detail:
+        for r in info["resources"]:
+            if r.get("kind") not in ("image", "video"):
+                state = r.get("status") or "no response"
+                out.print(
+                    f"  {r['kind']} {r['url']}: {state}, {r['bytes']:,} bytes", highlight=False
+                )
+    for e in info.get("errors", []):
+        out.print(f"  [yellow]not captured[/] {e['url']}: {e['error']}", highlight=False)

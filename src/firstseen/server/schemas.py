@@ -1,0 +1,101 @@
+"""Shapes of the API's answers, for validation and for the OpenAPI document at /docs."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorOut(BaseModel):
+    error: str
+    status: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    items: int
+    frames: int
+    indexed: int
+    writable: bool
+    max_upload_bytes: int
+    search_workers: int
+
+
+class MatchOut(BaseModel):
+    """One source of the query: the CLI's JSON contract, plus links to its frame and item."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: str
+    kind: Literal["image", "video"]
+    time: float | None
+    score: float
+    match: bool
+    region: list[int] | None
+    url: str | None
+    title: str | None
+    published: str | None
+    item_id: int
+    frame: int
+    frame_url: str
+    item_url: str
+
+
+class SearchOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    query: str
+    query_kind: Literal["image", "video"]
+    error: None = None
+    elapsed_ms: float
+    matches: list[MatchOut]
+
+
+class ItemOut(BaseModel):
+    id: int
+    sha256: str
+    kind: Literal["image", "video"]
+    path: str
+    width: int
+    height: int
+    duration: float | None
+    bytes: int
+    frames: int
+    added_at: str
+    url: str | None
+    title: str | None
+    published: str | None
+    thumbnail_url: str
+
+
+class SightingOut(BaseModel):
+    path: str
+    url: str | None
+    title: str | None
+    published: str | None
+    seen_at: str
+
+
+class FrameOut(BaseModel):
+    ordinal: int
+    time: float | None
+    url: str
+
+
+class ItemDetail(ItemOut):
+    sightings: list[SightingOut]
+    frame_list: list[FrameOut]
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AddOut(BaseModel):
+    status: Literal["added", "duplicate"]
+    new_sighting: bool
+    frames: int
+    item: ItemOut
