@@ -21,7 +21,8 @@ from firstseen.signals import Descriptor, pdq_distance, pdq_hash
 
 _CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
 _VERIFY_ITEMS = 4  # reference files checked with local features
-_FRAMES_PER_ITEM = 3  # best frames of a video checked
+_FRAMES_PER_ITEM = 4  # best frames of the top candidate video checked
+_CONTENDER_MARGIN = 0.2  # normalised similarity within which others are checked too
 _QUERY_VIDEO_FRAMES = 120  # frames sampled from a video query, at most
 _PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
 _PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
@@ -197,6 +198,14 @@ class Searcher:
                 continue
             candidates = per_item[item_id][:_FRAMES_PER_ITEM]
             depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
+            if depth == 1 and verdict.verified(matches[0].check):
+                # Once the leader is confirmed, only close contenders (the same content archived
+                # twice, say) are worth checking.
+                margin = matches[0].normalised - best[candidates[0]].normalised
+                depth = int(margin < _CONTENDER_MARGIN)
+            # The top candidate's best frames are all checked, to pick the right moment; the
+            # others only by their best frame.
+            candidates = candidates if depth == 2 else candidates[:1]
             chosen = self._best_frame(item, candidates, best, info, pictures, depth)
             matches.append(chosen)
             picture = best[chosen.frame_id].picture
@@ -231,10 +240,6 @@ class Searcher:
             return options[0]
         for found in options:
             found.check = self._verify(found, best[found.frame_id], pictures, self.fast)
-            # For the top candidate every frame is checked: neighbouring frames of a shot all
-            # verify, and the best-agreeing one gives the most accurate time and region.
-            if depth == 1 and verdict.verified(found.check):
-                break
         if depth == 2 and not any(verdict.aligned(m.check) for m in options):
             top = options[0]
             top.check = self._verify(top, best[top.frame_id], pictures, self.robust)

@@ -146,12 +146,15 @@ def _band(content: np.ndarray, seed: int) -> tuple[int, int]:
     return start + int(good[0]), start + int(good[-1]) + 1
 
 
-def _masked_rms(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
-    """Root-mean-square residual of each row (axis=1) or column (axis=0); inf where too little of
-    it overlaps the reference."""
+def _line_residual(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
+    """Median absolute residual of each row (axis=1) or column (axis=0); inf where too little of
+    it overlaps the reference. The median ignores text laid over part of a line, while a caption
+    bar or interface chrome, which replaces the whole line, still stands out."""
     count = valid.sum(axis=axis)
-    rms = np.sqrt((residual**2 * valid).sum(axis=axis) / np.maximum(count, 1))
-    return np.where(count >= 0.15 * valid.shape[axis], rms, np.inf)
+    ordered = np.sort(np.where(valid, np.abs(residual), np.inf), axis=axis)
+    middle = np.expand_dims(np.maximum(count - 1, 0) // 2, axis)
+    median = np.take_along_axis(ordered, middle, axis=axis).squeeze(axis)
+    return np.where(count >= 0.15 * valid.shape[axis], median, np.inf)
 
 
 def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
@@ -209,9 +212,9 @@ def _content(
     centre = np.median(inliers, axis=0)
     # Rows are judged within the inliers' columns, then columns within the rows found, so that a
     # caption bar across the top does not spoil every column's residual.
-    rows = _masked_rms(residual[:, x0:x1], valid[:, x0:x1], axis=1)
+    rows = _line_residual(residual[:, x0:x1], valid[:, x0:x1], axis=1)
     top, bottom = _band(rows < limit, round(centre[1]))
-    columns = _masked_rms(residual[top:bottom], valid[top:bottom], axis=0)
+    columns = _line_residual(residual[top:bottom], valid[top:bottom], axis=0)
     left, right = _band(columns < limit, round(centre[0]))
     correlation = float(np.corrcoef(w[core], q[core])[0, 1]) if w[core].std() > 0 else 0.0
     agreement = _block_agreement(

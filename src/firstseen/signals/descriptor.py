@@ -55,6 +55,8 @@ class OnnxDescriptor:
         if not path.is_file():
             raise FileNotFoundError(f"descriptor model not found: {path}")
         options = ort.SessionOptions()
+        # No busy-waiting between runs: decoding, FAISS and OpenCV share the same cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
