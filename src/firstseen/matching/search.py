@@ -198,7 +198,7 @@ class Searcher:
                 continue
             candidates = per_item[item_id][:_FRAMES_PER_ITEM]
             depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
-            if depth == 1 and verdict.verified(matches[0].check):
+            if depth == 1 and matches and verdict.verified(matches[0].check):
                 # Once the leader is confirmed, only close contenders (the same content archived
                 # twice, say) are worth checking.
                 margin = matches[0].normalised - best[candidates[0]].normalised
@@ -226,8 +226,8 @@ class Searcher:
     ) -> Match:
         """The item's frame that best explains the query.
 
-        `depth` 2 checks with ORB, then with SIFT if ORB could not confirm (the top candidate
-        only); 1 checks with ORB only; 0 leaves the descriptor's word.
+        `depth` 2 checks with ORB, then with SIFT where ORB found no alignment at all (the top
+        candidate only); 1 checks with ORB only; 0 leaves the descriptor's word.
         """
         options = []
         for frame_id in candidates:

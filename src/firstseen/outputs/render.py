@@ -4,9 +4,12 @@ The fields `query`, `error`, `matches[].{path, kind, time, score, match, region,
 published}` are a stable contract; the others may grow.
 """
 
+from pathlib import Path
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from firstseen.archive.catalog import Item
 from firstseen.matching.search import Match, QueryResult
@@ -56,26 +59,38 @@ def result_json(r: QueryResult) -> dict[str, Any]:
     }
 
 
-def results_table(r: QueryResult) -> Table:
+def results_table(r: QueryResult) -> Group:
+    """A compact table that fits an 80-column terminal, then the provenance of each match."""
     table = Table(title=f"{r.query}", title_justify="left", expand=False)
-    for column in ("verdict", "source", "time", "region", "score", "published", "url"):
+    for column in ("verdict", "source", "time", "region x,y wxh", "score", "published"):
         table.add_column(column, overflow="fold")
     for m in r.matches:
-        first = m.item.first_seen
         region = ""
         if m.check.region:
             x, y, w, h = m.check.region
-            region = f"{w}x{h} at {x},{y}"
+            region = f"{x},{y} {w}x{h}"
         table.add_row(
             "[bold green]MATCH[/]" if m.match else "[dim]no[/]",
-            f"{first.title}\n{m.item.path}" if first.title else m.item.path,
+            Path(m.item.path).name,
             clock(m.time),
             region,
             f"{m.score:.3f}",
-            first.published or "",
-            first.url or "",
+            m.item.first_seen.published or "",
         )
-    return table
+    lines = []
+    for m in r.matches:
+        if m.match:
+            first = m.item.first_seen
+            where = f" at {clock(m.time)}" if m.time is not None else ""
+            lines.append(
+                Text.assemble(
+                    ("MATCH ", "bold green"),
+                    f"{m.item.path}{where}: {first.title or 'untitled'}, "
+                    f"published {first.published or 'on an unknown date'}"
+                    + (f", {first.url}" if first.url else ""),
+                )
+            )
+    return Group(table, *lines)
 
 
 def item_json(item: Item) -> dict[str, Any]:
