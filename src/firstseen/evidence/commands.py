@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
+from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
 
 out = Console()
@@ -89,8 +91,6 @@ def register(
         redirects: Annotated[int, typer.Option(min=0, max=20, help="Redirects followed")] = 5,
     ) -> None:
         """Preserve pages before they disappear: page, media, every exchange in a WARC."""
-        from firstseen.archive.ingest import Ingester
-        from firstseen.engine import open_descriptor
         from firstseen.evidence.capture import capture as run_capture
         from firstseen.evidence.fetch import Limits, MiB
         from firstseen.evidence.netsafety import Policy
@@ -108,12 +108,7 @@ def register(
             max_redirects=redirects,
         )
         archive = open_archive()
-        ingester: Ingester | None = None
-
-        def make() -> Ingester:
-            nonlocal ingester
-            ingester = ingester or Ingester(archive, open_descriptor(archive))
-            return ingester
+        make = _lazy_ingester(archive)
 
         failed = 0
         for url in urls:
@@ -136,17 +131,10 @@ def register(
         ] = True,
     ) -> None:
         """Import captures made by other archivers; their media become searchable sources."""
-        from firstseen.archive.ingest import Ingester
-        from firstseen.engine import open_descriptor
         from firstseen.evidence.capture import import_warc as run_import
 
         archive = open_archive()
-        ingester: Ingester | None = None
-
-        def make() -> Ingester:
-            nonlocal ingester
-            ingester = ingester or Ingester(archive, open_descriptor(archive))
-            return ingester
+        make = _lazy_ingester(archive)
 
         failed = 0
         for file in files:
@@ -244,6 +232,18 @@ def register(
         for row in rows:
             table.add_row(*(str(row[c] or "") for c in columns))
         out.print(table)
+
+
+def _lazy_ingester(archive: Archive) -> Callable[[], Ingester]:
+    """An ingester made on first use: a capture that finds no media never loads the model."""
+    made: list[Ingester] = []
+
+    def make() -> Ingester:
+        if not made:
+            made.append(Ingester(archive, open_descriptor(archive)))
+        return made[0]
+
+    return make
 
 
 def _named(name: str, exc: Exception) -> str:
