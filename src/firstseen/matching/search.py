@@ -141,11 +141,13 @@ class Searcher:
         right part finds it (as the ISC2021 winners did with region crops). Parts are tried only
         when needed, so the common case stays fast.
         """
-        matches = self.search_pictures([_Picture(rgb)], top)
+        whole = _Picture(rgb)
+        matches = self.search_pictures([whole], top)
         if any(verdict.verified(m.check) for m in matches):
             return matches
+        # The whole picture goes again with its local features already extracted.
         parts = [_Picture(rgb, window) for window in _parts(rgb)]
-        return self.search_pictures([_Picture(rgb), *parts], top)
+        return self.search_pictures([whole, *parts], top)
 
     def search_pictures(self, pictures: list[_Picture], top: int) -> list[Match]:
         """Searches several pictures at once (frames of a query video, parts of a still); each
