@@ -110,18 +110,12 @@ def register(
         archive = open_archive()
         make = _lazy_ingester(archive)
 
-        failed = 0
-        for url in urls:
-            try:
-                info = run_capture(url, archive, policy, limits, make if add else None, _log)
-            except FirstseenError as exc:
-                error(_named(url, exc))
-                failed += 1
-                continue
-            _summary(info)
-        archive.close()
-        if failed:
-            raise typer.Exit(1)
+        _each(
+            urls,
+            lambda url: run_capture(url, archive, policy, limits, make if add else None, _log),
+            archive,
+            error,
+        )
 
     @app.command("import-warc")
     def import_warc(
@@ -136,18 +130,7 @@ def register(
         archive = open_archive()
         make = _lazy_ingester(archive)
 
-        failed = 0
-        for file in files:
-            try:
-                info = run_import(file, archive, make if add else None)
-            except FirstseenError as exc:
-                error(_named(str(file), exc))
-                failed += 1
-                continue
-            _summary(info)
-        archive.close()
-        if failed:
-            raise typer.Exit(1)
+        _each(files, lambda file: run_import(file, archive, make if add else None), archive, error)
 
     @app.command("show-capture")
     def show_capture(
@@ -232,6 +215,23 @@ def register(
         for row in rows:
             table.add_row(*(str(row[c] or "") for c in columns))
         out.print(table)
+
+
+def _each(
+    sources: list, run: Callable[[object], dict], archive: Archive, error: Callable[[str], None]
+) -> None:
+    """Runs a capture or import per source: one line per failure, the rest carry on, and the exit
+    code says whether any failed."""
+    failed = 0
+    for source in sources:
+        try:
+            _summary(run(source))
+        except FirstseenError as exc:
+            error(_named(str(source), exc))
+            failed += 1
+    archive.close()
+    if failed:
+        raise typer.Exit(1)
 
 
 def _lazy_ingester(archive: Archive) -> Callable[[], Ingester]:
