@@ -22,7 +22,15 @@ from firstseen.config import default_archive
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError
 from firstseen.evidence.commands import register as register_evidence_commands
-from firstseen.outputs.render import item_json, items_table, result_json, results_table
+from firstseen.matching.duplicates import find_shared_footage
+from firstseen.outputs.render import (
+    item_json,
+    items_table,
+    result_json,
+    results_table,
+    shared_json,
+    shared_table,
+)
 
 app = typer.Typer(
     help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
@@ -175,6 +183,8 @@ def search(
                     _error(f"{query}: {result.error}")
                 elif result.matches:
                     out.print(results_table(result))
+                elif len(archive.index):
+                    out.print(f"{query}: nothing like it in the archive")
                 else:
                     out.print(f"{query}: no candidates (the archive is empty)")
             results.append(result)
@@ -232,6 +242,28 @@ def remove(
     archive.close()
     if missing:
         raise typer.Exit(1)
+
+
+@app.command()
+def duplicates(
+    all_pairs: Annotated[
+        bool, typer.Option("--all", help="Also list compared pairs judged not to match")
+    ] = False,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+) -> None:
+    """Find archived videos that share footage, with the stretches each pair shares."""
+    archive = _archive()
+    with err.status("comparing archived videos"):
+        found = find_shared_footage(open_searcher(archive))
+    if not all_pairs:
+        found = [f for f in found if f.match]
+    if format is ListFormat.json:
+        typer.echo(json.dumps([shared_json(f) for f in found], indent=2, ensure_ascii=False))
+    elif found:
+        out.print(shared_table(found))
+    else:
+        out.print("no archived videos share footage")
+    archive.catalog.close()
 
 
 @app.command()

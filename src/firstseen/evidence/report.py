@@ -21,7 +21,8 @@ from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
-from firstseen.matching.search import Match, Searcher
+from firstseen.matching.results import Match
+from firstseen.matching.search import Searcher
 from firstseen.matching.verify import LocalFeatures, inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink

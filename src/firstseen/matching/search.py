@@ -3,8 +3,6 @@ local features, and answer with at most one match per reference file."""
 
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -15,85 +13,21 @@ from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.matching import verdict
 from firstseen.matching.background import Background
+from firstseen.matching.clip import search_clip
+from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
-from firstseen.media import load_image, probe, sample_video
+from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor, pdq_distance, pdq_hash
 
 _CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
 _VERIFY_ITEMS = 4  # reference files checked with local features
 _FRAMES_PER_ITEM = 4  # best frames of the top candidate video checked
 _CONTENDER_MARGIN = 0.2  # normalised similarity within which others are checked too
-_QUERY_VIDEO_FRAMES = 120  # frames sampled from a video query, at most
 _PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
 _PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
 _PART_TEXTURE = 6.0  # grey-level spread that marks photographic content
 _PART_REGIONS = 3  # textured regions tried, largest first
 _PART_MIN_AREA, _PART_MAX_AREA = 0.03, 0.85  # of the query, for a region to be tried
-_FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
-
-
-@dataclass(slots=True)
-class Match:
-    """One reference file as an answer to a query."""
-
-    item: Item
-    frame_id: int
-    ordinal: int
-    time: float | None
-    similarity: float  # raw cosine of the descriptors
-    normalised: float  # after the background correction
-    mirrored: bool
-    check: Verification = NOT_VERIFIED
-    pdq_distance: int | None = None
-
-    @property
-    def score(self) -> float:
-        return verdict.score(self.normalised, self.check)
-
-    @property
-    def match(self) -> bool:
-        return verdict.is_match(self.normalised, self.check)
-
-
-@dataclass(slots=True)
-class QueryResult:
-    query: str
-    error: str | None = None
-    matches: list[Match] = field(default_factory=list)
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    """A reference frame's best similarity to the query, and in which orientation."""
-
-    normalised: float
-    similarity: float
-    picture: int  # which query picture (frames of a query video)
-    mirrored: bool
-    ambiguous: bool  # both orientations scored about the same
-
-
-@dataclass(slots=True)
-class _Picture:
-    """A query picture (a still, or one frame of a query video), or a part of a still, with its
-    local features per orientation, extracted only when a verification needs them."""
-
-    rgb: np.ndarray  # the whole picture
-    window: tuple[int, int, int, int] | None = None  # (x, y, w, h): the part searched
-    features: dict[tuple[str, bool], Features] = field(default_factory=dict)
-
-    @property
-    def whole(self) -> bool:
-        return self.window is None
-
-    @property
-    def view(self) -> np.ndarray:
-        """What the descriptor sees: the part, or the whole picture."""
-        if self.window is None:
-            return self.rgb
-        x, y, w, h = self.window
-        return np.ascontiguousarray(self.rgb[y : y + h, x : x + w])
 
 
 class Searcher:
@@ -125,9 +59,7 @@ class Searcher:
             if probe(path) == "image":
                 result.matches = self.search_image(load_image(path), top)
             else:
-                frames = islice(sample_video(path, fps=1.0), _QUERY_VIDEO_FRAMES)
-                pictures = [_Picture(f.rgb) for f in frames]
-                result.matches = self.search_pictures(pictures, top)
+                result.matches = search_clip(self, path, top)
         except (FirstseenError, OSError) as exc:
             result.error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -141,20 +73,51 @@ class Searcher:
         right part finds it (as the ISC2021 winners did with region crops). Parts are tried only
         when needed, so the common case stays fast.
         """
-        whole = _Picture(rgb)
+        whole = Picture(rgb)
         matches = self.search_pictures([whole], top)
         if any(verdict.verified(m.check) for m in matches):
             return matches
         # The whole picture goes again with its local features already extracted.
-        parts = [_Picture(rgb, window) for window in _parts(rgb)]
+        parts = [Picture(rgb, window) for window in _parts(rgb)]
         return self.search_pictures([whole, *parts], top)
 
-    def search_pictures(self, pictures: list[_Picture], top: int) -> list[Match]:
-        """Searches several pictures at once (frames of a query video, parts of a still); each
-        reference is answered by the picture that resembles it most."""
+    def search_pictures(self, pictures: list[Picture], top: int) -> list[Match]:
+        """Searches several pictures at once (a still and its parts); each reference is answered by
+        the picture that resembles it most."""
         if not pictures or not len(self.archive.index):
             return []
-        # Whole pictures are also searched mirrored; parts only as they are, to save time.
+        found = self.retrieve(pictures)
+        per_item, ranked = found.per_item, found.ranked
+        best, info = found.best, found.info
+        query_hashes: dict[int, bytes] = {}
+        matches = []
+        for position, item_id in enumerate(ranked[: max(top, _VERIFY_ITEMS)]):
+            item = self.archive.catalog.item(item_id)
+            if item is None:
+                continue
+            candidates = per_item[item_id][:_FRAMES_PER_ITEM]
+            depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
+            if depth == 1 and matches and verdict.verified(matches[0].check):
+                # Once the leader is confirmed, only close contenders (the same content archived
+                # twice, say) are worth checking.
+                margin = matches[0].normalised - best[candidates[0]].normalised
+                depth = int(margin < _CONTENDER_MARGIN)
+            # The top candidate's best frames are all checked, to pick the right moment; the
+            # others only by their best frame.
+            candidates = candidates if depth == 2 else candidates[:1]
+            chosen = self.best_frame(item, candidates, best, info, pictures, depth)
+            matches.append(chosen)
+            picture = best[chosen.frame_id].picture
+            if picture not in query_hashes:
+                query_hashes[picture] = pdq_hash(pictures[picture].view).bits
+            chosen.pdq_distance = pdq_distance(query_hashes[picture], info[chosen.frame_id][3])
+        matches.sort(key=lambda m: -m.score)
+        return matches[:top]
+
+    def retrieve(self, pictures: list[Picture]) -> Retrieved:
+        """Describes the pictures and finds their nearest archived frames, with the background
+        correction applied; whole pictures are also searched mirrored, parts only as they are,
+        to save time."""
         variants = [(i, m) for i, p in enumerate(pictures) for m in (False, True)[: 1 + p.whole]]
         views = [pictures[i].view for i, _ in variants]
         vectors = self.descriptor.describe(
@@ -174,14 +137,14 @@ class Searcher:
             for sim, frame_id in zip(sims[row], ids[row], strict=True):
                 if frame_id >= 0:
                     raw[int(frame_id), picture][int(mirrored)] = float(sim)
-        best: dict[int, _Hit] = {}
+        best: dict[int, Hit] = {}
         for (frame_id, picture), (plain, mirror) in raw.items():
-            hit = _Hit(
+            hit = Hit(
                 max(plain, mirror) - float(bias[picture]),
                 max(plain, mirror),
                 picture,
                 mirror > plain,
-                abs(mirror - plain) < _FLIP_MARGIN,
+                abs(mirror - plain) < FLIP_MARGIN,
             )
             if frame_id not in best or hit.normalised > best[frame_id].normalised:
                 best[frame_id] = hit
@@ -192,38 +155,15 @@ class Searcher:
         for frame_id in sorted(best, key=lambda f: -best[f].normalised):
             per_item[info[frame_id][0]].append(frame_id)
         ranked = sorted(per_item, key=lambda i: -best[per_item[i][0]].normalised)
-        query_hashes: dict[int, bytes] = {}
-        matches = []
-        for position, item_id in enumerate(ranked[: max(top, _VERIFY_ITEMS)]):
-            item = self.archive.catalog.item(item_id)
-            if item is None:
-                continue
-            candidates = per_item[item_id][:_FRAMES_PER_ITEM]
-            depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
-            if depth == 1 and matches and verdict.verified(matches[0].check):
-                # Once the leader is confirmed, only close contenders (the same content archived
-                # twice, say) are worth checking.
-                margin = matches[0].normalised - best[candidates[0]].normalised
-                depth = int(margin < _CONTENDER_MARGIN)
-            # The top candidate's best frames are all checked, to pick the right moment; the
-            # others only by their best frame.
-            candidates = candidates if depth == 2 else candidates[:1]
-            chosen = self._best_frame(item, candidates, best, info, pictures, depth)
-            matches.append(chosen)
-            picture = best[chosen.frame_id].picture
-            if picture not in query_hashes:
-                query_hashes[picture] = pdq_hash(pictures[picture].view).bits
-            chosen.pdq_distance = pdq_distance(query_hashes[picture], info[chosen.frame_id][3])
-        matches.sort(key=lambda m: -m.score)
-        return matches[:top]
+        return Retrieved(vectors, variants, bias, best, info, per_item, ranked)
 
-    def _best_frame(
+    def best_frame(
         self,
         item: Item,
         candidates: list[int],
-        best: dict[int, _Hit],
+        best: dict[int, Hit],
         info: dict[int, tuple[int, int, float | None, bytes]],
-        pictures: list[_Picture],
+        pictures: list[Picture],
         depth: int,
     ) -> Match:
         """The item's frame that best explains the query.
@@ -241,18 +181,18 @@ class Searcher:
         if depth == 0:
             return options[0]
         for found in options:
-            found.check = self._verify(found, best[found.frame_id], pictures, self.fast)
+            found.check = self.verify_hit(found, best[found.frame_id], pictures, self.fast)
         if depth == 2 and not any(verdict.aligned(m.check) for m in options):
             top = options[0]
-            top.check = self._verify(top, best[top.frame_id], pictures, self.robust)
+            top.check = self.verify_hit(top, best[top.frame_id], pictures, self.robust)
         return max(options, key=lambda m: (m.score, m.check.correlation))
 
-    def _verify(
-        self, found: Match, hit: _Hit, pictures: list[_Picture], local: LocalFeatures
+    def verify_hit(
+        self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures
     ) -> Verification:
         """Checks the orientation the descriptor preferred, and the other one when the two were
         too close to call (a nearly symmetric picture); sets `found.mirrored` to the one used."""
-        reference = self._reference_features(found.item, found.ordinal, local)
+        reference = self.reference_features(found.item, found.ordinal, local)
         if reference is None:
             return NOT_VERIFIED
         picture = pictures[hit.picture]
@@ -264,7 +204,7 @@ class Searcher:
                 return other
         return check
 
-    def _query_features(self, picture: _Picture, mirrored: bool, local: LocalFeatures) -> Features:
+    def _query_features(self, picture: Picture, mirrored: bool, local: LocalFeatures) -> Features:
         key = (local.kind, mirrored)
         if key not in picture.features:
             rgb, window = picture.rgb, picture.window
@@ -276,9 +216,7 @@ class Searcher:
             picture.features[key] = local.extract(rgb, window=window)
         return picture.features[key]
 
-    def _reference_features(
-        self, item: Item, ordinal: int, local: LocalFeatures
-    ) -> Features | None:
+    def reference_features(self, item: Item, ordinal: int, local: LocalFeatures) -> Features | None:
         key = (item.sha256, ordinal, local.kind)
         if key in self._reference_cache:
             self._reference_cache.move_to_end(key)

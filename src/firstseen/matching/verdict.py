@@ -25,6 +25,7 @@ CONTRADICTING_INLIERS = 12  # a disagreement counts only where the alignment is 
 MIN_CORRELATION = 0.5
 MIN_AGREEMENT = 0.4
 DESCRIPTOR_ALONE = 0.35  # dev split: unrelated pairs reached 0.25 at most
+SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Segment.score)
 _INLIER_SATURATION = 50
 _CONTRADICTION_PENALTY = 0.25
 
@@ -60,3 +61,9 @@ def score(normalised: float, v: Verification) -> float:
 
 def is_match(normalised: float, v: Verification) -> bool:
     return verified(v) or (not contradicted(v) and normalised >= DESCRIPTOR_ALONE)
+
+
+def is_segment_match(segment_score: float, v: Verification) -> bool:
+    """A video segment: confirmed by its best frame pair, or consistent in time with similar
+    frames all along, which chance does not line up (docs/benchmarks.md)."""
+    return verified(v) or (not contradicted(v) and segment_score >= SEGMENT_ALONE)

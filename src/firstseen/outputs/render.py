@@ -1,7 +1,8 @@
 """The JSON contract of search results, and the tables people read.
 
 The fields `query`, `error`, `matches[].{path, kind, time, score, match, region, url, title,
-published}` are a stable contract; the others may grow.
+published}` and, for video queries, `matches[].segments[].{query, reference, score, match}` are a
+stable contract; the others may grow.
 """
 
 from pathlib import Path
@@ -12,7 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from firstseen.archive.catalog import Item
-from firstseen.matching.search import Match, QueryResult
+from firstseen.matching.align import Segment
+from firstseen.matching.duplicates import SharedFootage
+from firstseen.matching.results import Match, QueryResult, SegmentMatch
 
 
 def clock(seconds: float | None) -> str:
@@ -47,7 +50,30 @@ def match_json(m: Match) -> dict[str, Any]:
         "mirrored": m.mirrored,
         "pdq_distance": m.pdq_distance,
         "reference_size": [m.item.width, m.item.height],
+        "segments": [segment_json(s) for s in m.segments],
     }
+
+
+def segment_json(s: SegmentMatch) -> dict[str, Any]:
+    """One aligned stretch of a video query (seconds); `query`, `reference`, `score` and `match`
+    are part of the contract."""
+    return {
+        "query": list(s.segment.query),
+        "reference": list(s.segment.reference),
+        "score": round(s.score, 4),
+        "match": s.match,
+        "speed": s.segment.speed,
+        "frames": s.segment.frames,
+        "similarity": round(s.segment.similarity, 4),
+        "region": list(s.check.region) if s.check.region else None,
+    }
+
+
+def span(segment: Segment) -> str:
+    """A query stretch and the source stretch it copies, as `00:12-00:19 ← source 01:03-01:10`
+    with en dashes."""
+    (qs, qe), (rs, re) = segment.query, segment.reference
+    return f"{clock(qs)}–{clock(qe)} ← source {clock(rs)}–{clock(re)}"  # noqa: RUF001
 
 
 def result_json(r: QueryResult) -> dict[str, Any]:
@@ -79,6 +105,16 @@ def results_table(r: QueryResult) -> Group:
         )
     lines = []
     for m in r.matches:
+        for s in m.segments:
+            verdict = ("MATCH", "bold green") if s.match else ("no", "dim")
+            lines.append(
+                Text.assemble(
+                    f"{Path(m.item.path).name}  {span(s.segment)}  ",
+                    verdict,
+                    f" {s.score:.3f}",
+                )
+            )
+    for m in r.matches:
         if m.match:
             first = m.item.first_seen
             where = f" at {clock(m.time)}" if m.time is not None else ""
@@ -91,6 +127,35 @@ def results_table(r: QueryResult) -> Group:
                 )
             )
     return Group(table, *lines)
+
+
+def shared_json(f: SharedFootage) -> dict[str, Any]:
+    """Two archived videos sharing footage; segment `query` times are `a`'s, `reference` `b`'s."""
+    return {
+        "a": f.a.path,
+        "b": f.b.path,
+        "a_id": f.a.id,
+        "b_id": f.b.id,
+        "score": round(f.score, 4),
+        "match": f.match,
+        "segments": [segment_json(s) for s in f.segments],
+    }
+
+
+def shared_table(found: list[SharedFootage]) -> Table:
+    table = Table()
+    for column in ("verdict", "video a", "video b", "shared stretches (a ← b)", "score"):
+        table.add_column(column, overflow="fold")
+    for f in found:
+        spans = [span(s.segment).replace(" ← source ", " ← ") for s in f.segments if s.match]
+        table.add_row(
+            "[bold green]MATCH[/]" if f.match else "[dim]no[/]",
+            Path(f.a.path).name,
+            Path(f.b.path).name,
+            "\n".join(spans or [span(f.segments[0].segment).replace(" ← source ", " ← ")]),
+            f"{f.score:.3f}",
+        )
+    return table
 
 
 def item_json(item: Item) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from firstseen.archive.catalog import Item, Sighting
 from firstseen.archive.ingest import AddResult, Ingester
 from firstseen.archive.store import Archive
 from firstseen.engine import open_searcher
-from firstseen.matching.search import QueryResult, Searcher
+from firstseen.matching.results import QueryResult
+from firstseen.matching.search import Searcher
 from firstseen.signals import model_key
 
 T = TypeVar("T")

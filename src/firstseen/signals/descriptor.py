@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from firstseen.media.bars import strip_bars
+
 _IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -40,8 +42,10 @@ def packaged_sscd_model() -> Path:
 class OnnxDescriptor:
     """An ONNX image-embedding model applied to square-resized pictures.
 
-    Pictures are resized to `size` x `size` (SSCD's "skew" preprocessing), which lets frames of any
-    aspect ratio share one batch; SSCD was trained to tolerate the aspect change.
+    Black letterbox and pillarbox bars are cut off first, so a copy with bars added or removed
+    is described like its source (media/bars.py). Pictures are then resized to `size` x `size`
+    (SSCD's "skew" preprocessing), which lets frames of any aspect ratio share one batch; SSCD was
+    trained to tolerate the aspect change.
     """
 
     def __init__(
@@ -71,7 +75,7 @@ class OnnxDescriptor:
     def _prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
         resized = np.stack(
             [
-                cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA)
+                cv2.resize(strip_bars(img), (self.size, self.size), interpolation=cv2.INTER_AREA)
                 for img in images
             ]
         )
@@ -97,4 +101,4 @@ def model_key(model: Path | None, size: int) -> str:
     """Identifies the vectors a model makes, so an archive never mixes two models' vectors."""
     path = Path(model) if model else packaged_sscd_model()
     stat = path.stat()
-    return f"{path.name}:{stat.st_size}:{size}"
+    return f"{path.name}:{stat.st_size}:{size}:bars"

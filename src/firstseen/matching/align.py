@@ -1,0 +1,200 @@
+"""Temporal alignment: which stretches of a query video copy which stretches of a reference.
+
+Input is the matrix of normalised descriptor similarities between the query's sampled frames and
+one reference's frames. A copied stretch shows up as similar pairs on a line
+`reference time = speed x query time + offset`; speed covers re-uploads played from 0.5x to 2x,
+and dropped frames or a variable frame rate only move points along the line. Lines are found by
+Hough voting: for each speed of a geometric grid, every candidate pair votes for its offset; the
+strongest line is refined by least squares on its own pairs, cut into runs where it is
+uninterrupted, and its pairs are taken out before the next line is looked for. So a compilation
+yields one segment per piece, and a piece of a long source yields a segment of that length only.
+
+Boundaries come from the fitted line, not from the sampled frames: a query boundary lies halfway
+between the last sample that matched and the first that did not, and the reference boundary is
+its image on the line.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PAIR_MIN = 0.1  # normalised similarity a frame pair needs to vote (unrelated pairs: ~0 ± 0.1)
+_PAIRS_PER_FRAME = 3  # best reference frames per query frame that vote
+_SPEEDS = 2.0 ** (np.arange(-6, 7) / 6)  # 0.5x .. 2x, 12 % apart
+_TOLERANCE = 1.0  # seconds off the line a pair may be (1 fps sampling, speed grid spacing)
+_MAX_GAP = 3.0  # seconds of query without a matching frame that end a segment
+_MAX_SEGMENTS = 8  # per query and reference
+_MIN_VOTES = 0.15  # summed similarity a line needs to be considered
+# Votes are discounted by 10 % per doubling away from normal speed: on a static shot every speed
+# fits about as well, and normal speed is then the likely one.
+_SPEED_PRIOR = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of the query and the stretch of the reference it copies (seconds)."""
+
+    query: tuple[float, float]
+    reference: tuple[float, float]
+    speed: float  # reference seconds per query second
+    similarity: float  # mean normalised similarity of the aligned frame pairs
+    frames: int  # aligned frame pairs
+    best: tuple[int, int]  # (query frame, reference frame) indices of the most similar pair
+
+    @property
+    def score(self) -> float:
+        """Mean similarity, discounted for very short evidence: one frame pair could be chance,
+        three in a line hardly."""
+        return self.similarity * (1.0 - 0.5 ** min(self.frames, 8))
+
+
+def align(
+    sims: np.ndarray,
+    query_times: np.ndarray,
+    reference_times: np.ndarray,
+    query_length: float,
+    reference_length: float,
+) -> list[Segment]:
+    """Segments of the query copied from the reference, best first.
+
+    `sims[i, j]` is the normalised similarity of query frame i (at `query_times[i]`) and reference
+    frame j; the lengths (seconds) bound the segments.
+    """
+    pairs = _candidate_pairs(sims)
+    if not len(pairs):
+        return []
+    q, r = query_times[pairs[:, 0]], reference_times[pairs[:, 1]]
+    weight = sims[pairs[:, 0], pairs[:, 1]]
+    free = np.ones(len(pairs), bool)
+    segments: list[Segment] = []
+    while len(segments) < _MAX_SEGMENTS and free.any():
+        line = _strongest_line(q, r, weight, free)
+        if line is None:
+            break
+        speed, offset = _refine(pairs, q, r, weight, free, *line)
+        on_line = free & (np.abs(r - (speed * q + offset)) <= _TOLERANCE)
+        for run in _runs(pairs, q, weight, on_line):
+            segment = _segment(
+                run, pairs, q, weight, query_times, speed, offset, query_length, reference_length
+            )
+            segments.append(segment)
+            # Copying is one to one: once a stretch is explained, other pairs of its query frames
+            # or of its reference frames (the same static shot at other times) no longer vote.
+            free &= (q < segment.query[0]) | (q > segment.query[1])
+            free &= (r < segment.reference[0]) | (r > segment.reference[1])
+        free &= ~on_line
+    return sorted(segments, key=lambda s: -s.score)
+
+
+def _candidate_pairs(sims: np.ndarray) -> np.ndarray:
+    """(query frame, reference frame) pairs: each query frame's most similar reference frames,
+    when similar enough to mean something."""
+    k = min(_PAIRS_PER_FRAME, sims.shape[1])
+    best = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    rows = np.repeat(np.arange(sims.shape[0]), k)
+    cols = best.ravel()
+    keep = sims[rows, cols] >= PAIR_MIN
+    return np.stack([rows[keep], cols[keep]], axis=1)
+
+
+def _strongest_line(
+    q: np.ndarray, r: np.ndarray, weight: np.ndarray, free: np.ndarray
+) -> tuple[float, float] | None:
+    """(speed, offset) with the most similarity on it, one vote per pair and speed."""
+    best, found = _MIN_VOTES, None
+    qf, rf, wf = q[free], r[free], weight[free]
+    for speed in _SPEEDS:
+        offsets = rf - speed * qf
+        order = np.argsort(offsets)
+        sorted_offsets, sorted_weight = offsets[order], wf[order]
+        cumulative = np.concatenate([[0.0], np.cumsum(sorted_weight)])
+        # Votes within ±tolerance of each pair's own offset, by two binary searches.
+        lo = np.searchsorted(sorted_offsets, sorted_offsets - _TOLERANCE, "left")
+        hi = np.searchsorted(sorted_offsets, sorted_offsets + _TOLERANCE, "right")
+        votes = (cumulative[hi] - cumulative[lo]) * (1 - _SPEED_PRIOR * abs(np.log2(speed)))
+        top = int(np.argmax(votes))
+        if votes[top] > best:
+            members = slice(lo[top], hi[top])
+            offset = float(np.average(sorted_offsets[members], weights=sorted_weight[members]))
+            best, found = float(votes[top]), (float(speed), offset)
+    return found
+
+
+def _refine(
+    pairs: np.ndarray,
+    q: np.ndarray,
+    r: np.ndarray,
+    weight: np.ndarray,
+    free: np.ndarray,
+    speed: float,
+    offset: float,
+) -> tuple[float, float]:
+    """Weighted least squares on the line's best pair per query frame (a static shot has
+    neighbours within the tolerance too), kept only when the fit stays in range and its pairs
+    span enough query time to pin the speed down."""
+    for _ in range(2):
+        on = free & (np.abs(r - (speed * q + offset)) <= _TOLERANCE)
+        chosen = _one_per_frame(pairs, weight, on)
+        if len(chosen) < 3 or np.ptp(q[chosen]) < 3.0:
+            break
+        fitted_speed, fitted_offset = np.polyfit(q[chosen], r[chosen], 1, w=weight[chosen])
+        if not _SPEEDS[0] * 0.9 <= fitted_speed <= _SPEEDS[-1] * 1.1:
+            break
+        speed, offset = float(fitted_speed), float(fitted_offset)
+    return speed, offset
+
+
+def _one_per_frame(pairs: np.ndarray, weight: np.ndarray, on: np.ndarray) -> list[int]:
+    """Indices of the most similar selected pair of each query frame."""
+    chosen: dict[int, int] = {}
+    for index in np.flatnonzero(on):
+        frame = int(pairs[index, 0])
+        if frame not in chosen or weight[index] > weight[chosen[frame]]:
+            chosen[frame] = int(index)
+    return list(chosen.values())
+
+
+def _runs(pairs: np.ndarray, q: np.ndarray, weight: np.ndarray, on_line: np.ndarray):
+    """Pair indices of each uninterrupted stretch of the line, one pair per query frame."""
+    ordered = sorted(_one_per_frame(pairs, weight, on_line), key=lambda i: q[i])
+    run: list[int] = []
+    for index in ordered:
+        if run and q[index] - q[run[-1]] > _MAX_GAP:
+            yield run
+            run = []
+        run.append(index)
+    if run:
+        yield run
+
+
+def _segment(
+    run: list[int],
+    pairs: np.ndarray,
+    q: np.ndarray,
+    weight: np.ndarray,
+    query_times: np.ndarray,
+    speed: float,
+    offset: float,
+    query_length: float,
+    reference_length: float,
+) -> Segment:
+    first, last = q[run[0]], q[run[-1]]
+    before = query_times[query_times < first]
+    after = query_times[query_times > last]
+    # Halfway to the neighbouring samples that did not match; the clip's own ends otherwise.
+    start = (first + before.max()) / 2 if len(before) else 0.0
+    end = (last + after.min()) / 2 if len(after) else query_length
+    # Neither stretch may run past the ends of its video: clip both together along the line.
+    start = max(start, -offset / speed)
+    end = max(min(end, (reference_length - offset) / speed), start)
+    r_start = min(max(speed * start + offset, 0.0), reference_length)
+    r_end = min(max(speed * end + offset, r_start), reference_length)
+    top = max(run, key=lambda i: weight[i])
+    return Segment(
+        query=(round(float(start), 2), round(float(end), 2)),
+        reference=(round(float(r_start), 2), round(float(r_end), 2)),
+        speed=round(speed, 3),
+        similarity=float(np.mean(weight[run])),
+        frames=len(run),
+        best=(int(pairs[top, 0]), int(pairs[top, 1])),
+    )

@@ -1,0 +1,165 @@
+"""Video queries: which archived videos a clip copies, and which stretch of each.
+
+The clip is sampled like archived videos (1 fps plus shot starts) and each frame is described in
+both orientations. The nearest archived frames name the candidate references; each candidate
+video's frames (their vectors are kept in the catalog) are then compared with every query frame,
+and the similarity matrix is aligned in time (align.py). The best frame pair of each segment is
+checked with local features as a still query's would be, which confirms the segment and gives the
+region it shows. Stills found by a clip are answered as for a still query, by its most similar
+frame.
+"""
+
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from firstseen.archive.catalog import Item
+from firstseen.errors import MediaError
+from firstseen.matching.align import align
+from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
+from firstseen.media import sample_video, video_info
+from firstseen.signals import pdq_distance, pdq_hash
+
+if TYPE_CHECKING:
+    from firstseen.matching.search import Searcher
+
+_SAMPLE_FPS = 1.0
+_MAX_FRAMES = 360  # a longer clip is sampled more sparsely
+_ITEMS = 8  # candidate references aligned
+_VERIFY_ITEMS = 4  # of which the best are checked with local features
+_VERIFY_SEGMENTS = 3  # segments checked per reference
+
+
+def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
+    """Matches of a query video, best first, each with its aligned segments."""
+    info = video_info(path)
+    fps = _SAMPLE_FPS
+    if info.duration and info.duration * fps > _MAX_FRAMES:
+        fps = _MAX_FRAMES / info.duration
+    # Shot starts come on top of the steady sample; a clip cut every second is still bounded.
+    frames = list(islice(sample_video(path, fps), 2 * _MAX_FRAMES))
+    if not frames:
+        raise MediaError("no decodable video frames")
+    if not len(searcher.archive.index):
+        return []
+    pictures = [Picture(f.rgb) for f in frames]
+    times = np.array([f.time for f in frames])
+    length = info.duration or float(times[-1]) + 1.0 / fps
+    found = searcher.retrieve(pictures)
+    plain, mirror = found.vectors[0::2], found.vectors[1::2]
+    matches = []
+    for position, item_id in enumerate(found.ranked[: max(top, _ITEMS)]):
+        item = searcher.archive.catalog.item(item_id)
+        if item is None:
+            continue
+        checked = position < _VERIFY_ITEMS
+        if item.kind == "image":
+            candidates = found.per_item[item_id][:1]
+            chosen = searcher.best_frame(
+                item, candidates, found.best, found.info, pictures, int(checked)
+            )
+            matches.append(chosen)
+            continue
+        aligned = _align_item(searcher, item, (plain, mirror), found.bias, times, length)
+        if aligned is not None:
+            chosen, seen = aligned
+            matches.append(
+                _verify_segments(searcher, chosen, seen, pictures) if checked else chosen
+            )
+    for chosen in matches:
+        picture = pictures[_query_frame(chosen, found.best)]
+        stored = searcher.archive.catalog.frames_info([chosen.frame_id]).get(chosen.frame_id)
+        if stored is not None:
+            chosen.pdq_distance = pdq_distance(pdq_hash(picture.rgb).bits, stored[3])
+    matches.sort(key=lambda m: -m.score)
+    return matches[:top]
+
+
+@dataclass(frozen=True, slots=True)
+class _Comparison:
+    """A query compared with every frame of one reference video."""
+
+    frame_ids: list[int]
+    ordinals: list[int]
+    times: np.ndarray  # of the reference frames
+    plain: np.ndarray  # raw similarities (query frame x reference frame), as the query is
+    mirror: np.ndarray  # and mirrored
+    bias: np.ndarray  # background correction per query frame
+
+    def hit(self, q: int, r: int) -> Hit:
+        plain, mirror = float(self.plain[q, r]), float(self.mirror[q, r])
+        best = max(plain, mirror)
+        return Hit(
+            best - float(self.bias[q]), best, q, mirror > plain, abs(mirror - plain) < FLIP_MARGIN
+        )
+
+    def match(self, item: Item, q: int, r: int, segments: list[SegmentMatch]) -> Match:
+        """The reference as an answer, seen through frame pair (q, r)."""
+        hit = self.hit(q, r)
+        time = segments[0].segment.reference[0] if segments else float(self.times[r])
+        return Match(
+            item,
+            self.frame_ids[r],
+            self.ordinals[r],
+            time,
+            hit.similarity,
+            hit.normalised,
+            hit.mirrored,
+            segments=segments,
+        )
+
+
+def _align_item(
+    searcher: "Searcher",
+    item: Item,
+    vectors: tuple[np.ndarray, np.ndarray],
+    bias: np.ndarray,
+    times: np.ndarray,
+    length: float,
+) -> tuple[Match, _Comparison] | None:
+    rows = searcher.archive.catalog.item_frames(item.id)
+    if not rows:
+        return None
+    frame_ids = [frame_id for frame_id, _, _ in rows]
+    reference_times = np.array([t or 0.0 for _, _, t in rows])
+    stored = searcher.archive.catalog.vectors(frame_ids)
+    seen = _Comparison(
+        frame_ids,
+        [ordinal for _, ordinal, _ in rows],
+        reference_times,
+        vectors[0] @ stored.T,
+        vectors[1] @ stored.T,
+        bias,
+    )
+    sims = np.maximum(seen.plain, seen.mirror) - bias[:, None]
+    reference_length = item.duration or float(reference_times[-1])
+    segments = align(sims, times, reference_times, length, reference_length)
+    if not segments:
+        return None
+    return seen.match(item, *segments[0].best, [SegmentMatch(s) for s in segments]), seen
+
+
+def _verify_segments(
+    searcher: "Searcher", found: Match, seen: _Comparison, pictures: list[Picture]
+) -> Match:
+    """Checks the best frame pair of the leading segments with local features; the answer then
+    takes its frame, region and orientation from the best segment."""
+    for segment in found.segments[:_VERIFY_SEGMENTS]:
+        q, r = segment.segment.best
+        probe = seen.match(found.item, q, r, [])
+        segment.check = searcher.verify_hit(probe, seen.hit(q, r), pictures, searcher.fast)
+        segment.mirrored = probe.mirrored
+    segments = sorted(found.segments, key=lambda s: -s.score)
+    best = segments[0]
+    chosen = seen.match(found.item, *best.segment.best, segments)
+    chosen.check, chosen.mirrored = best.check, best.mirrored
+    return chosen
+
+
+def _query_frame(found: Match, best: dict[int, Hit]) -> int:
+    if found.segments:
+        return found.segments[0].segment.best[0]
+    return best[found.frame_id].picture

@@ -1,0 +1,112 @@
+"""What a search answers: per query, at most one match per reference file, with the evidence."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firstseen.archive.catalog import Item
+from firstseen.matching import verdict
+from firstseen.matching.align import Segment
+from firstseen.matching.verify import NOT_VERIFIED, Features, Verification
+
+FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
+
+
+@dataclass(slots=True)
+class SegmentMatch:
+    """An aligned stretch of a query video, with the local-feature check of its best frame pair."""
+
+    segment: Segment
+    check: Verification = NOT_VERIFIED
+    mirrored: bool = False
+
+    @property
+    def score(self) -> float:
+        return verdict.score(self.segment.score, self.check)
+
+    @property
+    def match(self) -> bool:
+        return verdict.is_segment_match(self.segment.score, self.check)
+
+
+@dataclass(slots=True)
+class Match:
+    """One reference file as an answer to a query; a video query's match also carries the aligned
+    segments, best first, and then takes its score and verdict from them."""
+
+    item: Item
+    frame_id: int
+    ordinal: int
+    time: float | None
+    similarity: float  # raw cosine of the descriptors
+    normalised: float  # after the background correction
+    mirrored: bool
+    check: Verification = NOT_VERIFIED
+    pdq_distance: int | None = None
+    segments: list[SegmentMatch] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        if self.segments:
+            return self.segments[0].score
+        return verdict.score(self.normalised, self.check)
+
+    @property
+    def match(self) -> bool:
+        if self.segments:
+            return any(s.match for s in self.segments)
+        return verdict.is_match(self.normalised, self.check)
+
+
+@dataclass(slots=True)
+class QueryResult:
+    query: str
+    error: str | None = None
+    matches: list[Match] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class Picture:
+    """A query picture (a still, or one frame of a query video), or a part of a still, with its
+    local features per orientation, extracted only when a verification needs them."""
+
+    rgb: np.ndarray  # the whole picture
+    window: tuple[int, int, int, int] | None = None  # (x, y, w, h): the part searched
+    features: dict[tuple[str, bool], Features] = field(default_factory=dict)
+
+    @property
+    def whole(self) -> bool:
+        return self.window is None
+
+    @property
+    def view(self) -> np.ndarray:
+        """What the descriptor sees: the part, or the whole picture."""
+        if self.window is None:
+            return self.rgb
+        x, y, w, h = self.window
+        return np.ascontiguousarray(self.rgb[y : y + h, x : x + w])
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A reference frame's best similarity to the query, and in which orientation."""
+
+    normalised: float
+    similarity: float
+    picture: int  # which query picture (frames of a query video)
+    mirrored: bool
+    ambiguous: bool  # both orientations scored about the same
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """Query pictures described and looked up: the nearest archived frames, grouped by item."""
+
+    vectors: np.ndarray  # one row per variant
+    variants: list[tuple[int, bool]]  # (picture, mirrored) of each row
+    bias: np.ndarray  # background correction per picture
+    best: dict[int, Hit]  # frame id → its best hit
+    info: dict[int, tuple[int, int, float | None, bytes]]  # frame id → (item, ordinal, time, pdq)
+    per_item: dict[int, list[int]]  # item id → its frames, best first
+    ranked: list[int]  # item ids, best first

@@ -1,0 +1,176 @@
+"""Video queries and shared footage: aligned segments on real media, and the aligner's geometry."""
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from firstseen.cli import app
+from firstseen.matching.align import align
+from firstseen.media.bars import content_box
+
+TE_VIDEOS = Path("threatexchange-tmk-vpdq") / "sample-videos"
+
+
+def line_matrix(n_q: int, n_r: int, pieces, noise: float = 0.03, seed: int = 0) -> np.ndarray:
+    """Similarities of 1 fps samples: 0.6 on each piece's line r = speed * q + offset."""
+    rng = np.random.default_rng(seed)
+    sims = rng.normal(0.0, noise, (n_q, n_r))
+    for q_range, speed, offset in pieces:
+        for q in q_range:
+            r = speed * q + offset
+            if 0 <= round(r) < n_r:
+                sims[q, round(r)] = 0.6
+    return sims
+
+
+def test_aligner_finds_speed_offset_and_boundaries():
+    sims = line_matrix(30, 80, [(range(5, 25), 1.5, 20.0)])
+    (segment,) = align(sims, np.arange(30.0), np.arange(80.0), 30.0, 80.0)
+    assert segment.speed == pytest.approx(1.5, abs=0.03)
+    assert segment.query[0] == pytest.approx(5, abs=1) and segment.query[1] == pytest.approx(
+        24, abs=1
+    )
+    assert segment.reference[0] == pytest.approx(27.5, abs=1.5)
+    assert segment.frames == 20
+
+
+def test_aligner_splits_a_compilation_and_ignores_noise():
+    sims = line_matrix(40, 60, [(range(0, 12), 1.0, 30.0), (range(20, 36), 1.0, -15.0)])
+    segments = sorted(
+        align(sims, np.arange(40.0), np.arange(60.0), 40.0, 60.0), key=lambda s: s.query
+    )
+    # A boundary lies halfway between the last unmatched and the first matched sample.
+    assert [s.query[0] for s in segments] == [0, 19.5]
+    assert [s.reference[0] for s in segments] == [30, 4.5]
+    assert align(line_matrix(40, 60, []), np.arange(40.0), np.arange(60.0), 40.0, 60.0) == []
+
+
+def test_black_bars_are_found_but_dark_scenes_kept():
+    picture = np.full((360, 640, 3), 120, np.uint8)
+    picture[:, :, 0] = np.arange(640) % 256  # texture
+    boxed = np.zeros((480, 640, 3), np.uint8)
+    boxed[60:420] = picture
+    x, y, w, h = content_box(boxed)
+    assert (x, w) == (0, 640) and abs(y - 60) <= 3 and abs(h - 360) <= 6
+    assert content_box(picture) is None
+    assert content_box(np.zeros((100, 100, 3), np.uint8)) is None
+
+
+def write_clip(path: Path, pieces, size=(640, 360), fps: int = 25) -> None:
+    """A clip made of (video, start, end, speed, edit) pieces, re-encoded with H.264."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.options = {"crf": "28", "preset": "veryfast"}
+        index = 0
+        for source, start, end, speed, edit in pieces:
+            frames = []
+            with av.open(str(source)) as container:
+                for frame in container.decode(video=0):
+                    if frame.time is not None and start <= frame.time < end:
+                        frames.append((frame.time, frame.to_ndarray(format="rgb24")))
+            count = int((end - start) / speed * fps)
+            for k in range(count):
+                wanted = start + k * speed / fps
+                _, rgb = min(frames, key=lambda f: abs(f[0] - wanted))
+                picture = av.VideoFrame.from_ndarray(edit(rgb), format="rgb24")
+                picture = picture.reformat(width=size[0], height=size[1])
+                picture.pts, picture.time_base = index, Fraction(1, fps)
+                out.mux(stream.encode(picture))
+                index += 1
+        out.mux(stream.encode())
+
+
+def letterboxed_grey_mirror(rgb: np.ndarray) -> np.ndarray:
+    grey = rgb.mean(axis=2, keepdims=True).repeat(3, axis=2).astype(np.uint8)[:, ::-1]
+    canvas = np.zeros((grey.shape[0] + grey.shape[0] // 2, grey.shape[1], 3), np.uint8)
+    top = grey.shape[0] // 4
+    canvas[top : top + grey.shape[0]] = grey
+    return canvas
+
+
+def same(rgb: np.ndarray) -> np.ndarray:
+    return rgb
+
+
+@pytest.fixture(scope="module")
+def compilation(tmp_path_factory, demo_dir) -> Path:
+    """Chair footage 5-11 s mirrored, grey and letterboxed, then 5 s of the rug (speed changes
+    are left to the aligner's own test: the rug's frames all look alike)."""
+    path = tmp_path_factory.mktemp("clips") / "compilation.mp4"
+    media = demo_dir / "media"
+    write_clip(
+        path,
+        [
+            (media / "chair-20-sd-bar.mp4", 5.0, 11.0, 1.0, letterboxed_grey_mirror),
+            (media / "pattern-hd-no-bar.mp4", 1.0, 6.0, 1.0, same),
+        ],
+    )
+    return path
+
+
+def test_compilation_traced_to_both_sources_with_segments(demo_searcher, compilation):
+    result = demo_searcher.search(compilation, top=5)
+    assert result.error is None
+    found = {Path(m.item.path).name: m for m in result.matches if m.match}
+    assert set(found) == {"chair-20-sd-bar.mp4", "pattern-hd-no-bar.mp4"}
+    chair = found["chair-20-sd-bar.mp4"].segments[0].segment
+    assert chair.query[0] == pytest.approx(0, abs=1) and chair.query[1] == pytest.approx(6, abs=1)
+    assert chair.reference[0] == pytest.approx(5, abs=1) and chair.reference[1] == pytest.approx(
+        11, abs=1
+    )
+    assert found["chair-20-sd-bar.mp4"].time == chair.reference[0]
+    rug = found["pattern-hd-no-bar.mp4"].segments[0].segment
+    assert rug.query[0] == pytest.approx(6, abs=1) and rug.query[1] == pytest.approx(11, abs=1)
+    assert rug.reference[0] == pytest.approx(1, abs=1) and rug.speed == pytest.approx(1, abs=0.1)
+
+
+def test_shorter_cut_aligned_and_unrelated_footage_not_matched(demo_searcher, shared_data):
+    cut = demo_searcher.search(shared_data / TE_VIDEOS / "chair-19-sd-bar.mp4").matches[0]
+    assert cut.item.path.endswith("chair-20-sd-bar.mp4") and cut.match
+    segment = cut.segments[0].segment
+    assert segment.query[1] - segment.query[0] == pytest.approx(18.8, abs=1)
+    assert segment.reference[0] == pytest.approx(2.0, abs=1)
+    other = demo_searcher.search(shared_data / "opencv-samples-data" / "Megamind.avi")
+    assert other.error is None
+    assert not any(m.match for m in other.matches)
+
+
+def test_cli_prints_segments_and_jsonl_contract(demo_archive, compilation):
+    runner = CliRunner()
+    base = ["--archive", str(demo_archive.root), "search", str(compilation)]
+    table = runner.invoke(app, base)
+    assert table.exit_code == 0, table.output
+    assert "← source 00:05–00:1" in table.output  # noqa: RUF001
+    lines = runner.invoke(app, [*base, "--format", "jsonl"])
+    row = json.loads(lines.output)
+    segment = row["matches"][0]["segments"][0]
+    assert {"query", "reference", "score", "match"} <= set(segment)
+    assert row["matches"][0]["time"] == segment["reference"][0]
+
+
+def test_duplicates_reports_shared_footage_only(tmp_path, shared_data):
+    runner = CliRunner()
+    archive = ["--archive", str(tmp_path / "archive")]
+    videos = [
+        shared_data / TE_VIDEOS / f"{n}.mp4"
+        for n in ("chair-19-sd-bar", "chair-22-sd-sepia-bar", "doorknob-hd-no-bar")
+    ]
+    added = runner.invoke(app, [*archive, "add", *map(str, videos)])
+    assert added.exit_code == 0, added.output
+    result = runner.invoke(app, [*archive, "duplicates", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (pair,) = json.loads(result.output)
+    assert {Path(pair["a"]).name, Path(pair["b"]).name} == {
+        "chair-19-sd-bar.mp4",
+        "chair-22-sd-sepia-bar.mp4",
+    }
+    assert pair["match"] and pair["segments"][0]["match"]
+    first = pair["segments"][0]
+    assert first["query"][1] - first["query"][0] == pytest.approx(18.8, abs=1)
+    assert first["reference"][0] == pytest.approx(3.7, abs=1)
