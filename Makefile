@@ -18,6 +18,7 @@ demo: $(BIN)/firstseen
 	rm -rf $(DEMO)
 	$(BIN)/firstseen --archive $(DEMO) add --meta demo/media.csv
 	$(BIN)/firstseen --archive $(DEMO) search demo/evidence.jpg
+	$(BIN)/firstseen --archive $(DEMO) search demo/evidence-clip.mp4 --top 3
 	$(BIN)/firstseen --archive $(DEMO) report demo/evidence.jpg --claimed-date 2024-03-14 --out demo/report.html
 
 # Debian packages the tests need: poppler-utils (pdftoppm, pdftotext: the report PDF test) and
