@@ -48,6 +48,11 @@ def test_aligner_splits_a_compilation_and_ignores_noise():
     assert [s.query[0] for s in segments] == [0, 19.5]
     assert [s.reference[0] for s in segments] == [30, 4.5]
     assert align(line_matrix(40, 60, []), np.arange(40.0), np.arange(60.0), 40.0, 60.0) == []
+    # Where the sample opens a new shot, the boundary is the cut itself.
+    cuts = np.zeros(40, bool)
+    cuts[[12, 20]] = True
+    cut = align(sims, np.arange(40.0), np.arange(60.0), 40.0, 60.0, cuts)
+    assert sorted((s.query, s.reference[0]) for s in cut) == [((0, 12), 30), ((20, 35.5), 5)]
 
 
 def test_black_bars_are_found_but_dark_scenes_kept():
@@ -146,7 +151,7 @@ def test_cli_prints_segments_and_jsonl_contract(demo_archive, compilation):
     base = ["--archive", str(demo_archive.root), "search", str(compilation)]
     table = runner.invoke(app, base)
     assert table.exit_code == 0, table.output
-    assert "← source 00:05–00:1" in table.output  # noqa: RUF001
+    assert "← source 00:05–00:1" in table.output
     lines = runner.invoke(app, [*base, "--format", "jsonl"])
     row = json.loads(lines.output)
     segment = row["matches"][0]["segments"][0]

@@ -21,6 +21,7 @@ from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
+from firstseen.matching.align import Segment
 from firstseen.matching.results import Match
 from firstseen.matching.search import Searcher
 from firstseen.matching.verify import LocalFeatures, inlier_pairs
@@ -129,7 +130,7 @@ def _name(item: Item, sighting: Sighting | None = None) -> str:
 
 
 def _what(match: Match, query_kind: str, query_sha256: str | None = None) -> str:
-    """'a cropped frame (00:12)', 'a mirrored copy', 'footage (from 00:12)'."""
+    """'a cropped frame (00:12)', 'a mirrored copy', 'footage (its 00:00-00:05 copies ...)'."""
     if query_sha256 == match.item.sha256:
         return "an identical copy (the same file, by SHA-256)"
     adjectives = [
@@ -138,11 +139,22 @@ def _what(match: Match, query_kind: str, query_sha256: str | None = None) -> str
     adjective = " and ".join(adjectives)
     if match.item.kind == "video":
         if query_kind == "video":
-            return f"{adjective + ' ' if adjective else ''}footage (from {clock(match.time)})"
+            stretches = [_stretch(s.segment) for s in match.segments if s.match]
+            where = "; ".join(stretches) or f"from {clock(match.time)}"
+            return f"{adjective + ' ' if adjective else ''}footage ({where})"
         noun = f"frame ({clock(match.time)})"
     else:
         noun = "copy"
     return f"a {adjective + ' ' if adjective else ''}{noun}"
+
+
+def _stretch(segment: Segment) -> str:
+    """'its 00:04–00:10 copies 00:06–00:14 of the source, played 1.25x as fast'."""
+    (qs, qe), (rs, re) = segment.query, segment.reference
+    text = f"its {clock(qs)}–{clock(qe)} copies {clock(rs)}–{clock(re)} of the source"
+    if abs(segment.speed - 1) >= 0.05:
+        text += f", played {segment.speed:.2f}x as fast"
+    return text
 
 
 def _dated(published: str | None, claim: Period | None) -> tuple[str, str | None]:

@@ -2,7 +2,7 @@
 
 Input is the matrix of normalised descriptor similarities between the query's sampled frames and
 one reference's frames. A copied stretch shows up as similar pairs on a line
-`reference time = speed x query time + offset`; speed covers re-uploads played from 0.5x to 2x,
+`reference time = speed × query time + offset`; speed covers re-uploads played from 0.5× to 2×,
 and dropped frames or a variable frame rate only move points along the line. Lines are found by
 Hough voting: for each speed of a geometric grid, every candidate pair votes for its offset; the
 strongest line is refined by least squares on its own pairs, cut into runs where it is
@@ -10,8 +10,9 @@ uninterrupted, and its pairs are taken out before the next line is looked for. S
 yields one segment per piece, and a piece of a long source yields a segment of that length only.
 
 Boundaries come from the fitted line, not from the sampled frames: a query boundary lies halfway
-between the last sample that matched and the first that did not, and the reference boundary is
-its image on the line.
+between the last sample that matched and the first that did not, or on the cut when the sample
+opens a new shot (pieces of a compilation are joined by cuts, and shot starts are always
+sampled); the reference boundary is its image on the line.
 """
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 
 PAIR_MIN = 0.1  # normalised similarity a frame pair needs to vote (unrelated pairs: ~0 ± 0.1)
 _PAIRS_PER_FRAME = 3  # best reference frames per query frame that vote
-_SPEEDS = 2.0 ** (np.arange(-6, 7) / 6)  # 0.5x .. 2x, 12 % apart
+_SPEEDS = 2.0 ** (np.arange(-6, 7) / 6)  # 0.5× .. 2×, 12 % apart
 _TOLERANCE = 1.0  # seconds off the line a pair may be (1 fps sampling, speed grid spacing)
 _MAX_GAP = 3.0  # seconds of query without a matching frame that end a segment
 _MAX_SEGMENTS = 8  # per query and reference
@@ -54,12 +55,15 @@ def align(
     reference_times: np.ndarray,
     query_length: float,
     reference_length: float,
+    query_cuts: np.ndarray | None = None,
 ) -> list[Segment]:
     """Segments of the query copied from the reference, best first.
 
     `sims[i, j]` is the normalised similarity of query frame i (at `query_times[i]`) and reference
-    frame j; the lengths (seconds) bound the segments.
+    frame j; the lengths (seconds) bound the segments; `query_cuts[i]` is true when query frame i
+    opens a new shot.
     """
+    cuts = np.zeros(len(query_times), bool) if query_cuts is None else query_cuts
     pairs = _candidate_pairs(sims)
     if not len(pairs):
         return []
@@ -75,7 +79,14 @@ def align(
         on_line = free & (np.abs(r - (speed * q + offset)) <= _TOLERANCE)
         for run in _runs(pairs, q, weight, on_line):
             segment = _segment(
-                run, pairs, q, weight, query_times, speed, offset, query_length, reference_length
+                run,
+                pairs,
+                q,
+                weight,
+                query_times,
+                cuts,
+                (speed, offset),
+                (query_length, reference_length),
             )
             segments.append(segment)
             # Copying is one to one: once a stretch is explained, other pairs of its query frames
@@ -173,17 +184,25 @@ def _segment(
     q: np.ndarray,
     weight: np.ndarray,
     query_times: np.ndarray,
-    speed: float,
-    offset: float,
-    query_length: float,
-    reference_length: float,
+    cuts: np.ndarray,
+    line: tuple[float, float],
+    lengths: tuple[float, float],
 ) -> Segment:
+    (speed, offset), (query_length, reference_length) = line, lengths
     first, last = q[run[0]], q[run[-1]]
-    before = query_times[query_times < first]
-    after = query_times[query_times > last]
-    # Halfway to the neighbouring samples that did not match; the clip's own ends otherwise.
-    start = (first + before.max()) / 2 if len(before) else 0.0
-    end = (last + after.min()) / 2 if len(after) else query_length
+    before = np.flatnonzero(query_times < first)
+    after = np.flatnonzero(query_times > last)
+    # On a cut; else halfway to the neighbouring samples that did not match; else the clip's ends.
+    opening = np.flatnonzero(query_times == first)
+    if len(opening) and cuts[opening[0]]:
+        start = first
+    else:
+        start = (first + query_times[before].max()) / 2 if len(before) else 0.0
+    if len(after):
+        following = after[np.argmin(query_times[after])]
+        end = query_times[following] if cuts[following] else (last + query_times[following]) / 2
+    else:
+        end = query_length
     # Neither stretch may run past the ends of its video: clip both together along the line.
     start = max(start, -offset / speed)
     end = max(min(end, (reference_length - offset) / speed), start)

@@ -47,6 +47,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
         return []
     pictures = [Picture(f.rgb) for f in frames]
     times = np.array([f.time for f in frames])
+    cuts = np.array([f.shot_start for f in frames])
     length = info.duration or float(times[-1]) + 1.0 / fps
     found = searcher.retrieve(pictures)
     plain, mirror = found.vectors[0::2], found.vectors[1::2]
@@ -63,7 +64,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
             )
             matches.append(chosen)
             continue
-        aligned = _align_item(searcher, item, (plain, mirror), found.bias, times, length)
+        aligned = _align_item(searcher, item, (plain, mirror), found.bias, (times, cuts), length)
         if aligned is not None:
             chosen, seen = aligned
             matches.append(
@@ -85,7 +86,7 @@ class _Comparison:
     frame_ids: list[int]
     ordinals: list[int]
     times: np.ndarray  # of the reference frames
-    plain: np.ndarray  # raw similarities (query frame x reference frame), as the query is
+    plain: np.ndarray  # raw similarities (query frame × reference frame), as the query is
     mirror: np.ndarray  # and mirrored
     bias: np.ndarray  # background correction per query frame
 
@@ -117,9 +118,11 @@ def _align_item(
     item: Item,
     vectors: tuple[np.ndarray, np.ndarray],
     bias: np.ndarray,
-    times: np.ndarray,
+    sampled: tuple[np.ndarray, np.ndarray],
     length: float,
 ) -> tuple[Match, _Comparison] | None:
+    """The reference compared with every query frame (`sampled`: their times and shot starts)
+    and aligned in time; None when no stretch of it lines up."""
     rows = searcher.archive.catalog.item_frames(item.id)
     if not rows:
         return None
@@ -136,7 +139,8 @@ def _align_item(
     )
     sims = np.maximum(seen.plain, seen.mirror) - bias[:, None]
     reference_length = item.duration or float(reference_times[-1])
-    segments = align(sims, times, reference_times, length, reference_length)
+    times, cuts = sampled
+    segments = align(sims, times, reference_times, length, reference_length, cuts)
     if not segments:
         return None
     return seen.match(item, *segments[0].best, [SegmentMatch(s) for s in segments]), seen

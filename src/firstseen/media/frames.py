@@ -8,10 +8,12 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """An upright RGB picture (H x W x 3, uint8); `time` in seconds, None for stills."""
+    """An upright RGB picture (H x W x 3, uint8); `time` in seconds, None for stills;
+    `shot_start` when a video frame opens a new shot (a cut just before it)."""
 
     rgb: np.ndarray
     time: float | None = None
+    shot_start: bool = False
 
     @property
     def size(self) -> tuple[int, int]:

@@ -83,7 +83,7 @@ def sample_video(
             time = _time(frame, index, stream, start)
             end = max(end, time + _duration(frame))
             if time > last and (cut or time >= due):
-                yield Frame(_upright(frame), time)
+                yield Frame(_upright(frame), time, cut)
                 last = time
                 due = max(due, (math.floor(time * fps) + 1) / fps)
         _check_complete(stream, end)

@@ -70,10 +70,9 @@ def segment_json(s: SegmentMatch) -> dict[str, Any]:
 
 
 def span(segment: Segment) -> str:
-    """A query stretch and the source stretch it copies, as `00:12-00:19 ← source 01:03-01:10`
-    with en dashes."""
+    """A query stretch and the source stretch it copies: `00:12–00:19 ← source 01:03–01:10`."""
     (qs, qe), (rs, re) = segment.query, segment.reference
-    return f"{clock(qs)}–{clock(qe)} ← source {clock(rs)}–{clock(re)}"  # noqa: RUF001
+    return f"{clock(qs)}–{clock(qe)} ← source {clock(rs)}–{clock(re)}"
 
 
 def result_json(r: QueryResult) -> dict[str, Any]:
