@@ -7,10 +7,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
+from firstseen.archive.store import Archive
 from firstseen.cli import app
+from firstseen.engine import open_searcher
 from firstseen.matching.align import align
+from firstseen.media import sample_video
 from firstseen.media.bars import content_box
 
 TE_VIDEOS = Path("threatexchange-tmk-vpdq") / "sample-videos"
@@ -179,3 +183,26 @@ def test_duplicates_reports_shared_footage_only(tmp_path, shared_data):
     first = pair["segments"][0]
     assert first["query"][1] - first["query"][0] == pytest.approx(18.8, abs=1)
     assert first["reference"][0] == pytest.approx(3.7, abs=1)
+
+
+def test_partner_vpdq_hashes_found_by_clip_and_still(tmp_path, shared_data):
+    """A partner sends the vPDQ hashes of a video we do not have (the HD original, no bars)."""
+    te = shared_data / "threatexchange-tmk-vpdq"
+    root = tmp_path / "archive"
+    runner = CliRunner()
+    hashes = te / "vpdq-sample-hashes" / "chair-orig-22-hd-no-bar.txt"
+    imported = runner.invoke(app, ["--archive", str(root), "import-vpdq", str(hashes)])
+    assert imported.exit_code == 0, imported.output
+    searcher = open_searcher(Archive(root))
+    clip = searcher.search(te / "sample-videos" / "chair-19-sd-bar.mp4").matches
+    assert [Path(m.item.path).name for m in clip] == ["chair-orig-22-hd-no-bar.txt"]
+    segment = clip[0].segments[0]
+    assert segment.match and segment.segment.reference[0] == pytest.approx(3.7, abs=1)
+    assert segment.segment.query[1] - segment.segment.query[0] == pytest.approx(18.8, abs=1.5)
+    frame = next(
+        f for f in sample_video(te / "sample-videos" / "chair-22-sd-sepia-bar.mp4") if f.time >= 10
+    )
+    Image.fromarray(frame.rgb).save(tmp_path / "still.png")
+    (still,) = searcher.search(tmp_path / "still.png").matches
+    assert still.match and still.time == pytest.approx(10, abs=0.5) and still.pdq_distance <= 31
+    assert searcher.search(te / "sample-videos" / "pattern-hd-no-bar.mp4").matches == []

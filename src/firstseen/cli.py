@@ -31,6 +31,7 @@ from firstseen.outputs.render import (
     shared_json,
     shared_table,
 )
+from firstseen.vpdq_commands import register as register_vpdq_commands
 
 app = typer.Typer(
     help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
@@ -204,9 +205,11 @@ def list_items(
     archive = _archive()
     items = archive.catalog.items()
     if format is ListFormat.json:
-        typer.echo(json.dumps([item_json(i) for i in items], indent=2))
+        typer.echo(json.dumps([item_json(i) | {"origin": i.origin} for i in items], indent=2))
     else:
         out.print(items_table(items))
+        if hashes_only := [str(i.id) for i in items if i.origin != "media"]:
+            out.print(f"hashes only (imported vPDQ, no media): {', '.join(hashes_only)}")
 
 
 @app.command()
@@ -219,7 +222,7 @@ def info(
     if not found:
         _fail(f"no item {item!r} in {archive.root}", 1)
     for entry in found:
-        data = item_json(entry)
+        data = item_json(entry) | {"origin": entry.origin}
         data["sightings"] = [asdict(s) for s in archive.catalog.sightings(entry.id)]
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -297,6 +300,8 @@ def serve(
 
 # report, capture, import-warc, show-capture, captures (issue 5): src/firstseen/evidence/
 register_evidence_commands(app, _archive, _fail, _error)
+# hash --vpdq, import-vpdq: src/firstseen/vpdq_commands.py
+register_vpdq_commands(app, _archive, _fail, _error)
 
 
 def run() -> None:

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS items (
     height INTEGER NOT NULL,
     duration REAL,
     bytes INTEGER NOT NULL,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'media' CHECK (origin IN ('media', 'vpdq'))
 );
 CREATE TABLE IF NOT EXISTS frames (
     id INTEGER PRIMARY KEY,
@@ -57,6 +58,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS frames_item ON frames(item_id);
 CREATE INDEX IF NOT EXISTS sightings_item ON sightings(item_id);
 """
+# Columns added since the first release, for catalogs made before them: (table, column, definition).
+_ADDED_COLUMNS = (
+    ("items", "origin", "TEXT NOT NULL DEFAULT 'media' CHECK (origin IN ('media', 'vpdq'))"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,9 @@ class Sighting:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One indexed piece of content, with the sighting that dates it earliest."""
+    """One indexed piece of content, with the sighting that dates it earliest. `origin` is 'media'
+    for content decoded here, 'vpdq' for a partner's vPDQ hash file: its frames have a PDQ hash
+    but no descriptor and no thumbnail."""
 
     id: int
     sha256: str
@@ -83,13 +90,14 @@ class Item:
     duration: float | None
     bytes: int
     added_at: str
+    origin: str
     frames: int
     first_seen: Sighting
 
 
 @dataclass(frozen=True, slots=True)
 class FrameRecord:
-    """What the catalog keeps of one indexed frame."""
+    """What the catalog keeps of one indexed frame; `vector` is empty for hash-only frames."""
 
     ordinal: int
     time: float | None
@@ -121,6 +129,21 @@ class Catalog:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Adds the columns an older catalog lacks, so archives made before still open. Checked
+        again under the write lock, as another process may be adding them at the same time."""
+        for table, column, definition in _ADDED_COLUMNS:
+            if column in self._columns(table):
+                continue
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                if column not in self._columns(table):
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
 
     def close(self) -> None:
         with self._lock:
@@ -144,6 +167,12 @@ class Catalog:
         """Changes whenever another connection (another process) commits to the catalog."""
         return self._row("PRAGMA data_version")[0]
 
+    def revision(self) -> tuple[int, int]:
+        """Differs after any commit, by this connection or another: a key for caches of the
+        catalog's contents (data_version alone misses this connection's own writes)."""
+        with self._lock:
+            return self._row("PRAGMA data_version")[0], self._db.total_changes
+
     def meta(self, key: str) -> str | None:
         row = self._row("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
@@ -166,13 +195,15 @@ class Catalog:
         nbytes: int,
         frames: Sequence[FrameRecord],
         sighting: Sighting,
+        origin: str = "media",
     ) -> int:
         """Inserts an item, its frames and its first sighting in one transaction."""
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO items (sha256, kind, path, width, height, duration, bytes, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha256, kind, path, size[0], size[1], duration, nbytes, now()),
+                "INSERT INTO items"
+                " (sha256, kind, path, width, height, duration, bytes, added_at, origin)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sha256, kind, path, size[0], size[1], duration, nbytes, now(), origin),
             )
             item_id = int(cursor.lastrowid)
             db.executemany(
@@ -227,7 +258,8 @@ class Catalog:
 
     _ITEM_COLUMNS = (
         "SELECT i.id, i.sha256, i.kind, i.path, i.width, i.height, i.duration, i.bytes,"
-        " i.added_at, (SELECT COUNT(*) FROM frames f WHERE f.item_id = i.id) FROM items i"
+        " i.added_at, i.origin, (SELECT COUNT(*) FROM frames f WHERE f.item_id = i.id)"
+        " FROM items i"
     )
 
     def items(self) -> list[Item]:
@@ -307,7 +339,9 @@ class Catalog:
         return [Sighting(*r) for r in rows]
 
     def frame_ids(self) -> np.ndarray:
-        return np.array([r[0] for r in self._rows("SELECT id FROM frames")], dtype=np.int64)
+        """Ids of the frames that have a descriptor: exactly what the vector index holds."""
+        rows = self._rows("SELECT id FROM frames WHERE length(vector) > 0")
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def vectors(self, frame_ids: Sequence[int]) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
@@ -333,8 +367,22 @@ class Catalog:
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     def item_frames(self, item_id: int) -> list[tuple[int, int, float | None]]:
-        """(frame id, ordinal, time) of an item's frames in order."""
+        """(frame id, ordinal, time) of an item's frames that have a descriptor (and so a vector
+        in the index and a thumbnail), in order; none for a hash-only item."""
         rows = self._rows(
-            "SELECT id, ordinal, time FROM frames WHERE item_id = ? ORDER BY ordinal", (item_id,)
+            "SELECT id, ordinal, time FROM frames WHERE item_id = ? AND length(vector) > 0"
+            " ORDER BY ordinal",
+            (item_id,),
+        )
+        return [tuple(r) for r in rows]
+
+    def hash_only_frames(self, min_quality: int = 0) -> list[tuple[int, int, float | None, bytes]]:
+        """(item id, ordinal, time, pdq) of the frames of hash-only items (origin 'vpdq') whose
+        PDQ quality is at least `min_quality`, by item and ordinal."""
+        rows = self._rows(
+            "SELECT f.item_id, f.ordinal, f.time, f.pdq FROM frames f JOIN items i"
+            " ON i.id = f.item_id WHERE i.origin = 'vpdq' AND f.pdq_quality >= ?"
+            " ORDER BY f.item_id, f.ordinal",
+            (min_quality,),
         )
         return [tuple(r) for r in rows]

@@ -19,8 +19,9 @@ import numpy as np
 from firstseen.archive.catalog import Item
 from firstseen.errors import MediaError
 from firstseen.matching.align import align
+from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
-from firstseen.media import sample_video, video_info
+from firstseen.media import Frame, sample_video, video_info
 from firstseen.signals import pdq_distance, pdq_hash
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
     frames = list(islice(sample_video(path, fps), 2 * _MAX_FRAMES))
     if not frames:
         raise MediaError("no decodable video frames")
-    if not len(searcher.archive.index):
+    if not len(searcher.archive.index) and not len(searcher.hashbank):
         return []
     pictures = [Picture(f.rgb) for f in frames]
     times = np.array([f.time for f in frames])
@@ -75,8 +76,50 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
         stored = searcher.archive.catalog.frames_info([chosen.frame_id]).get(chosen.frame_id)
         if stored is not None:
             chosen.pdq_distance = pdq_distance(pdq_hash(picture.rgb).bits, stored[3])
+    matches += _hash_matches(searcher, frames, (times, cuts), length)
     matches.sort(key=lambda m: -m.score)
     return matches[:top]
+
+
+def _hash_matches(
+    searcher: "Searcher", frames: list[Frame], sampled: tuple[np.ndarray, np.ndarray], length: float
+) -> list[Match]:
+    """Matches among hash-only items (a partner's vPDQ file): the query frames' PDQ hashes are
+    compared with theirs and the pairs within ThreatExchange's limit are aligned in time like
+    descriptor pairs. There is nothing to verify against, and no mirrored search (PDQ is not
+    mirror-invariant)."""
+    if not len(searcher.hashbank):
+        return []
+    times, cuts = sampled
+    matches = []
+    for item_id, pairs in searcher.hashbank.match_pictures([f.rgb for f in frames]).items():
+        item = searcher.archive.catalog.item(item_id)
+        if item is None:
+            continue
+        ordinals, column = np.unique(pairs.ordinal, return_inverse=True)
+        reference_times = np.zeros(len(ordinals))
+        reference_times[column] = np.nan_to_num(pairs.time)
+        sims = np.full((len(frames), len(ordinals)), -1.0)
+        np.maximum.at(sims, (pairs.query_index, column), similarity(pairs.distance))
+        reference_length = item.duration or float(reference_times.max())
+        segments = align(sims, times, reference_times, length, reference_length, cuts)
+        if not segments:
+            continue
+        q, r = segments[0].best
+        matches.append(
+            Match(
+                item,
+                None,
+                int(ordinals[r]),
+                segments[0].reference[0],
+                float(sims[q, r]),
+                float(sims[q, r]),
+                False,
+                pdq_distance=round((1.0 - sims[q, r]) * 64),
+                segments=[SegmentMatch(s) for s in segments],
+            )
+        )
+    return matches
 
 
 @dataclass(frozen=True, slots=True)

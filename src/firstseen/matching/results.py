@@ -35,7 +35,7 @@ class Match:
     segments, best first, and then takes its score and verdict from them."""
 
     item: Item
-    frame_id: int
+    frame_id: int | None  # None for a hash-only item: no frame of it is indexed
     ordinal: int
     time: float | None
     similarity: float  # raw cosine of the descriptors

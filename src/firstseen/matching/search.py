@@ -14,6 +14,7 @@ from firstseen.errors import FirstseenError
 from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.clip import search_clip
+from firstseen.matching.hashbank import HashBank, similarity
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
 from firstseen.media import load_image, probe
@@ -45,6 +46,7 @@ class Searcher:
         self.background = background
         self.fast = LocalFeatures("orb", max_edge=640, count=1500)
         self.robust = LocalFeatures("sift", max_edge=480, count=1000)
+        self.hashbank = HashBank(archive.catalog)
         # Keyed by content hash, not item id: ids are reused after removals.
         self._reference_cache: OrderedDict[tuple[str, int, str], Features] = OrderedDict()
         self._cache_size = cache_size
@@ -75,11 +77,39 @@ class Searcher:
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top)
-        if any(verdict.verified(m.check) for m in matches):
-            return matches
-        # The whole picture goes again with its local features already extracted.
-        parts = [Picture(rgb, window) for window in _parts(rgb)]
-        return self.search_pictures([whole, *parts], top)
+        if not any(verdict.verified(m.check) for m in matches):
+            # The whole picture goes again with its local features already extracted.
+            parts = [Picture(rgb, window) for window in _parts(rgb)]
+            matches = self.search_pictures([whole, *parts], top)
+        matches += self._hash_matches(rgb)
+        return sorted(matches, key=lambda m: -m.score)[:top]
+
+    def _hash_matches(self, rgb: np.ndarray) -> list[Match]:
+        """Hash-only items (a partner's vPDQ file) with a frame within ThreatExchange's PDQ limit
+        of the still, by their nearest frame; they have nothing to verify against."""
+        if not len(self.hashbank):
+            return []
+        matches = []
+        for item_id, pairs in self.hashbank.match_pictures([rgb]).items():
+            item = self.archive.catalog.item(item_id)
+            if item is None:
+                continue
+            nearest = int(np.argmin(pairs.distance))
+            closeness = float(similarity(pairs.distance[nearest]))
+            when = float(pairs.time[nearest])
+            matches.append(
+                Match(
+                    item,
+                    None,
+                    int(pairs.ordinal[nearest]),
+                    None if np.isnan(when) else when,
+                    closeness,
+                    closeness,
+                    False,
+                    pdq_distance=int(pairs.distance[nearest]),
+                )
+            )
+        return matches
 
     def search_pictures(self, pictures: list[Picture], top: int) -> list[Match]:
         """Searches several pictures at once (a still and its parts); each reference is answered by

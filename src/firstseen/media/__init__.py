@@ -3,11 +3,18 @@
 from firstseen.media.frames import Frame
 from firstseen.media.images import load_image
 from firstseen.media.probe import probe
-from firstseen.media.video import VideoInfo, load_frame_at, sample_video, video_info
+from firstseen.media.video import (
+    VideoInfo,
+    decoded_frames,
+    load_frame_at,
+    sample_video,
+    video_info,
+)
 
 __all__ = [
     "Frame",
     "VideoInfo",
+    "decoded_frames",
     "load_frame_at",
     "load_image",
     "probe",

@@ -89,6 +89,24 @@ def sample_video(
         _check_complete(stream, end)
 
 
+def decoded_frames(path: Path) -> Iterator[tuple[VideoFrame, float]]:
+    """Yield every decoded frame in decoding order, untouched (not converted, not turned upright),
+    with the stream's nominal frame rate: the average rate, else FFmpeg's r_frame_rate.
+
+    For frame-numbered hashes such as vPDQ, which time frame n at n / rate rather than by its
+    timestamp and hash the pixels as coded. Damaged files raise MediaError, as in sample_video.
+    """
+    with _open(path) as (container, stream):
+        rate = stream.average_rate or stream.base_rate
+        if not rate:
+            raise MediaError("unknown frame rate")
+        fps, start, end = float(rate), _start(stream), 0.0
+        for index, frame in enumerate(container.decode(stream)):
+            end = max(end, _time(frame, index, stream, start) + _duration(frame))
+            yield frame, fps
+        _check_complete(stream, end)
+
+
 def load_frame_at(path: Path, time: float) -> Frame:
     """Decode the frame nearest `time` (seconds since stream start), e.g. to show a match."""
     with _open(path) as (container, stream):

@@ -28,9 +28,12 @@ class PdqHash:
         return self.bits.hex()
 
 
-def pdq_hash(rgb: np.ndarray) -> PdqHash:
-    """The PDQ hash of an RGB uint8 picture."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(shrink(rgb, _MAX_EDGE)))
+def pdq_hash(rgb: np.ndarray, max_edge: int | None = _MAX_EDGE) -> PdqHash:
+    """The PDQ hash of an RGB uint8 picture, reduced to `max_edge` first; None hashes it whole,
+    as hashes meant to equal another implementation's (vPDQ) must."""
+    if max_edge is not None:
+        rgb = shrink(rgb, max_edge)
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
     return PdqHash(np.packbits(bits.astype(np.uint8)).tobytes(), int(quality))
 
 

@@ -1,0 +1,55 @@
+"""Importing partners' vPDQ hash files: a partner sends hashes, not media.
+
+Each file becomes a hash-only video item (origin 'vpdq'), keyed like media by the SHA-256 of its
+bytes, so importing the same file again only records another sighting. Its frames carry the PDQ
+hash, quality and time from the file but no descriptor and no thumbnail: the vector index never
+holds them, and HashBank (matching/hashbank.py) searches them by PDQ distance instead.
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from firstseen.archive.catalog import FrameRecord, Sighting
+from firstseen.archive.ingest import AddResult
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+from firstseen.signals.vpdq import parse_vpdq
+
+# About 30 hours of video hashed at every frame of 30 fps: anything larger is not a hash file.
+_MAX_BYTES = 256 << 20
+_NO_VECTOR = np.zeros(0, np.float32)
+
+
+def import_vpdq(archive: Archive, path: Path, sighting: Sighting) -> AddResult:
+    """Adds one vPDQ hash file as an item; a bad file yields a failed result naming the reason
+    (the first malformed line), never an exception, so a batch carries on."""
+    name = sighting.path
+    try:
+        if path.is_dir():
+            raise FirstseenError("is a directory")
+        if path.stat().st_size > _MAX_BYTES:
+            raise FirstseenError(f"over {_MAX_BYTES >> 20} MB: not a vPDQ hash file")
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        catalog = archive.catalog
+        known = catalog.item_id(sha)
+        if known is not None:
+            fresh = catalog.add_sighting(known, sighting)
+            return AddResult(name, "duplicate", known, new_sighting=fresh)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FirstseenError("not a vPDQ hash file (not UTF-8 text)") from None
+        features = parse_vpdq(text)
+        frames = [
+            FrameRecord(f.frame_number, f.seconds, f.bits, f.quality, _NO_VECTOR) for f in features
+        ]
+        item_id = catalog.add_item(
+            sha, "video", name, (0, 0), None, len(data), frames, sighting, origin="vpdq"
+        )
+        return AddResult(name, "added", item_id, frames=len(frames), new_sighting=True)
+    except (FirstseenError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return AddResult(name, "failed", reason=reason)

@@ -1,0 +1,162 @@
+"""The vPDQ commands of the CLI: `hash --vpdq` and `import-vpdq`, to exchange video hashes with
+hash banks and partners in ThreatExchange's vPDQ text format.
+
+Registered on the main Typer app by `register`, which is handed the CLI's own helpers (opening the
+archive, printing an error, failing), so bad files are reported as `add` reports them: one line
+each, the rest carry on, exit code 1.
+"""
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.hashfiles import import_vpdq
+from firstseen.archive.metadata import parse_published, read_meta_csv
+from firstseen.archive.store import Archive
+from firstseen.errors import FirstseenError
+from firstseen.signals.vpdq import format_vpdq, vpdq_hash
+
+err = Console(stderr=True)
+
+
+def _progress(total: int) -> Progress:
+    """A bar on stderr for batches; one or two files need none."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=total < 3,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _write(path: Path, text: str) -> None:
+    """Writes whole or not at all (a temporary file renamed into place)."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=path.name, suffix=".tmp", delete=False, encoding="utf-8"
+    ) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def register(
+    app: typer.Typer,
+    open_archive: Callable[[], Archive],
+    fail: Callable[..., None],
+    error: Callable[[str], None],
+) -> None:
+    @app.command("hash")
+    def hash_videos(
+        files: Annotated[list[Path], typer.Argument(help="Videos to hash")],
+        vpdq: Annotated[
+            bool, typer.Option("--vpdq", help="ThreatExchange's vPDQ, one PDQ hash per frame")
+        ] = False,
+        out_dir: Annotated[
+            Path | None,
+            typer.Option("--out", "-o", help="Write DIR/<name>.txt per video [default: stdout]"),
+        ] = None,
+        seconds_per_hash: Annotated[
+            float, typer.Option(min=0, help="One hash per this many seconds; 0: every frame")
+        ] = 0.0,
+        downsample: Annotated[
+            int, typer.Option(min=0, help="Scale frames to NxN before hashing; 0: as coded")
+        ] = 0,
+    ) -> None:
+        """Hash videos in ThreatExchange's vPDQ format (frame_number,quality,pdq_hex,seconds)."""
+        if not vpdq:
+            fail("choose the hash to compute: --vpdq")
+        if out_dir is None and len(files) > 1:
+            fail("several videos need --out DIR")
+        if out_dir is not None:
+            by_name: dict[str, Path] = {}
+            for file in files:
+                if (other := by_name.setdefault(file.stem, file)) != file:
+                    fail(f"{other} and {file} would both be written to {file.stem}.txt")
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                fail(f"{out_dir}: {_reason(exc)}")
+        size = (downsample, downsample) if downsample else None
+        hashed = frames = failed = 0
+        with _progress(len(files)) as progress:
+            task = progress.add_task("hashing", total=len(files))
+            for file in files:
+                progress.update(task, description=f"hashing {file.name}")
+                try:
+                    features = vpdq_hash(file, seconds_per_hash, size)
+                    if out_dir is None:
+                        typer.echo(format_vpdq(features), nl=False)
+                    else:
+                        _write(out_dir / f"{file.stem}.txt", format_vpdq(features))
+                    hashed += 1
+                    frames += len(features)
+                except (FirstseenError, OSError) as exc:
+                    error(f"{file}: {_reason(exc)}")
+                    failed += 1
+                progress.advance(task)
+        if out_dir is not None:
+            err.print(f"hashed {hashed} ({frames} frames) into {out_dir}, failed {failed}")
+        if failed:
+            raise typer.Exit(1)
+
+    @app.command("import-vpdq")
+    def import_vpdq_files(
+        files: Annotated[list[Path] | None, typer.Argument(help="vPDQ hash files (.txt)")] = None,
+        url: Annotated[str | None, typer.Option(help="Where the video was seen")] = None,
+        title: Annotated[str | None, typer.Option(help="Its title there")] = None,
+        published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD")] = None,
+        meta: Annotated[
+            Path | None, typer.Option(help="CSV with columns path,url,title,published")
+        ] = None,
+    ) -> None:
+        """Import partners' vPDQ hash files as hash-only videos; a file already imported only
+        gains a sighting."""
+        try:
+            published = parse_published(published)
+            rows = read_meta_csv(meta) if meta else {}
+            by_file = {file.resolve(): row for file, row in rows.items()}
+        except FirstseenError as exc:
+            fail(str(exc))
+        named = list(files or []) or list(rows)
+        if not named:
+            fail("nothing to import: give vPDQ files, or --meta FILE.csv")
+        archive = open_archive()
+        counts = {"added": 0, "duplicate": 0, "failed": 0}
+        hashes = 0
+        with _progress(len(named)) as progress:
+            task = progress.add_task("importing", total=len(named))
+            for file in named:
+                progress.update(task, description=f"importing {file.name}")
+                row = by_file.get(file.resolve(), {})
+                sighting = Sighting(
+                    str(file),
+                    url or row.get("url"),
+                    title or row.get("title"),
+                    published or row.get("published"),
+                )
+                result = import_vpdq(archive, file, sighting)
+                counts[result.status] += 1
+                hashes += result.frames
+                if result.status == "failed":
+                    error(f"{file}: {result.reason}")
+                progress.advance(task)
+        archive.close()
+        err.print(
+            f"imported {counts['added']} ({hashes} frame hashes), skipped {counts['duplicate']}"
+            f" already in the archive, failed {counts['failed']}"
+        )
+        if counts["failed"]:
+            raise typer.Exit(1)
