@@ -205,7 +205,7 @@ def list_items(
     archive = _archive()
     items = archive.catalog.items()
     if format is ListFormat.json:
-        typer.echo(json.dumps([item_json(i) | {"origin": i.origin} for i in items], indent=2))
+        typer.echo(json.dumps([item_json(i) for i in items], indent=2))
     else:
         out.print(items_table(items))
         if hashes_only := [str(i.id) for i in items if i.origin != "media"]:
@@ -222,7 +222,7 @@ def info(
     if not found:
         _fail(f"no item {item!r} in {archive.root}", 1)
     for entry in found:
-        data = item_json(entry) | {"origin": entry.origin}
+        data = item_json(entry)
         data["sightings"] = [asdict(s) for s in archive.catalog.sightings(entry.id)]
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 

@@ -170,6 +170,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "bytes": item.bytes,
         "frames": item.frames,
         "added_at": item.added_at,
+        "origin": item.origin,
         "url": first.url,
         "title": first.title,
         "published": first.published,
