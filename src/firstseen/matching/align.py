@@ -29,6 +29,9 @@ _MIN_VOTES = 0.15  # summed similarity a line needs to be considered
 # Votes are discounted by 10 % per doubling away from normal speed: on a static shot every speed
 # fits about as well, and normal speed is then the likely one.
 _SPEED_PRIOR = 0.1
+_FINE_SPEEDS = 2.0 ** (np.arange(-24, 25) / 24)  # the refinement's grid, 3 % apart
+_FINE_PRIOR = 0.02  # its discount per doubling away from normal speed
+_OFFSET_STEP = 0.1  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,9 @@ def align(
         line = _strongest_line(q, r, weight, free)
         if line is None:
             break
-        speed, offset = _refine(pairs, q, r, weight, free, *line)
+        near = free & (np.abs(r - (line[0] * q + line[1])) <= _TOLERANCE)
+        rows = np.unique(pairs[near, 0])
+        speed, offset = _refine(sims, (query_times, reference_times), rows, *line)
         on_line = free & (np.abs(r - (speed * q + offset)) <= _TOLERANCE)
         for run in _runs(pairs, q, weight, on_line):
             segment = _segment(
@@ -132,27 +137,38 @@ def _strongest_line(
 
 
 def _refine(
-    pairs: np.ndarray,
-    q: np.ndarray,
-    r: np.ndarray,
-    weight: np.ndarray,
-    free: np.ndarray,
+    sims: np.ndarray,
+    times: tuple[np.ndarray, np.ndarray],
+    rows: np.ndarray,
     speed: float,
     offset: float,
 ) -> tuple[float, float]:
-    """Weighted least squares on the line's best pair per query frame (a static shot has
-    neighbours within the tolerance too), kept only when the fit stays in range and its pairs
-    span enough query time to pin the speed down."""
-    for _ in range(2):
-        on = free & (np.abs(r - (speed * q + offset)) <= _TOLERANCE)
-        chosen = _one_per_frame(pairs, weight, on)
-        if len(chosen) < 3 or np.ptp(q[chosen]) < 3.0:
-            break
-        fitted_speed, fitted_offset = np.polyfit(q[chosen], r[chosen], 1, w=weight[chosen])
-        if not _SPEEDS[0] * 0.9 <= fitted_speed <= _SPEEDS[-1] * 1.1:
-            break
-        speed, offset = float(fitted_speed), float(fitted_offset)
-    return speed, offset
+    """The line through the query frames `rows` along which the similarity is highest on
+    average, reading the matrix between reference samples by linear interpolation: a line that
+    passes between the samples of a moving shot loses, one through them wins, and on a static
+    shot, where every line scores alike, the speed prior keeps normal speed. Searched on a fine
+    grid of speeds (3 % apart) and offsets (0.1 s) around the voted line's centre."""
+    query_times, reference_times = times
+    if len(reference_times) < 2:
+        return speed, offset
+    q = query_times[rows]
+    centre_q, centre_r = float(q.mean()), float(speed * q.mean() + offset)
+    steps = np.arange(-_TOLERANCE, _TOLERANCE + 1e-9, _OFFSET_STEP)
+    best, found = -np.inf, (speed, offset)
+    for candidate in _FINE_SPEEDS:
+        offsets = centre_r - candidate * centre_q + steps
+        r = candidate * q[None, :] + offsets[:, None]
+        right = np.clip(np.searchsorted(reference_times, r), 1, len(reference_times) - 1)
+        t0, t1 = reference_times[right - 1], reference_times[right]
+        share = np.clip((r - t0) / np.maximum(t1 - t0, 1e-6), 0.0, 1.0)
+        value = sims[rows, right - 1] * (1 - share) + sims[rows, right] * share
+        # Off the ends of the reference nothing is copied.
+        value[(r < reference_times[0] - 0.5) | (r > reference_times[-1] + 1.0)] = 0.0
+        means = value.mean(axis=1) * (1 - _FINE_PRIOR * abs(np.log2(candidate)))
+        top = int(np.argmax(means))
+        if means[top] > best:
+            best, found = float(means[top]), (float(candidate), float(offsets[top]))
+    return found
 
 
 def _one_per_frame(pairs: np.ndarray, weight: np.ndarray, on: np.ndarray) -> list[int]:
