@@ -152,6 +152,25 @@ def test_search_shows_source_time_and_region(server, browser, demo_dir):
     browser.set_window_size(1280, 1000)
 
 
+def test_clip_upload_shows_both_sources_with_segments(server, browser, demo_dir):
+    browser.set_window_size(1280, 1000)
+    browser.get(f"{server}/")
+    browser.find_element(By.ID, "file").send_keys(str(demo_dir / "evidence-clip.mp4"))
+    wait(browser, ready.visibility_of_element_located((By.CSS_SELECTOR, ".result-card")))
+    cards = browser.find_elements(By.CSS_SELECTOR, ".result-card")
+    matched = {
+        c.find_element(By.CSS_SELECTOR, ".source").text.split(" (")[0]: c
+        for c in cards
+        if c.find_elements(By.CSS_SELECTOR, ".badge.match")
+    }
+    assert set(matched) == {"Chair test footage", "Filmed rug pattern"}
+    segment = matched["Chair test footage"].find_element(By.CSS_SELECTOR, ".segment.match").text
+    assert "← source 00:0" in segment
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    browser.execute_script("arguments[0].scrollIntoView()", matched["Chair test footage"])
+    browser.save_screenshot(str(ARTIFACTS / "search-clip.png"))
+
+
 def test_unsupported_upload_explained(server, browser, tmp_path):
     notes = tmp_path / "notes.jpg"
     notes.write_text("meeting notes, not a photo\n" * 40)

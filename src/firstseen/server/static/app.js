@@ -186,6 +186,7 @@ function resultCard(match, earliest, data, file) {
     facts([
       ["Source", match.path],
       ["Time", match.kind === "video" ? el("span", { class: "time", text: clock(match.time) }) : null],
+      ["Segments", segmentList(match.segments || [])],
       ["Published", match.published || "unknown"],
       ["URL", link(match.url)],
       ["Score", match.score.toFixed(3)],
@@ -193,6 +194,15 @@ function resultCard(match, earliest, data, file) {
       ["Mirrored", match.mirrored ? "yes" : null],
       ["Item", el("a", { href: `#/items/${match.item_id}`, text: `#${match.item_id} details` })],
     ]));
+}
+
+// A video query's aligned stretches: "00:12–00:19 ← source 01:03–01:10", matching ones first.
+function segmentList(segments) {
+  if (!segments.length) return null;
+  return el("ul", { class: "segments" }, ...segments.map((s) =>
+    el("li", { class: s.match ? "segment match" : "segment",
+      text: `${clock(s.query[0])}–${clock(s.query[1])} ← source ${clock(s.reference[0])}–${clock(s.reference[1])}` +
+        (s.match ? "" : " (no match)") })));
 }
 
 function renderResults(data, file) {
