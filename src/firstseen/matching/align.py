@@ -98,7 +98,8 @@ def align(
             # or of its reference frames (the same static shot at other times) no longer vote.
             free &= (q < segment.query[0]) | (q > segment.query[1])
             free &= (r < segment.reference[0]) | (r > segment.reference[1])
-        free &= ~on_line
+        # The voted pairs go too, so every round makes progress even if refining moved the line.
+        free &= ~(on_line | near)
     return sorted(segments, key=lambda s: -s.score)
 
 

@@ -9,7 +9,7 @@ which confirms the segment and gives the region it shows. Stills found by a clip
 for a still query, by its most similar frame.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from firstseen.matching.align import align
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
 from firstseen.media import Frame, sample_video, video_info
+from firstseen.media.frames import shrink
 from firstseen.signals import pdq_distance, pdq_hash
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 _DENSE_FPS, _SPARSE_FPS = 2.0, 1.0
 _DENSE_FRAMES = 100
 _MAX_FRAMES = 360
+_FRAME_EDGE = 1280  # larger frames are reduced when decoded: bounds memory, changes no answer
 _ITEMS = 8  # candidate references aligned
 _VERIFY_ITEMS = 4  # of which the best are checked with local features
 _VERIFY_SEGMENTS = 3  # segments checked per reference
@@ -46,7 +48,10 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
         fps = min(_DENSE_FPS, max(_SPARSE_FPS, _DENSE_FRAMES / info.duration))
         fps = min(fps, _MAX_FRAMES / info.duration)
     # Shot starts come on top of the steady sample; a clip cut every second is still bounded.
-    frames = list(islice(sample_video(path, fps), 2 * _MAX_FRAMES))
+    frames = [
+        replace(f, rgb=shrink(f.rgb, _FRAME_EDGE))
+        for f in islice(sample_video(path, fps), 2 * _MAX_FRAMES)
+    ]
     if not frames:
         raise MediaError("no decodable video frames")
     if not len(searcher.archive.index) and not len(searcher.hashbank):
