@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from firstseen.matching.search import Searcher
 
 # Frames sampled per second of query: twice the archive's rate while the clip is short (halves
-# the boundary error and pins down speed changes), falling to once a second for clips over 100 s
+# the boundary error and pins down speed changes), falling to once a second for clips over 60 s
 # and below that for clips over 360 s, which keeps a query within VSC2022's 10 s budget.
 _DENSE_FPS, _SPARSE_FPS = 2.0, 1.0
-_DENSE_FRAMES = 100
+_DENSE_FRAMES = 60
 _MAX_FRAMES = 360
 _FRAME_EDGE = 1280  # larger frames are reduced when decoded: bounds memory, changes no answer
 _ITEMS = 8  # candidate references aligned
