@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from firstseen import __version__
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester, media_files
-from firstseen.archive.metadata import parse_published, read_meta_csv
+from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.config import default_archive
 from firstseen.engine import open_descriptor, open_searcher
@@ -104,12 +103,9 @@ def add(
 ) -> None:
     """Add photos and videos to the archive; content already there only gains a sighting."""
     try:
-        published = parse_published(published)
-        rows = read_meta_csv(meta) if meta else {}
-        by_file = {file.resolve(): row for file, row in rows.items()}
+        named, sighting_of = plan_sightings(paths, url, title, published, meta)
     except FirstseenError as exc:
         _fail(str(exc))
-    named = list(paths or []) or list(rows)
     if not named:
         _fail("nothing to add: give files or folders, or --meta FILE.csv")
     archive = _archive()
@@ -130,14 +126,7 @@ def add(
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")
-                row = by_file.get(file.resolve(), {})
-                sighting = Sighting(
-                    str(file),
-                    url or row.get("url"),
-                    title or row.get("title"),
-                    published or row.get("published"),
-                )
-                result = ingester.add(file, sighting)
+                result = ingester.add(file, sighting_of(file))
                 counts[result.status] += 1
                 frames += result.frames
                 if result.status == "failed":

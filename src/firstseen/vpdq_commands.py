@@ -16,9 +16,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.hashfiles import import_vpdq
-from firstseen.archive.metadata import parse_published, read_meta_csv
+from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.signals.vpdq import format_vpdq, vpdq_hash
@@ -125,12 +124,9 @@ def register(
         """Import partners' vPDQ hash files as hash-only videos; a file already imported only
         gains a sighting."""
         try:
-            published = parse_published(published)
-            rows = read_meta_csv(meta) if meta else {}
-            by_file = {file.resolve(): row for file, row in rows.items()}
+            named, sighting_of = plan_sightings(files, url, title, published, meta)
         except FirstseenError as exc:
             fail(str(exc))
-        named = list(files or []) or list(rows)
         if not named:
             fail("nothing to import: give vPDQ files, or --meta FILE.csv")
         archive = open_archive()
@@ -140,14 +136,7 @@ def register(
             task = progress.add_task("importing", total=len(named))
             for file in named:
                 progress.update(task, description=f"importing {file.name}")
-                row = by_file.get(file.resolve(), {})
-                sighting = Sighting(
-                    str(file),
-                    url or row.get("url"),
-                    title or row.get("title"),
-                    published or row.get("published"),
-                )
-                result = import_vpdq(archive, file, sighting)
+                result = import_vpdq(archive, file, sighting_of(file))
                 counts[result.status] += 1
                 hashes += result.frames
                 if result.status == "failed":

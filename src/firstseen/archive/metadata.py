@@ -1,9 +1,11 @@
 """Where-and-when metadata given on the command line or in a CSV file (path,url,title,published)."""
 
 import csv
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
+from firstseen.archive.catalog import Sighting
 from firstseen.errors import FirstseenError
 
 
@@ -55,3 +57,29 @@ def read_meta_csv(path: Path) -> dict[Path, dict[str, str | None]]:
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise FirstseenError(f"{path}: cannot read metadata: {exc}") from exc
+
+
+def plan_sightings(
+    paths: list[Path] | None,
+    url: str | None,
+    title: str | None,
+    published: str | None,
+    meta: Path | None,
+) -> tuple[list[Path], Callable[[Path], Sighting]]:
+    """What an `add`-like command works on: the paths named, else those the CSV lists, and how
+    each file's sighting is made (command-line options win over the file's CSV row). A bad date
+    or CSV raises FirstseenError before anything is read."""
+    published = parse_published(published)
+    rows = read_meta_csv(meta) if meta else {}
+    by_file = {file.resolve(): row for file, row in rows.items()}
+
+    def sighting(file: Path) -> Sighting:
+        row = by_file.get(file.resolve(), {})
+        return Sighting(
+            str(file),
+            url or row.get("url"),
+            title or row.get("title"),
+            published or row.get("published"),
+        )
+
+    return list(paths or []) or list(rows), sighting
