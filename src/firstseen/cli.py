@@ -173,7 +173,7 @@ def search(
                     _error(f"{query}: {result.error}")
                 elif result.matches:
                     out.print(results_table(result))
-                elif len(archive.index):
+                elif archive.catalog.counts()[0]:
                     out.print(f"{query}: nothing like it in the archive")
                 else:
                     out.print(f"{query}: no candidates (the archive is empty)")
