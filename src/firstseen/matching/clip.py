@@ -61,7 +61,8 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
     cuts = np.array([f.shot_start for f in frames])
     length = info.duration or float(times[-1]) + 1.0 / fps
     found = searcher.retrieve(pictures)
-    plain, mirror = found.vectors[0::2], found.vectors[1::2]
+    mirrored = np.array([m for _, m in found.variants])
+    plain, mirror = found.vectors[~mirrored], found.vectors[mirrored]
     matches = []
     for position, item_id in enumerate(found.ranked[: max(top, _ITEMS)]):
         item = searcher.archive.catalog.item(item_id)
