@@ -82,11 +82,15 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
             matches.append(
                 _verify_segments(searcher, chosen, seen, pictures) if checked else chosen
             )
+    stored = searcher.archive.catalog.frames_info([m.frame_id for m in matches])
+    query_hashes: dict[int, bytes] = {}
     for chosen in matches:
-        picture = pictures[_query_frame(chosen, found.best)]
-        stored = searcher.archive.catalog.frames_info([chosen.frame_id]).get(chosen.frame_id)
-        if stored is not None:
-            chosen.pdq_distance = pdq_distance(pdq_hash(picture.rgb).bits, stored[3])
+        if chosen.frame_id not in stored:
+            continue
+        picture = _query_frame(chosen, found.best)
+        if picture not in query_hashes:
+            query_hashes[picture] = pdq_hash(pictures[picture].rgb).bits
+        chosen.pdq_distance = pdq_distance(query_hashes[picture], stored[chosen.frame_id][3])
     matches += _hash_matches(searcher, frames, (times, cuts), length)
     matches.sort(key=lambda m: -m.score)
     return matches[:top]
