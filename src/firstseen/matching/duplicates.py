@@ -45,6 +45,7 @@ class _Frames:
     ordinals: list[int]
     times: np.ndarray
     vectors: np.ndarray
+    bias: np.ndarray  # background correction of each frame, as the query side of a comparison
 
 
 def find_shared_footage(searcher: Searcher) -> list[SharedFootage]:
@@ -75,13 +76,15 @@ def _frames(searcher: Searcher, item_id: int) -> _Frames:
     vectors = (
         searcher.archive.catalog.vectors(ids) if ids else np.zeros((0, searcher.descriptor.dim))
     )
-    return _Frames(ids, [o for _, o, _ in rows], np.array([t or 0.0 for _, _, t in rows]), vectors)
+    bias = searcher.background.bias(vectors) if ids else np.zeros(0)
+    times = np.array([t or 0.0 for _, _, t in rows])
+    return _Frames(ids, [o for _, o, _ in rows], times, vectors, bias)
 
 
 def _compare(
     searcher: Searcher, a: Item, b: Item, fa: _Frames, fb: _Frames
 ) -> SharedFootage | None:
-    sims = fa.vectors @ fb.vectors.T - searcher.background.bias(fa.vectors)[:, None]
+    sims = fa.vectors @ fb.vectors.T - fa.bias[:, None]
     length_a = a.duration or float(fa.times[-1])
     length_b = b.duration or float(fb.times[-1])
     segments = [SegmentMatch(s) for s in align(sims, fa.times, fb.times, length_a, length_b)]
