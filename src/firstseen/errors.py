@@ -7,3 +7,9 @@ class FirstseenError(Exception):
 
 class MediaError(FirstseenError):
     """A file that cannot be read as an image or video: corrupt, truncated, unsupported, huge."""
+
+
+def user_reason(exc: Exception) -> str:
+    """The one line a user sees for a failure: the OS's own words for an OSError (without the
+    errno and path it repeats), else the error's message."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from firstseen.archive.hashfiles import import_vpdq
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
-from firstseen.errors import FirstseenError
+from firstseen.errors import FirstseenError, user_reason
 from firstseen.signals.vpdq import format_vpdq, vpdq_hash
 
 err = Console(stderr=True)
@@ -36,10 +36,6 @@ def _progress(total: int) -> Progress:
         transient=True,
         disable=total < 3,
     )
-
-
-def _reason(exc: Exception) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _write(path: Path, text: str) -> None:
@@ -87,7 +83,7 @@ def register(
             try:
                 out_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                fail(f"{out_dir}: {_reason(exc)}")
+                fail(f"{out_dir}: {user_reason(exc)}")
         size = (downsample, downsample) if downsample else None
         hashed = frames = failed = 0
         with _progress(len(files)) as progress:
@@ -103,7 +99,7 @@ def register(
                     hashed += 1
                     frames += len(features)
                 except (FirstseenError, OSError) as exc:
-                    error(f"{file}: {_reason(exc)}")
+                    error(f"{file}: {user_reason(exc)}")
                     failed += 1
                 progress.advance(task)
         if out_dir is not None:

@@ -14,7 +14,7 @@ import numpy as np
 from firstseen.archive.catalog import FrameRecord, Sighting
 from firstseen.archive.ingest import AddResult
 from firstseen.archive.store import Archive
-from firstseen.errors import FirstseenError
+from firstseen.errors import FirstseenError, user_reason
 from firstseen.signals.vpdq import parse_vpdq
 
 # About 30 hours of video hashed at every frame of 30 fps: anything larger is not a hash file.
@@ -51,5 +51,5 @@ def import_vpdq(archive: Archive, path: Path, sighting: Sighting) -> AddResult:
         )
         return AddResult(name, "added", item_id, frames=len(frames), new_sighting=True)
     except (FirstseenError, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = user_reason(exc)
         return AddResult(name, "failed", reason=reason)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from firstseen.archive.catalog import FrameRecord, Sighting
 from firstseen.archive.store import Archive
-from firstseen.errors import FirstseenError
+from firstseen.errors import FirstseenError, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
 from firstseen.signals import Descriptor, pdq_hash
 
@@ -99,7 +99,7 @@ class Ingester:
             item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
             return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
         except (FirstseenError, OSError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = user_reason(exc)
             return AddResult(name, "failed", reason=reason)
 
     def _describe(

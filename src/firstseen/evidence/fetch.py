@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urljoin, urlsplit
 
 from firstseen import __version__
+from firstseen.errors import user_reason
 from firstseen.evidence.netsafety import IPAddress, Policy, UnsafeAddress, check_url
 
 USER_AGENT = f"firstseen/{__version__} (media provenance capture)"
@@ -214,7 +215,7 @@ def _exchange(
         if exchange.status is not None:
             exchange.truncated = "time"
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = user_reason(exc)
         exchange.error = reason or type(exc).__name__
         if exchange.status is not None:
             exchange.truncated = "disconnect"

@@ -10,7 +10,7 @@ import numpy as np
 
 from firstseen.archive.catalog import Item
 from firstseen.archive.store import Archive
-from firstseen.errors import FirstseenError
+from firstseen.errors import FirstseenError, user_reason
 from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.clip import search_clip
@@ -63,7 +63,7 @@ class Searcher:
             else:
                 result.matches = search_clip(self, path, top)
         except (FirstseenError, OSError) as exc:
-            result.error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            result.error = user_reason(exc)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
