@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 from firstseen.outputs.render import result_json
 
@@ -51,6 +51,29 @@ def test_picture_in_picture_region_is_whole_source(demo_searcher, tmp_path, demo
     best = demo_searcher.search(tmp_path / "pip.png").matches[0]
     assert best.item.path.endswith("rocket.jpg") and best.match
     assert iou(best.check.region, (0, 0, best.item.width, best.item.height)) >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("name", "crop"),
+    # A cat's face; the middle of a smooth, low-contrast retina scan.
+    [("chelsea.png", (130, 0, 310, 200)), ("retina.jpg", (270, 380, 920, 700))],
+)
+def test_region_includes_a_translucent_caption_band(demo_searcher, tmp_path, demo_dir, name, crop):
+    """A news-style caption darkens the bottom of a crop and writes over it: the part of the
+    source under the band is still shown, so the region covers it."""
+    x, y, w, h = crop
+    shot = Image.open(demo_dir / "media" / name).convert("RGB").crop((x, y, x + w, y + h))
+    band = Image.new("RGBA", shot.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(band)
+    draw.rectangle((0, h * 65 // 100, w, h), fill=(0, 0, 0, 165))
+    font = ImageFont.load_default(size=max(14, h // 9))
+    draw.text((w // 12, h * 70 // 100), "This is what the\nmedia won't show", font=font)
+    Image.alpha_composite(shot.convert("RGBA"), band).convert("RGB").save(
+        tmp_path / "captioned.jpg", quality=80
+    )
+    best = demo_searcher.search(tmp_path / "captioned.jpg").matches[0]
+    assert best.item.path.endswith(name) and best.match
+    assert iou(best.check.region, crop) >= 0.85
 
 
 def test_unrelated_photos_are_not_matches(demo_searcher, shared_data):

@@ -10,7 +10,8 @@ gives many geometrically consistent matches; two different pictures give few. Th
 homography then says where the query lies in the reference. Added content (caption bars, phone
 or player chrome, the background around a picture-in-picture) is trimmed off before the query's
 outline is projected, by keeping only the rows and columns of the query that correlate with the
-warped reference.
+warped reference. A translucent band laid over the picture (a news caption) hides the content
+without replacing it: those rows follow the reference with a lower gain, and count as shown.
 """
 
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ _RATIO = 0.8
 _MIN_EDGE = 400  # pictures smaller than this are enlarged before keypoints are found
 _MAX_WHOLE = 1600  # but a whole picture is never worked on larger than this
 _MIN_MATCHES = 6
+# Half OpenCV's default: smooth, low-contrast pictures (a retina scan, a dim film frame) otherwise
+# yield a hundred keypoints or fewer; the count cap keeps the strongest on busy pictures.
+_SIFT_CONTRAST = 0.02
 _REPROJECTION_PX = 4.0
 _GAP = 9  # rows or columns of poor agreement tolerated inside the copied content
 _RESIDUAL_FACTOR = 2.5  # a row is content while its residual is within this factor of the core's
@@ -32,6 +36,13 @@ _MIN_SHAPE = 0.15  # shortest side over longest
 _BLOCK = 16  # side of the blocks compared for agreement, in working pixels
 _TEXTURE = 4.0  # grey-level spread below which a block is too flat to judge
 _BLOCK_CORRELATION = 0.5  # a block agrees when its correlation with the reference is above this
+# A row under a translucent overlay still follows the reference: its own fit must keep at least
+# this share of the picture's gain, with this correlation once overlaid text is set aside.
+_OVERLAY_GAIN = 0.15
+_OVERLAY_CORRELATION = 0.8
+_MIN_RUN = 5  # rows
+_LIKE_GAIN = 0.25  # relative difference of gains on either side of a line of text
+_TEXT_LINE = 0.15  # the tallest line of text bridged, as a share of the query's height
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +77,11 @@ class LocalFeatures:
     def __init__(self, kind: str = "orb", max_edge: int = 640, count: int = 1500) -> None:
         self.kind = kind
         self.max_edge = max_edge
-        self._detector = cv2.ORB_create(count) if kind == "orb" else cv2.SIFT_create(count)
+        self._detector = (
+            cv2.ORB_create(count)
+            if kind == "orb"
+            else cv2.SIFT_create(count, contrastThreshold=_SIFT_CONTRAST)
+        )
 
     def extract(
         self,
@@ -157,6 +172,65 @@ def _line_residual(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.nda
     return np.where(count >= 0.15 * valid.shape[axis], median, np.inf)
 
 
+def _row_fits(
+    q: np.ndarray, w: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares gain and offset of each row of `q` on the same row of `w`, over the pixels
+    in `keep`, with the correlation and the smaller of the two rows' spreads."""
+    n = np.maximum(keep.sum(axis=1), 1)
+    mq = np.where(keep, q, 0).sum(axis=1) / n
+    mw = np.where(keep, w, 0).sum(axis=1) / n
+    dq, dw = np.where(keep, q - mq[:, None], 0), np.where(keep, w - mw[:, None], 0)
+    vq, vw, cov = (dq**2).sum(axis=1) / n, (dw**2).sum(axis=1) / n, (dq * dw).sum(axis=1) / n
+    gain = cov / np.maximum(vw, 1e-6)
+    corr = cov / np.maximum(np.sqrt(vq * vw), 1e-6)
+    return gain, mq - gain * mw, corr, np.sqrt(np.minimum(vq, vw))
+
+
+def _overlaid_rows(
+    q: np.ndarray, w: np.ndarray, valid: np.ndarray, gain: float, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows that show the reference through a translucent overlay, and each row's own gain and
+    offset (which the column test then applies to those rows).
+
+    Each row gets its own gain and offset, fitted twice: the second time on the half of its
+    pixels the first fit explains best, which leaves out the overlay's text even where the text
+    covers most of the row. A flat bar has no gain, an unrelated picture no correlation; a
+    darkened or tinted copy keeps both.
+    """
+    g, o, _, _ = _row_fits(q, w, valid)
+    residual = np.abs(q - (g[:, None] * w + o[:, None]))
+    keep = valid & (residual <= _line_residual(residual, valid, axis=1)[:, None])
+    g, o, corr, spread = _row_fits(q, w, keep)
+    residual = np.where(keep, np.abs(q - (g[:, None] * w + o[:, None])), 0)
+    typical = residual.sum(axis=1) / np.maximum(keep.sum(axis=1), 1)
+    shown = (
+        (keep.sum(axis=1) >= 0.05 * q.shape[1])
+        & (typical < limit)
+        & (g > _OVERLAY_GAIN * gain)
+        & (corr > _OVERLAY_CORRELATION)
+        & (spread > _TEXTURE)
+    )
+    # A real overlay spans several rows; a lone row passing is a line of interface text.
+    run = np.ones((_MIN_RUN, 1), np.uint8)
+    shown = cv2.dilate(cv2.erode(shown.astype(np.uint8)[:, None], run), run)[:, 0] > 0
+    return shown, g, o
+
+
+def _bridge_text(shown: np.ndarray, gain: np.ndarray, span: int) -> np.ndarray:
+    """Also the rows between two shown rows of like gain, up to `span` apart: a line of text
+    across an overlay band (or across the picture itself) hides whole rows, not the picture."""
+    bridged = shown.copy()
+    rows = np.flatnonzero(shown)
+    for k in np.flatnonzero((np.diff(rows) > 1) & (np.diff(rows) <= span)):
+        # Each side's gain from the rows next to the gap: the text's edge blurs the nearest.
+        above = float(np.median(gain[rows[max(k - _MIN_RUN + 1, 0) : k + 1]]))
+        below = float(np.median(gain[rows[k + 1 : k + 1 + _MIN_RUN]]))
+        if abs(above - below) <= _LIKE_GAIN * max(above, below):
+            bridged[rows[k] : rows[k + 1]] = True
+    return bridged
+
+
 def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
     """Share of textured blocks whose content correlates with the reference's.
 
@@ -213,8 +287,17 @@ def _content(
     # Rows are judged within the inliers' columns, then columns within the rows found, so that a
     # caption bar across the top does not spoil every column's residual.
     rows = _line_residual(residual[:, x0:x1], valid[:, x0:x1], axis=1)
-    top, bottom = _band(rows < limit, round(centre[1]))
-    columns = _line_residual(residual[top:bottom], valid[top:bottom], axis=0)
+    overlaid, row_gain, row_offset = _overlaid_rows(
+        q[:, x0:x1], w[:, x0:x1], valid[:, x0:x1], gain, limit
+    )
+    shown = rows < limit
+    bridged = _bridge_text(overlaid, row_gain, round(_TEXT_LINE * qh))
+    top, bottom = _band(shown | bridged, round(centre[1]))
+    # Columns are judged on the rows that show the picture, each by its own fit.
+    own = q - (row_gain[:, None] * w + row_offset[:, None])
+    residual = np.where((overlaid & ~shown)[:, None], own, residual)
+    judged = valid & (shown | overlaid)[:, None]
+    columns = _line_residual(residual[top:bottom], judged[top:bottom], axis=0)
     left, right = _band(columns < limit, round(centre[0]))
     correlation = float(np.corrcoef(w[core], q[core])[0, 1]) if w[core].std() > 0 else 0.0
     agreement = _block_agreement(
