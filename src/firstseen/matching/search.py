@@ -68,17 +68,18 @@ class Searcher:
         return result
 
     def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
-        """Searches a still; when nothing verifies, searches again with parts of it as well.
+        """Searches a still as it is; when nothing verifies, searches again with its mirror image
+        and parts of it as well.
 
-        A source pasted small into another picture, or a small crop framed by lots of added
-        content, is dominated by that content in a whole-picture descriptor; a descriptor of the
-        right part finds it (as the ISC2021 winners did with region crops). Parts are tried only
-        when needed, so the common case stays fast.
+        Most copies are found and confirmed as they are, so the mirror image is described only
+        when needed. A source pasted small into another picture, or a small crop framed by lots
+        of added content, is dominated by that content in a whole-picture descriptor; a
+        descriptor of the right part finds it (as the ISC2021 winners did with region crops).
         """
         whole = Picture(rgb)
-        matches = self.search_pictures([whole], top)
+        matches = self.search_pictures([whole], top, mirror=False)
         if not any(verdict.verified(m.check) for m in matches):
-            # The whole picture goes again with its local features already extracted.
+            # The whole picture goes again with its vector and local features already made.
             parts = [Picture(rgb, window) for window in _parts(rgb)]
             matches = self.search_pictures([whole, *parts], top)
         matches += self._hash_matches(rgb)
@@ -111,12 +112,14 @@ class Searcher:
             )
         return matches
 
-    def search_pictures(self, pictures: list[Picture], top: int) -> list[Match]:
+    def search_pictures(
+        self, pictures: list[Picture], top: int, mirror: bool = True
+    ) -> list[Match]:
         """Searches several pictures at once (a still and its parts); each reference is answered by
         the picture that resembles it most."""
         if not pictures or not len(self.archive.index):
             return []
-        found = self.retrieve(pictures)
+        found = self.retrieve(pictures, mirror)
         per_item, ranked = found.per_item, found.ranked
         best, info = found.best, found.info
         query_hashes: dict[int, bytes] = {}
@@ -144,18 +147,22 @@ class Searcher:
         matches.sort(key=lambda m: -m.score)
         return matches[:top]
 
-    def retrieve(self, pictures: list[Picture]) -> Retrieved:
+    def retrieve(self, pictures: list[Picture], mirror: bool = True) -> Retrieved:
         """Describes the pictures and finds their nearest archived frames, with the background
-        correction applied; whole pictures are also searched mirrored, parts only as they are,
-        to save time."""
-        variants = [(i, m) for i, p in enumerate(pictures) for m in (False, True)[: 1 + p.whole]]
-        views = [pictures[i].view for i, _ in variants]
-        vectors = self.descriptor.describe(
+        correction applied; whole pictures are also searched mirrored (unless `mirror` is off),
+        parts only as they are, to save time."""
+        orientations = [(False, True)[: 1 + (mirror and p.whole)] for p in pictures]
+        variants = [(i, m) for i, both in enumerate(orientations) for m in both]
+        missing = [(i, m) for i, m in variants if m not in pictures[i].vectors]
+        described = self.descriptor.describe(
             [
-                np.ascontiguousarray(v[:, ::-1]) if m else v
-                for v, (_, m) in zip(views, variants, strict=True)
+                np.ascontiguousarray(pictures[i].view[:, ::-1]) if m else pictures[i].view
+                for i, m in missing
             ]
         )
+        for (i, m), vector in zip(missing, described, strict=True):
+            pictures[i].vectors[m] = vector
+        vectors = np.stack([pictures[i].vectors[m] for i, m in variants])
         # One correction per picture, shared by both orientations, so that the orientation is
         # chosen by similarity alone.
         biases = self.background.bias(vectors)
