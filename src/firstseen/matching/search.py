@@ -23,6 +23,8 @@ from firstseen.signals import Descriptor, pdq_distance, pdq_hash
 _CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
 _VERIFY_ITEMS = 4  # reference files checked with local features
 _FRAMES_PER_ITEM = 4  # best frames of the top candidate video checked
+_LOOKALIKES = 12  # further frames of a confirmed video checked, when the descriptor ties them
+_LOOKALIKE_MARGIN = 0.05  # normalised similarity below the best candidate's
 _CONTENDER_MARGIN = 0.2  # normalised similarity within which others are checked too
 _PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
 _PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
@@ -128,15 +130,15 @@ class Searcher:
             item = self.archive.catalog.item(item_id)
             if item is None:
                 continue
-            candidates = per_item[item_id][:_FRAMES_PER_ITEM]
+            candidates = per_item[item_id]
             depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
             if depth == 1 and matches and verdict.verified(matches[0].check):
                 # Once the leader is confirmed, only close contenders (the same content archived
                 # twice, say) are worth checking.
                 margin = matches[0].normalised - best[candidates[0]].normalised
                 depth = int(margin < _CONTENDER_MARGIN)
-            # The top candidate's best frames are all checked, to pick the right moment; the
-            # others only by their best frame.
+            # The top candidate's best frames are checked, to pick the right moment; the others
+            # only by their best frame.
             candidates = candidates if depth == 2 else candidates[:1]
             chosen = self.best_frame(item, candidates, best, info, pictures, depth)
             matches.append(chosen)
@@ -203,18 +205,21 @@ class Searcher:
         pictures: list[Picture],
         depth: int,
     ) -> Match:
-        """The item's frame that best explains the query.
+        """The item's frame that best explains the query, from its `candidates` (best first).
 
-        `depth` 2 checks with ORB, then with SIFT where ORB found no alignment at all (the top
-        candidate only); 1 checks with ORB only; 0 leaves the descriptor's word.
+        `depth` 2 checks the best few with ORB, then with SIFT where ORB found no alignment at
+        all; 1 checks the best with ORB only; 0 leaves the descriptor's word. Once a frame of a
+        video is confirmed, the frames the descriptor could hardly tell from it (a still shot, a
+        fixed camera) are checked too, and one that aligns with clearly more keypoints is the
+        moment shown: the descriptor barely notices a passer-by who moved.
         """
-        options = []
-        for frame_id in candidates:
-            hit = best[frame_id]
-            _, ordinal, when, _ = info[frame_id]
-            options.append(
-                Match(item, frame_id, ordinal, when, hit.similarity, hit.normalised, hit.mirrored)
-            )
+
+        def option(frame_id: int) -> Match:
+            hit, (_, ordinal, when, _) = best[frame_id], info[frame_id]
+            similarity, normalised = hit.similarity, hit.normalised
+            return Match(item, frame_id, ordinal, when, similarity, normalised, hit.mirrored)
+
+        options = [option(f) for f in candidates[: _FRAMES_PER_ITEM if depth == 2 else 1]]
         if depth == 0:
             return options[0]
         for found in options:
@@ -222,7 +227,25 @@ class Searcher:
         if depth == 2 and not any(verdict.aligned(m.check) for m in options):
             top = options[0]
             top.check = self.verify_hit(top, best[top.frame_id], pictures, self.robust)
-        return max(options, key=lambda m: (m.score, m.check.correlation))
+        confirmed = [m for m in options if verdict.verified(m.check)]
+        if depth == 2 and confirmed and item.kind == "video":
+            floor = options[0].normalised - _LOOKALIKE_MARGIN
+            for frame_id in candidates[_FRAMES_PER_ITEM : _FRAMES_PER_ITEM + _LOOKALIKES]:
+                if best[frame_id].normalised < floor:
+                    break
+                found = option(frame_id)
+                found.check = self.verify_hit(found, best[frame_id], pictures, self.fast)
+                if verdict.verified(found.check):
+                    confirmed.append(found)
+        chosen = max(options, key=lambda m: (m.score, m.check.correlation))
+        if confirmed:
+            # The descriptor's choice stands unless another frame aligns clearly better: by more
+            # than twice the spread that chance gives an inlier count.
+            most = max(confirmed, key=lambda m: m.check.inliers)
+            lead = chosen.check.inliers if verdict.verified(chosen.check) else 0
+            if most.check.inliers > lead + 2 * lead**0.5 + 3:
+                chosen = most
+        return chosen
 
     def verify_hit(
         self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures
