@@ -39,6 +39,10 @@ _BLOCK_CORRELATION = 0.5  # a block agrees when its correlation with the referen
 # A row under a translucent overlay still follows the reference: its own fit must keep at least
 # this share of the picture's gain, with this correlation once overlaid text is set aside.
 _OVERLAY_GAIN = 0.15
+_REFINE_BELOW = 0.4  # agreement under which the alignment is refined (verdict.MIN_AGREEMENT)
+_REFINE_CORRELATION = 0.5  # but not where the content disagrees outright (verdict.MIN_CORRELATION)
+_REFINE_STEPS = 30
+_REFINE_EDGE = 320  # working size of the refinement
 _OVERLAY_CORRELATION = 0.8
 _MIN_RUN = 5  # rows
 _LIKE_GAIN = 0.25  # relative difference of gains on either side of a line of text
@@ -328,6 +332,44 @@ def _fit(
     return src, dst, h_work, mask.ravel().astype(bool)
 
 
+def _refine(
+    query: Features, reference: Features, h_work: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray | None:
+    """The homography adjusted so the copied content's pixels line up (OpenCV's ECC, which
+    maximises their correlation), or None when it does not converge.
+
+    A few inliers from a stretched, blurred or heavily re-encoded copy can pin the homography
+    down only roughly, and then fine content that truly matches falls a few pixels apart.
+    """
+    # Worked at half size or less: the inliers already place the content within a few pixels.
+    f = min(1.0, _REFINE_EDGE / max(*query.gray.shape, *reference.gray.shape))
+    scale = np.diag([f, f, 1.0])
+
+    def small(gray: np.ndarray) -> np.ndarray:
+        size = (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f)))
+        return cv2.GaussianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
+
+    q, r = small(query.gray), small(reference.gray)
+    x0, y0, x1, y1 = (round(v * f) for v in box)
+    mask = np.zeros(q.shape, np.uint8)
+    mask[y0:y1, x0:x1] = 1
+    inverse = scale @ np.linalg.inv(h_work) @ np.linalg.inv(scale)
+    try:
+        _, warp = cv2.findTransformECC(
+            r.astype(np.float32),
+            q.astype(np.float32),
+            (inverse / inverse[2, 2]).astype(np.float32),
+            cv2.MOTION_HOMOGRAPHY,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, _REFINE_STEPS, 1e-4),
+            mask,
+            1,
+        )
+    except cv2.error:
+        return None
+    refined = np.linalg.inv(scale) @ np.linalg.inv(warp.astype(np.float64)) @ scale
+    return refined if _plausible(refined) else None
+
+
 def verify(query: Features, reference: Features) -> Verification:
     """Checks whether `query` shows (part of) `reference`, and where."""
     fit = _fit(query, reference)
@@ -337,7 +379,14 @@ def verify(query: Features, reference: Features) -> Verification:
     inliers = int(keep.sum())
     if inliers < _MIN_MATCHES:
         return Verification(inliers, len(src), 0.0, 0.0, None)
-    (x0, y0, x1, y1), corr, agreement = _content(query, reference, h_work, src[keep] * query.scale)
+    points = src[keep] * query.scale
+    (x0, y0, x1, y1), corr, agreement = _content(query, reference, h_work, points)
+    if agreement < _REFINE_BELOW and corr >= _REFINE_CORRELATION:
+        refined = _refine(query, reference, h_work, (x0, y0, x1, y1))
+        if refined is not None:
+            content = _content(query, reference, refined, points)
+            if content[2] > agreement:
+                h_work, ((x0, y0, x1, y1), corr, agreement) = refined, content
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)[None]
     projected = cv2.perspectiveTransform(corners, h_work)[0] / reference.scale
     width, height = reference.size
