@@ -71,17 +71,20 @@ class Searcher:
 
     def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
         """Searches a still as it is; when nothing verifies, searches again with its mirror image
-        and parts of it as well.
+        as well, and then with parts of it too.
 
         Most copies are found and confirmed as they are, so the mirror image is described only
-        when needed. A source pasted small into another picture, or a small crop framed by lots
-        of added content, is dominated by that content in a whole-picture descriptor; a
-        descriptor of the right part finds it (as the ISC2021 winners did with region crops).
+        when needed, and parts only when it does not settle the question either. A source pasted
+        small into another picture, or a small crop framed by lots of added content, is dominated
+        by that content in a whole-picture descriptor; a descriptor of the right part finds it
+        (as the ISC2021 winners did with region crops).
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
+        # Each pass reuses the vectors and local features the previous one made.
         if not any(verdict.verified(m.check) for m in matches):
-            # The whole picture goes again with its vector and local features already made.
+            matches = self.search_pictures([whole], top)
+        if not any(verdict.verified(m.check) for m in matches):
             parts = [Picture(rgb, window) for window in _parts(rgb)]
             matches = self.search_pictures([whole, *parts], top)
         matches += self._hash_matches(rgb)
