@@ -69,13 +69,14 @@ class QueryResult:
 @dataclass(slots=True)
 class Picture:
     """A query picture (a still, or one frame of a query video), or a part of a still, with its
-    descriptor vectors and local features per orientation, each made once and only when a
-    search or a verification needs it."""
+    descriptor vectors, local features and verifications per orientation, each made once and
+    only when a search needs it."""
 
     rgb: np.ndarray  # the whole picture
     window: tuple[int, int, int, int] | None = None  # (x, y, w, h): the part searched
     features: dict[tuple[str, bool], Features] = field(default_factory=dict)
     vectors: dict[bool, np.ndarray] = field(default_factory=dict)  # mirrored → unit vector
+    checks: dict[tuple[str, bool, str, int], Verification] = field(default_factory=dict)
 
     @property
     def whole(self) -> bool:

@@ -23,8 +23,6 @@ from firstseen.signals import Descriptor, pdq_distance, pdq_hash
 _CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
 _VERIFY_ITEMS = 4  # reference files checked with local features
 _FRAMES_PER_ITEM = 4  # best frames of the top candidate video checked
-_LOOKALIKES = 12  # further frames of a confirmed video checked, when the descriptor ties them
-_LOOKALIKE_MARGIN = 0.05  # normalised similarity below the best candidate's
 _CONTENDER_MARGIN = 0.2  # normalised similarity within which others are checked too
 _PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
 _PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
@@ -133,7 +131,7 @@ class Searcher:
             item = self.archive.catalog.item(item_id)
             if item is None:
                 continue
-            candidates = per_item[item_id]
+            candidates = per_item[item_id][:_FRAMES_PER_ITEM]
             depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
             if depth == 1 and matches and verdict.verified(matches[0].check):
                 # Once the leader is confirmed, only close contenders (the same content archived
@@ -208,13 +206,13 @@ class Searcher:
         pictures: list[Picture],
         depth: int,
     ) -> Match:
-        """The item's frame that best explains the query, from its `candidates` (best first).
+        """The item's frame that best explains the query.
 
         `depth` 2 checks the best few with ORB, then with SIFT where ORB found no alignment at
-        all; 1 checks the best with ORB only; 0 leaves the descriptor's word. Once a frame of a
-        video is confirmed, the frames the descriptor could hardly tell from it (a still shot, a
-        fixed camera) are checked too, and one that aligns with clearly more keypoints is the
-        moment shown: the descriptor barely notices a passer-by who moved.
+        all; 1 checks the best with ORB only; 0 leaves the descriptor's word. On a still shot or
+        a fixed camera the descriptor ties several frames; a confirmed one that aligns with
+        clearly more keypoints is the moment shown (the descriptor barely notices a passer-by
+        who moved).
         """
 
         def option(frame_id: int) -> Match:
@@ -222,7 +220,7 @@ class Searcher:
             similarity, normalised = hit.similarity, hit.normalised
             return Match(item, frame_id, ordinal, when, similarity, normalised, hit.mirrored)
 
-        options = [option(f) for f in candidates[: _FRAMES_PER_ITEM if depth == 2 else 1]]
+        options = [option(f) for f in candidates]
         if depth == 0:
             return options[0]
         for found in options:
@@ -231,15 +229,6 @@ class Searcher:
             top = options[0]
             top.check = self.verify_hit(top, best[top.frame_id], pictures, self.robust)
         confirmed = [m for m in options if verdict.verified(m.check)]
-        if depth == 2 and confirmed and item.kind == "video":
-            floor = options[0].normalised - _LOOKALIKE_MARGIN
-            for frame_id in candidates[_FRAMES_PER_ITEM : _FRAMES_PER_ITEM + _LOOKALIKES]:
-                if best[frame_id].normalised < floor:
-                    break
-                found = option(frame_id)
-                found.check = self.verify_hit(found, best[frame_id], pictures, self.fast)
-                if verdict.verified(found.check):
-                    confirmed.append(found)
         chosen = max(options, key=lambda m: (m.score, m.check.correlation))
         if confirmed:
             # The descriptor's choice stands unless another frame aligns clearly better: by more
@@ -255,17 +244,29 @@ class Searcher:
     ) -> Verification:
         """Checks the orientation the descriptor preferred, and the other one when the two were
         too close to call (a nearly symmetric picture); sets `found.mirrored` to the one used."""
-        reference = self.reference_features(found.item, found.ordinal, local)
-        if reference is None:
-            return NOT_VERIFIED
         picture = pictures[hit.picture]
-        check = verify(self._query_features(picture, hit.mirrored, local), reference)
+        check = self._check(picture, hit.mirrored, found, local)
         if hit.ambiguous and not verdict.verified(check):
-            other = verify(self._query_features(picture, not hit.mirrored, local), reference)
+            other = self._check(picture, not hit.mirrored, found, local)
             if other.inliers > check.inliers:
                 found.mirrored = not hit.mirrored
                 return other
         return check
+
+    def _check(
+        self, picture: Picture, mirrored: bool, found: Match, local: LocalFeatures
+    ) -> Verification:
+        """One picture in one orientation against one reference frame, checked once per search:
+        a later pass (mirror image, parts) meets the same pairs again."""
+        key = (local.kind, mirrored, found.item.sha256, found.ordinal)
+        if key not in picture.checks:
+            reference = self.reference_features(found.item, found.ordinal, local)
+            picture.checks[key] = (
+                NOT_VERIFIED
+                if reference is None
+                else verify(self._query_features(picture, mirrored, local), reference)
+            )
+        return picture.checks[key]
 
     def _query_features(self, picture: Picture, mirrored: bool, local: LocalFeatures) -> Features:
         key = (local.kind, mirrored)
