@@ -11,8 +11,9 @@ still sees the copy).
 The verdict is `match` when confirmed, or when inconclusive and the normalised descriptor
 similarity is far above what unrelated pictures reach. The score ranks all (query, reference)
 pairs of all queries on one scale, which µAP and one threshold need: the normalised similarity,
-plus a bonus for confirmed pairs that grows with the inliers, minus a penalty for contradicted
-ones.
+plus a bonus for confirmed pairs that grows with the inliers and with how much of the content
+agrees (another moment filmed from the same spot aligns on its background but agrees less, and
+so ranks below true copies), minus a penalty for contradicted ones.
 
 The thresholds were chosen on the benchmark's dev split only (docs/benchmarks.md): each sits
 between the true and the wrong pairs seen there, with a margin towards the wrong ones.
@@ -53,7 +54,8 @@ def contradicted(v: Verification) -> bool:
 def score(normalised: float, v: Verification) -> float:
     """Higher = more certainly a copy; comparable across queries."""
     if verified(v):
-        return normalised + min(v.inliers, _INLIER_SATURATION) / _INLIER_SATURATION * v.correlation
+        support = min(v.inliers, _INLIER_SATURATION) / _INLIER_SATURATION
+        return normalised + support * v.correlation * v.agreement
     if contradicted(v):
         return normalised - _CONTRADICTION_PENALTY
     return normalised
