@@ -138,8 +138,8 @@ class Searcher:
                 # twice, say) are worth checking.
                 margin = matches[0].normalised - best[candidates[0]].normalised
                 depth = int(margin < _CONTENDER_MARGIN)
-            # The top candidate's best frames are checked, to pick the right moment; the others
-            # only by their best frame.
+            # The top candidate's best frames are all checked, to pick the right moment; the
+            # others only by their best frame.
             candidates = candidates if depth == 2 else candidates[:1]
             chosen = self.best_frame(item, candidates, best, info, pictures, depth)
             matches.append(chosen)
@@ -214,13 +214,13 @@ class Searcher:
         clearly more keypoints is the moment shown (the descriptor barely notices a passer-by
         who moved).
         """
-
-        def option(frame_id: int) -> Match:
-            hit, (_, ordinal, when, _) = best[frame_id], info[frame_id]
-            similarity, normalised = hit.similarity, hit.normalised
-            return Match(item, frame_id, ordinal, when, similarity, normalised, hit.mirrored)
-
-        options = [option(f) for f in candidates]
+        options = []
+        for frame_id in candidates:
+            hit = best[frame_id]
+            _, ordinal, when, _ = info[frame_id]
+            options.append(
+                Match(item, frame_id, ordinal, when, hit.similarity, hit.normalised, hit.mirrored)
+            )
         if depth == 0:
             return options[0]
         for found in options:

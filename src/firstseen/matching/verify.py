@@ -39,14 +39,14 @@ _BLOCK_CORRELATION = 0.5  # a block agrees when its correlation with the referen
 # A row under a translucent overlay still follows the reference: its own fit must keep at least
 # this share of the picture's gain, with this correlation once overlaid text is set aside.
 _OVERLAY_GAIN = 0.15
-_REFINE_BELOW = 0.4  # agreement under which the alignment is refined (verdict.MIN_AGREEMENT)
-_REFINE_CORRELATION = 0.5  # but not where the content disagrees outright (verdict.MIN_CORRELATION)
-_REFINE_STEPS = 30
-_REFINE_EDGE = 320  # working size of the refinement
 _OVERLAY_CORRELATION = 0.8
 _MIN_RUN = 5  # rows
 _LIKE_GAIN = 0.25  # relative difference of gains on either side of a line of text
 _TEXT_LINE = 0.15  # the tallest line of text bridged, as a share of the query's height
+_REFINE_BELOW = 0.4  # agreement under which the alignment is refined (verdict.MIN_AGREEMENT)
+_REFINE_CORRELATION = 0.5  # but not where the content disagrees outright (verdict.MIN_CORRELATION)
+_REFINE_STEPS = 30
+_REFINE_EDGE = 320  # working size of the refinement, in pixels
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +341,7 @@ def _refine(
     A few inliers from a stretched, blurred or heavily re-encoded copy can pin the homography
     down only roughly, and then fine content that truly matches falls a few pixels apart.
     """
-    # Worked at half size or less: the inliers already place the content within a few pixels.
+    # Worked small: the inliers already place the content within a few pixels.
     f = min(1.0, _REFINE_EDGE / max(*query.gray.shape, *reference.gray.shape))
     scale = np.diag([f, f, 1.0])
 
