@@ -291,10 +291,13 @@ def _content(
     # Rows are judged within the inliers' columns, then columns within the rows found, so that a
     # caption bar across the top does not spoil every column's residual.
     rows = _line_residual(residual[:, x0:x1], valid[:, x0:x1], axis=1)
-    overlaid, row_gain, row_offset = _overlaid_rows(
-        q[:, x0:x1], w[:, x0:x1], valid[:, x0:x1], gain, limit
-    )
     shown = rows < limit
+    if (np.isfinite(rows) & ~shown).any():
+        overlaid, row_gain, row_offset = _overlaid_rows(
+            q[:, x0:x1], w[:, x0:x1], valid[:, x0:x1], gain, limit
+        )
+    else:  # every row the reference covers is plainly shown: nothing can be overlaid
+        overlaid, row_gain, row_offset = np.zeros_like(shown), np.ones(qh), np.zeros(qh)
     bridged = _bridge_text(overlaid, row_gain, round(_TEXT_LINE * qh))
     top, bottom = _band(shown | bridged, round(centre[1]))
     # Columns are judged on the rows that show the picture, each by its own fit.
