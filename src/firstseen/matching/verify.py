@@ -292,17 +292,17 @@ def _content(
     # caption bar across the top does not spoil every column's residual.
     rows = _line_residual(residual[:, x0:x1], valid[:, x0:x1], axis=1)
     shown = rows < limit
+    overlaid, extent = np.zeros_like(shown), shown
+    # Only a row the reference covers but that is not plainly shown can be under an overlay.
     if (np.isfinite(rows) & ~shown).any():
         overlaid, row_gain, row_offset = _overlaid_rows(
             q[:, x0:x1], w[:, x0:x1], valid[:, x0:x1], gain, limit
         )
-    else:  # every row the reference covers is plainly shown: nothing can be overlaid
-        overlaid, row_gain, row_offset = np.zeros_like(shown), np.ones(qh), np.zeros(qh)
-    bridged = _bridge_text(overlaid, row_gain, round(_TEXT_LINE * qh))
-    top, bottom = _band(shown | bridged, round(centre[1]))
-    # Columns are judged on the rows that show the picture, each by its own fit.
-    own = q - (row_gain[:, None] * w + row_offset[:, None])
-    residual = np.where((overlaid & ~shown)[:, None], own, residual)
+        extent = shown | _bridge_text(overlaid, row_gain, round(_TEXT_LINE * qh))
+        # A row shown through an overlay is judged by its own fit in the column test.
+        own = q - (row_gain[:, None] * w + row_offset[:, None])
+        residual = np.where((overlaid & ~shown)[:, None], own, residual)
+    top, bottom = _band(extent, round(centre[1]))
     judged = valid & (shown | overlaid)[:, None]
     columns = _line_residual(residual[top:bottom], judged[top:bottom], axis=0)
     left, right = _band(columns < limit, round(centre[0]))
