@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from firstseen import __version__
+from firstseen import __version__, sighting_options
 from firstseen.archive.ingest import Ingester, media_files
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
@@ -94,12 +94,10 @@ def _fail(message: str, code: int = 2) -> None:
 @app.command()
 def add(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (recursive)")] = None,
-    url: Annotated[str | None, typer.Option(help="Where the media was seen")] = None,
-    title: Annotated[str | None, typer.Option(help="Its title there")] = None,
-    published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD")] = None,
-    meta: Annotated[
-        Path | None, typer.Option(help="CSV with columns path,url,title,published")
-    ] = None,
+    url: sighting_options.Url = None,
+    title: sighting_options.Title = None,
+    published: sighting_options.Published = None,
+    meta: sighting_options.Meta = None,
 ) -> None:
     """Add photos and videos to the archive; content already there only gains a sighting."""
     try:

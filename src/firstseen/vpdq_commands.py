@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from firstseen import sighting_options
 from firstseen.archive.hashfiles import import_vpdq
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
@@ -110,12 +111,10 @@ def register(
     @app.command("import-vpdq")
     def import_vpdq_files(
         files: Annotated[list[Path] | None, typer.Argument(help="vPDQ hash files (.txt)")] = None,
-        url: Annotated[str | None, typer.Option(help="Where the video was seen")] = None,
-        title: Annotated[str | None, typer.Option(help="Its title there")] = None,
-        published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD")] = None,
-        meta: Annotated[
-            Path | None, typer.Option(help="CSV with columns path,url,title,published")
-        ] = None,
+        url: sighting_options.Url = None,
+        title: sighting_options.Title = None,
+        published: sighting_options.Published = None,
+        meta: sighting_options.Meta = None,
     ) -> None:
         """Import partners' vPDQ hash files as hash-only videos; a file already imported only
         gains a sighting."""
