@@ -251,6 +251,13 @@ class Searcher:
             if other.inliers > check.inliers:
                 found.mirrored = not hit.mirrored
                 return other
+        if not picture.whole and not verdict.verified(check):
+            # The descriptor of a part found the reference, but keypoints may need more than the
+            # part (a screenshot's corner of interface text found a source shown in its middle).
+            whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
+            other = self._check(whole, hit.mirrored, found, local)
+            if verdict.verified(other):
+                return other
         return check
 
     def _check(
