@@ -14,9 +14,11 @@ import pytest
 
 from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.parts import crop_parts, part_frame, part_id, part_windows
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
+from firstseen.media import load_image
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def test_same_content_indexed_once_and_sightings_kept(ingester, archive, demo_di
     assert first.status == "added" and first.frames == 1
     assert again.status == "duplicate" and not again.new_sighting
     assert moved.status == "duplicate" and moved.new_sighting and moved.item_id == first.item_id
-    assert len(archive.index) == 1
+    assert len(archive.index) == 1 and len(archive.parts) == 9
     item = archive.catalog.item(first.item_id)
     assert item.first_seen.published == "2012-07-09"  # the earliest sighting, not the first added
     assert item.path == str(photo)
@@ -64,6 +66,36 @@ def test_video_frames_have_times_and_thumbnails(ingester, archive, demo_dir):
     assert (item.width, item.height) == (720, 1280)
     for _, ordinal, _ in frames:
         assert archive.thumbnails.path(item.sha256, ordinal).is_file()
+    assert not len(archive.parts)  # parts are described for photos only
+
+
+def test_photo_parts_are_its_grid_described_on_their_own(ingester, archive, demo_dir):
+    photo = demo_dir / "media" / "rocket.jpg"
+    added = ingester.add(photo, Sighting(str(photo)))
+    (frame_id, _, _), *_ = archive.catalog.item_frames(added.item_id)
+    rgb = load_image(photo)
+    windows = part_windows(rgb.shape[1], rgb.shape[0])
+    assert len(windows) == 9 and windows[0][:2] == (0, 0) and windows[-1][2:] == (320, 214)
+    ids = archive.catalog.part_ids(added.item_id)
+    assert sorted(ids) == [part_id(frame_id, slot) for slot in range(9)]
+    assert set(part_frame(ids)) == {frame_id}
+    expected = ingester.descriptor.describe(crop_parts(rgb))
+    stored = archive.catalog.part_vectors([part_id(frame_id, slot) for slot in range(9)])
+    assert np.allclose(stored, expected, atol=2e-3)  # kept as float16
+    # The centre part is nearest to a crop of the centre of the photo.
+    x, y, w, h = windows[4]
+    _, nearest = archive.parts.search(ingester.descriptor.describe([rgb[y : y + h, x : x + w]]), 1)
+    assert nearest[0, 0] == part_id(frame_id, 4)
+
+
+def test_photo_parts_can_be_turned_off(tmp_path, demo_dir):
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "config.toml").write_text("photo_parts = false\n")
+    store = Archive(root)
+    Ingester(store, open_descriptor(store)).add(demo_dir / "media" / "coffee.png", Sighting("c"))
+    assert len(store.index) == 1 and not len(store.parts) and not len(store.catalog.part_ids())
+    store.close()
 
 
 def test_bad_files_fail_alone_with_reasons(ingester, archive, tmp_path, demo_dir, shared_data):
@@ -101,16 +133,20 @@ def test_remove_drops_frames_thumbnails_and_vectors(ingester, archive, demo_dir)
     assert len(archive.index) == 1
     assert set(archive.index.ids()) == set(archive.catalog.frame_ids())
     assert archive.catalog.item(kept.item_id) is not None
+    archive.remove(archive.catalog.item(kept.item_id))
+    assert not len(archive.index) and not len(archive.parts) and not len(archive.catalog.part_ids())
 
 
 def test_stale_index_is_repaired_from_the_catalog(tmp_path, demo_dir):
     root = tmp_path / "archive"
     store = Archive(root)
     Ingester(store, open_descriptor(store)).add(demo_dir / "media" / "coffee.png", Sighting("c"))
-    store.catalog.close()  # the process dies before the index is saved
+    store.catalog.close()  # the process dies before the indexes are saved
     reopened = Archive(root)
     assert len(reopened.index) == 1
     assert set(reopened.index.ids()) == set(reopened.catalog.frame_ids())
+    assert len(reopened.parts) == 9
+    assert set(reopened.parts.ids()) == set(reopened.catalog.part_ids())
     reopened.close()
 
 
@@ -176,4 +212,5 @@ def test_add_killed_half_way_resumes_without_duplicates(tmp_path, demo_dir):
     ids = store.index.ids()
     assert len(ids) == frames and len(set(ids)) == frames
     assert set(ids) == set(store.catalog.frame_ids())
+    assert set(store.parts.ids()) == set(store.catalog.part_ids())
     store.close()

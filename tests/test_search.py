@@ -6,6 +6,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
+from firstseen.archive.store import Archive
+from firstseen.engine import open_descriptor, open_searcher
 from firstseen.outputs.render import result_json
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
@@ -51,6 +55,25 @@ def test_picture_in_picture_region_is_whole_source(demo_searcher, tmp_path, demo
     best = demo_searcher.search(tmp_path / "pip.png").matches[0]
     assert best.item.path.endswith("rocket.jpg") and best.match
     assert iou(best.check.region, (0, 0, best.item.width, best.item.height)) >= 0.8
+
+
+def test_tight_crop_of_a_photo_is_found_by_the_part_it_shows(demo_searcher, tmp_path, demo_dir):
+    """A sixteenth of the rocket photo (sky and smoke, too smooth for keypoints) is a match only
+    because the archive describes the photo's parts as well as the whole."""
+    crop = Image.open(demo_dir / "media" / "rocket.jpg").convert("RGB").crop((64, 42, 224, 148))
+    crop.resize((320, 212)).save(tmp_path / "detail.jpg", quality=85)
+    best = demo_searcher.search(tmp_path / "detail.jpg").matches[0]
+    assert best.item.path.endswith("rocket.jpg") and best.match
+
+    root = tmp_path / "whole-only"
+    root.mkdir()
+    (root / "config.toml").write_text("photo_parts = false\n")
+    archive = Archive(root)
+    ingester = Ingester(archive, open_descriptor(archive))
+    for name in ("rocket.jpg", "coffee.png", "chelsea.png"):
+        ingester.add(demo_dir / "media" / name, Sighting(name))
+    assert not any(m.match for m in open_searcher(archive).search(tmp_path / "detail.jpg").matches)
+    archive.close()
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ class Settings:
     descriptor_size: int = 288  # square input side for the descriptor
     sample_fps: float = 1.0  # video frames sampled per second, plus one per shot change
     thumbnail_edge: int = 512  # long edge of stored frame thumbnails, used for verification
+    photo_parts: bool = True  # also describe parts of photos, to find small crops of them
 
 
 def default_archive() -> Path:

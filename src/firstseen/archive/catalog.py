@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from firstseen.archive.parts import part_id
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY,
@@ -54,9 +56,15 @@ CREATE TABLE IF NOT EXISTS sightings (
     seen_at TEXT NOT NULL,
     UNIQUE (item_id, path, url, title, published)
 );
+CREATE TABLE IF NOT EXISTS parts (
+    id INTEGER PRIMARY KEY,  -- the frame's id x 16 + the part's place (archive/parts.py)
+    frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS frames_item ON frames(item_id);
 CREATE INDEX IF NOT EXISTS sightings_item ON sightings(item_id);
+CREATE INDEX IF NOT EXISTS parts_frame ON parts(frame_id);
 """
 # Columns added since the first release, for catalogs made before them: (table, column, definition).
 _ADDED_COLUMNS = (
@@ -97,13 +105,15 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class FrameRecord:
-    """What the catalog keeps of one indexed frame; `vector` is empty for hash-only frames."""
+    """What the catalog keeps of one indexed frame; `vector` is empty for hash-only frames, and
+    `parts` holds the vectors of a photo's parts in grid order (archive/parts.py)."""
 
     ordinal: int
     time: float | None
     pdq: bytes
     pdq_quality: int
     vector: np.ndarray
+    parts: np.ndarray | None = None
 
 
 def now() -> str:
@@ -221,6 +231,23 @@ class Catalog:
                     for f in frames
                 ],
             )
+            if any(f.parts is not None for f in frames):
+                ids = dict(
+                    db.execute("SELECT ordinal, id FROM frames WHERE item_id = ?", (item_id,))
+                )
+                db.executemany(
+                    "INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
+                    [
+                        (
+                            part_id(ids[f.ordinal], slot),
+                            ids[f.ordinal],
+                            v.astype(np.float16).tobytes(),
+                        )
+                        for f in frames
+                        if f.parts is not None
+                        for slot, v in enumerate(f.parts)
+                    ],
+                )
             self._insert_sighting(db, item_id, sighting)
         return item_id
 
@@ -345,12 +372,30 @@ class Catalog:
 
     def vectors(self, frame_ids: Sequence[int]) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
+        return self._vectors("frames", frame_ids)
+
+    def part_ids(self, item_id: int | None = None) -> np.ndarray:
+        """Ids of the described parts of photos (of one item, or all): what the part index holds."""
+        if item_id is None:
+            rows = self._rows("SELECT id FROM parts")
+        else:
+            rows = self._rows(
+                "SELECT p.id FROM parts p JOIN frames f ON f.id = p.frame_id WHERE f.item_id = ?",
+                (item_id,),
+            )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def part_vectors(self, part_ids: Sequence[int]) -> np.ndarray:
+        """Stored descriptors of the given parts, in that order, as float32."""
+        return self._vectors("parts", part_ids)
+
+    def _vectors(self, table: str, row_ids: Sequence[int]) -> np.ndarray:
         rows: dict[int, bytes] = {}
-        ids = [int(i) for i in frame_ids]
+        ids = [int(i) for i in row_ids]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows.update(self._rows(f"SELECT id, vector FROM frames WHERE id IN ({marks})", chunk))
+            rows.update(self._rows(f"SELECT id, vector FROM {table} WHERE id IN ({marks})", chunk))
         return np.stack([np.frombuffer(rows[i], np.float16) for i in ids]).astype(np.float32)
 
     def frames_info(

@@ -9,11 +9,12 @@ import hashlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from firstseen.archive.catalog import FrameRecord, Sighting
+from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
@@ -106,11 +107,13 @@ class Ingester:
         self, path: Path, kind: str, sha: str
     ) -> tuple[list[FrameRecord], tuple[int, int], float | None]:
         if kind == "image":
-            frames: Iterator[Frame] = iter([Frame(load_image(path))])
-            duration = None
-        else:
-            duration = video_info(path).duration
-            frames = _prefetch(sample_video(path, fps=self.archive.settings.sample_fps))
+            photo = Frame(load_image(path))
+            record = self._records([photo], 0, sha)[0]
+            if self.archive.settings.photo_parts:
+                record = replace(record, parts=self.descriptor.describe(crop_parts(photo.rgb)))
+            return [record], photo.size, None
+        duration = video_info(path).duration
+        frames = _prefetch(sample_video(path, fps=self.archive.settings.sample_fps))
         records: list[FrameRecord] = []
         size = (0, 0)
         batch: list[Frame] = []

@@ -1,13 +1,14 @@
-"""The embedded archive: one directory holding the catalog, the vector index and thumbnails."""
+"""The embedded archive: one directory holding the catalog, the vector indexes and thumbnails."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from firstseen.archive.catalog import Catalog, FrameRecord, Item, Sighting
+from firstseen.archive.parts import part_id
 from firstseen.archive.thumbnails import Thumbnails
 from firstseen.archive.vectors import FaissIndex
 from firstseen.config import Settings, load_settings
@@ -15,10 +16,11 @@ from firstseen.errors import FirstseenError
 
 
 class Archive:
-    """Catalog (SQLite) + vector index (FAISS) + thumbnails, kept consistent with each other.
+    """Catalog (SQLite) + vector indexes (FAISS: frames, and parts of photos) + thumbnails, kept
+    consistent with each other.
 
-    The index is opened lazily, since listing the catalog needs no vectors, and is reconciled with
-    the catalog when opened.
+    The indexes are opened lazily, since listing the catalog needs no vectors, and are reconciled
+    with the catalog when opened.
 
     One archive may serve many threads: changes (add, remove, refresh) happen one at a time. A
     search holds `reading()` while it uses frame ids from the index. A removal takes the frames
@@ -40,6 +42,7 @@ class Archive:
         self.dim = dim
         self.generation = 0
         self._index: FaissIndex | None = None
+        self._parts: FaissIndex | None = None
         self._version: int | None = None  # the catalog's data_version the index reflects
         self._opening = threading.Lock()
         self._changing = threading.RLock()
@@ -47,16 +50,35 @@ class Archive:
 
     @property
     def index(self) -> FaissIndex:
-        if self._index is None:
+        """Frame descriptors, by frame id."""
+        return self._indexes()[0]
+
+    @property
+    def parts(self) -> FaissIndex:
+        """Descriptors of parts of photos, by part id (archive/parts.py)."""
+        return self._indexes()[1]
+
+    def _indexes(self) -> tuple[FaissIndex, FaissIndex]:
+        if self._index is None or self._parts is None:
             with self._opening:
-                if self._index is None:
+                if self._index is None or self._parts is None:
                     version = self.catalog.data_version()
-                    index = FaissIndex(self.root / "vectors.faiss", self.dim)
-                    if index.reconcile(self.catalog.frame_ids(), self.catalog.vectors):
-                        index.save()
+                    self._parts = self._open(
+                        "parts.faiss", self.catalog.part_ids, self.catalog.part_vectors
+                    )
+                    self._index = self._open(
+                        "vectors.faiss", self.catalog.frame_ids, self.catalog.vectors
+                    )
                     self._version = version
-                    self._index = index
-        return self._index
+        return self._index, self._parts
+
+    def _open(
+        self, name: str, ids: Callable[[], np.ndarray], load: Callable[[np.ndarray], np.ndarray]
+    ) -> FaissIndex:
+        index = FaissIndex(self.root / name, self.dim)
+        if index.reconcile(ids(), load):
+            index.save()
+        return index
 
     def reading(self) -> AbstractContextManager[None]:
         """Held while frame ids found in the index are in use (a search)."""
@@ -66,16 +88,19 @@ class Archive:
         """Catches up with what another process (a CLI `add` or `remove`) committed to the
         catalog since the index was loaded: the index is rebuilt from the catalog aside and
         swapped in. Cheap when nothing changed; True if the index was rebuilt."""
-        if self._index is None or self.catalog.data_version() == self._version:
+        if self._index is None or self._parts is None:
+            return False
+        if self.catalog.data_version() == self._version:
             return False
         with self._changing:
             version = self.catalog.data_version()
             if version == self._version:
                 return False
             self._index.rebuild(self.catalog.frame_ids(), self.catalog.vectors)
+            self._parts.rebuild(self.catalog.part_ids(), self.catalog.part_vectors)
             self._version = version
             self.generation += 1
-        self._index.save()
+        self.save()
         return True
 
     def claim_model(self, key: str, dim: int) -> None:
@@ -102,35 +127,50 @@ class Archive:
         sighting: Sighting,
     ) -> int:
         """Commits a described item; thumbnails must already be written."""
-        index = self.index  # opened (and reconciled) before the catalog gains the new frames
+        # Opened (and reconciled) before the catalog gains the new frames.
+        index, parts = self._indexes()
         with self._changing:
             item_id = self.catalog.add_item(
                 sha256, kind, sighting.path, size, duration, nbytes, frames, sighting
             )
-            ids = np.array([f for f, _, _ in self.catalog.item_frames(item_id)], dtype=np.int64)
-            index.add(ids, np.stack([f.vector for f in frames]))
+            ids = [f for f, _, _ in self.catalog.item_frames(item_id)]
+            index.add(np.array(ids, dtype=np.int64), np.stack([f.vector for f in frames]))
+            described = [
+                (part_id(frame_id, slot), vector)
+                for frame_id, frame in zip(ids, frames, strict=True)
+                if frame.parts is not None
+                for slot, vector in enumerate(frame.parts)
+            ]
+            if described:
+                part_ids, vectors = zip(*described, strict=True)
+                parts.add(np.array(part_ids, dtype=np.int64), np.stack(vectors))
         return item_id
 
     def remove(self, item: Item) -> None:
-        index = self.index
+        index, parts = self._indexes()
         with self._changing:
             ids = np.array([f for f, _, _ in self.catalog.item_frames(item.id)], dtype=np.int64)
+            part_ids = self.catalog.part_ids(item.id)
             index.remove(ids)
+            parts.remove(part_ids)
             self._searches.wait_for_earlier()
             try:
                 self.catalog.remove_item(item.id)
-            except BaseException:
-                if len(ids):  # the item stays, and stays findable
+            except BaseException:  # the item stays, and stays findable
+                if len(ids):
                     index.add(ids, self.catalog.vectors(ids))
+                if len(part_ids):
+                    parts.add(part_ids, self.catalog.part_vectors(part_ids))
                 raise
             self.thumbnails.remove(item.sha256)
             self.generation += 1
-        index.save()
+        self.save()
 
     def save(self) -> None:
-        """Persists the index; the catalog commits as it goes."""
-        if self._index is not None:
-            self._index.save()
+        """Persists the indexes; the catalog commits as it goes."""
+        for index in (self._index, self._parts):
+            if index is not None:
+                index.save()
 
     def close(self) -> None:
         self.save()

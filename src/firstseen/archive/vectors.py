@@ -1,8 +1,8 @@
-"""Vector indexes over frame descriptors.
+"""Vector indexes over descriptors: of frames, and of parts of photos (archive/parts.py).
 
 `VectorIndex` is the seam for backends (the embedded FAISS default here; a distributed engine
 when one machine is outgrown). The catalog stays the source of truth: on open, the index is
-reconciled with the catalog's frame ids, so an index file left stale by a killed process is
+reconciled with the catalog's ids, so an index file left stale by a killed process is
 repaired rather than trusted.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 
 class VectorIndex(Protocol):
-    """Inner-product search over unit vectors keyed by frame id."""
+    """Inner-product search over unit vectors keyed by id (a frame's, or a part's)."""
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 

@@ -100,6 +100,7 @@ class Hit:
     picture: int  # which query picture (frames of a query video)
     mirrored: bool
     ambiguous: bool  # both orientations scored about the same
+    also: tuple[tuple[int, bool], ...] = ()  # other (picture, mirrored) that found it, best first
 
 
 @dataclass(frozen=True, slots=True)

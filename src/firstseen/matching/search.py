@@ -3,12 +3,14 @@ local features, and answer with at most one match per reference file."""
 
 import time
 from collections import OrderedDict, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from firstseen.archive.catalog import Item
+from firstseen.archive.parts import part_frame
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.matching import verdict
@@ -23,6 +25,7 @@ from firstseen.signals import Descriptor, pdq_distance, pdq_hash
 _CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
 _VERIFY_ITEMS = 4  # reference files checked with local features
 _FRAMES_PER_ITEM = 4  # best frames of the top candidate video checked
+_OTHER_PICTURES = 2  # other parts of a still tried when the one most like a reference fails
 _CONTENDER_MARGIN = 0.2  # normalised similarity within which others are checked too
 _PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
 _PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
@@ -75,7 +78,8 @@ class Searcher:
         when needed, and parts only when it does not settle the question either. A source pasted
         small into another picture, or a small crop framed by lots of added content, is dominated
         by that content in a whole-picture descriptor; a descriptor of the right part finds it
-        (as the ISC2021 winners did with region crops).
+        (as the ISC2021 winners did with region crops). A tight crop of a photo is found the
+        other way round, in every pass, by the archived descriptor of the part it shows.
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
@@ -153,7 +157,8 @@ class Searcher:
     def retrieve(self, pictures: list[Picture], mirror: bool = True) -> Retrieved:
         """Describes the pictures and finds their nearest archived frames, with the background
         correction applied; whole pictures are also searched mirrored (unless `mirror` is off),
-        parts only as they are, to save time."""
+        parts only as they are, to save time. A frame is as similar as the closest of itself and
+        its parts (archive/parts.py)."""
         orientations = [(False, True)[: 1 + (mirror and p.whole)] for p in pictures]
         variants = [(i, m) for i, both in enumerate(orientations) for m in both]
         missing = [(i, m) for i, m in variants if m not in pictures[i].vectors]
@@ -172,22 +177,31 @@ class Searcher:
         owner = np.array([i for i, _ in variants])
         bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
         sims, ids = self.archive.index.search(vectors, _CANDIDATE_FRAMES)
+        part_sims, part_ids = self.archive.parts.search(vectors, _CANDIDATE_FRAMES)
+        sims = np.concatenate([sims, part_sims], axis=1)
+        ids = np.concatenate([ids, np.where(part_ids >= 0, part_frame(part_ids), -1)], axis=1)
         raw: dict[tuple[int, int], list[float]] = defaultdict(lambda: [-1.0, -1.0])
         for row, (picture, mirrored) in enumerate(variants):
             for sim, frame_id in zip(sims[row], ids[row], strict=True):
                 if frame_id >= 0:
-                    raw[int(frame_id), picture][int(mirrored)] = float(sim)
-        best: dict[int, Hit] = {}
+                    cell = raw[int(frame_id), picture]
+                    cell[int(mirrored)] = max(cell[int(mirrored)], float(sim))
+        hits: dict[int, list[Hit]] = defaultdict(list)
         for (frame_id, picture), (plain, mirror) in raw.items():
-            hit = Hit(
-                max(plain, mirror) - float(bias[picture]),
-                max(plain, mirror),
-                picture,
-                mirror > plain,
-                abs(mirror - plain) < FLIP_MARGIN,
+            hits[frame_id].append(
+                Hit(
+                    max(plain, mirror) - float(bias[picture]),
+                    max(plain, mirror),
+                    picture,
+                    mirror > plain,
+                    abs(mirror - plain) < FLIP_MARGIN,
+                )
             )
-            if frame_id not in best or hit.normalised > best[frame_id].normalised:
-                best[frame_id] = hit
+        best: dict[int, Hit] = {}
+        for frame_id, found in hits.items():
+            first, *others = sorted(found, key=lambda h: -h.normalised)
+            also = tuple((h.picture, h.mirrored) for h in others[:_OTHER_PICTURES])
+            best[frame_id] = replace(first, also=also)
         info = self.archive.catalog.frames_info(list(best))
         # A frame removed by another process since the index answered is simply passed over.
         best = {frame_id: hit for frame_id, hit in best.items() if frame_id in info}
@@ -251,12 +265,17 @@ class Searcher:
             if other.inliers > check.inliers:
                 found.mirrored = not hit.mirrored
                 return other
-        if not picture.whole and not verdict.verified(check):
-            # The descriptor of a part found the reference, but keypoints may need more than the
-            # part (a screenshot's corner of interface text found a source shown in its middle).
-            whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
-            other = self._check(whole, hit.mirrored, found, local)
+        if verdict.verified(check) or picture.whole:
+            return check
+        # The descriptor of one part found the reference, but that part's keypoints may not show
+        # it (a corner of interface text found a source shown in the middle of a screenshot):
+        # the next parts of the same still that found it, then the whole still, are tried.
+        others = [(pictures[i], m) for i, m in hit.also if pictures[i].rgb is picture.rgb]
+        whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
+        for other_picture, mirrored in [*others, (whole, hit.mirrored)]:
+            other = self._check(other_picture, mirrored, found, local)
             if verdict.verified(other):
+                found.mirrored = mirrored
                 return other
         return check
 
