@@ -101,6 +101,11 @@ class Hit:
     mirrored: bool
     ambiguous: bool  # both orientations scored about the same
     also: tuple[tuple[int, bool], ...] = ()  # other (picture, mirrored) that found it, best first
+    lead: float = -np.inf  # normalised similarity of its closest part, if above its own
+
+    def __post_init__(self) -> None:
+        if self.lead < self.normalised:
+            object.__setattr__(self, "lead", self.normalised)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +119,4 @@ class Retrieved:
     info: dict[int, tuple[int, int, float | None, bytes]]  # frame id → (item, ordinal, time, pdq)
     per_item: dict[int, list[int]]  # item id → its frames, best first
     ranked: list[int]  # item ids, best first
+    by_part: list[int]  # photos that one of their parts found closer than they are, closest first

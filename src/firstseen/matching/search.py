@@ -123,20 +123,30 @@ class Searcher:
         self, pictures: list[Picture], top: int, mirror: bool = True
     ) -> list[Match]:
         """Searches several pictures at once (a still and its parts); each reference is answered by
-        the picture that resembles it most."""
+        the picture that resembles it most.
+
+        References are ranked by their own similarity. When none of those checked is confirmed,
+        the photo that one of its parts brings forward most is checked as well: a part ranks
+        among many more parts than whole pictures, so it gets a place of its own rather than one
+        in the ranking."""
         if not pictures or not len(self.archive.index):
             return []
         found = self.retrieve(pictures, mirror)
         per_item, ranked = found.per_item, found.ranked
         best, info = found.best, found.info
         query_hashes: dict[int, bytes] = {}
-        matches = []
-        for position, item_id in enumerate(ranked[: max(top, _VERIFY_ITEMS)]):
+        matches: list[Match] = []
+        order = ranked[: max(top, _VERIFY_ITEMS)]
+        lifted = [i for i in found.by_part if i not in order][:1]
+        for position, item_id in enumerate(order + lifted):
+            extra = position == len(order)
+            if extra and any(verdict.verified(m.check) for m in matches):
+                break
             item = self.archive.catalog.item(item_id)
             if item is None:
                 continue
             candidates = per_item[item_id][:_FRAMES_PER_ITEM]
-            depth = 2 if position == 0 else int(position < _VERIFY_ITEMS)
+            depth = 2 if position == 0 or extra else int(position < _VERIFY_ITEMS)
             if depth == 1 and matches and verdict.verified(matches[0].check):
                 # Once the leader is confirmed, only close contenders (the same content archived
                 # twice, say) are worth checking.
@@ -157,8 +167,8 @@ class Searcher:
     def retrieve(self, pictures: list[Picture], mirror: bool = True) -> Retrieved:
         """Describes the pictures and finds their nearest archived frames, with the background
         correction applied; whole pictures are also searched mirrored (unless `mirror` is off),
-        parts only as they are, to save time. A frame is as similar as the closest of itself and
-        its parts (archive/parts.py)."""
+        parts only as they are, to save time. Frames are ranked and scored by their own
+        similarity; photos that a part (archive/parts.py) finds closer are listed apart."""
         orientations = [(False, True)[: 1 + (mirror and p.whole)] for p in pictures]
         variants = [(i, m) for i, both in enumerate(orientations) for m in both]
         missing = [(i, m) for i, m in variants if m not in pictures[i].vectors]
@@ -176,32 +186,44 @@ class Searcher:
         biases = self.background.bias(vectors)
         owner = np.array([i for i, _ in variants])
         bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
-        sims, ids = self.archive.index.search(vectors, _CANDIDATE_FRAMES)
+        whole = _nearest(*self.archive.index.search(vectors, _CANDIDATE_FRAMES), variants)
         part_sims, part_ids = self.archive.parts.search(vectors, _CANDIDATE_FRAMES)
-        sims = np.concatenate([sims, part_sims], axis=1)
-        ids = np.concatenate([ids, np.where(part_ids >= 0, part_frame(part_ids), -1)], axis=1)
-        raw: dict[tuple[int, int], list[float]] = defaultdict(lambda: [-1.0, -1.0])
-        for row, (picture, mirrored) in enumerate(variants):
-            for sim, frame_id in zip(sims[row], ids[row], strict=True):
-                if frame_id >= 0:
-                    cell = raw[int(frame_id), picture]
-                    cell[int(mirrored)] = max(cell[int(mirrored)], float(sim))
+        parts = _nearest(part_sims, np.where(part_ids >= 0, part_frame(part_ids), -1), variants)
+        # A photo found by a part is scored by its own similarity, computed here exactly: over
+        # many parts, the closest of them is close by chance more often than a whole picture is,
+        # so a part's similarity only brings the photo forward for checking.
+        found_by_part = {frame_id for frame_id, _ in parts}
+        if found_by_part:
+            frame_ids = sorted(found_by_part)
+            own = vectors @ self.archive.catalog.vectors(frame_ids).T
+            for column, frame_id in enumerate(frame_ids):
+                for row, (picture, mirrored) in enumerate(variants):
+                    whole[frame_id, picture][int(mirrored)] = float(own[row, column])
         hits: dict[int, list[Hit]] = defaultdict(list)
-        for (frame_id, picture), (plain, mirror) in raw.items():
+        for (frame_id, picture), (plain, mirror) in whole.items():
+            part_plain, part_mirror = parts.get((frame_id, picture), (-1.0, -1.0))
+            lead_plain, lead_mirror = max(plain, part_plain), max(mirror, part_mirror)
             hits[frame_id].append(
                 Hit(
                     max(plain, mirror) - float(bias[picture]),
                     max(plain, mirror),
                     picture,
-                    mirror > plain,
-                    abs(mirror - plain) < FLIP_MARGIN,
+                    lead_mirror > lead_plain,
+                    abs(lead_mirror - lead_plain) < FLIP_MARGIN,
+                    lead=max(lead_plain, lead_mirror) - float(bias[picture]),
                 )
             )
         best: dict[int, Hit] = {}
         for frame_id, found in hits.items():
-            first, *others = sorted(found, key=lambda h: -h.normalised)
+            # The picture most like the frame answers for it; the others that one of its parts
+            # found closer than it is are tried next when that picture does not verify.
+            first = max(found, key=lambda h: h.normalised)
+            others = sorted(
+                (h for h in found if h is not first and h.lead > h.normalised),
+                key=lambda h: -h.lead,
+            )
             also = tuple((h.picture, h.mirrored) for h in others[:_OTHER_PICTURES])
-            best[frame_id] = replace(first, also=also)
+            best[frame_id] = replace(first, also=also, lead=max(h.lead for h in found))
         info = self.archive.catalog.frames_info(list(best))
         # A frame removed by another process since the index answered is simply passed over.
         best = {frame_id: hit for frame_id, hit in best.items() if frame_id in info}
@@ -209,7 +231,10 @@ class Searcher:
         for frame_id in sorted(best, key=lambda f: -best[f].normalised):
             per_item[info[frame_id][0]].append(frame_id)
         ranked = sorted(per_item, key=lambda i: -best[per_item[i][0]].normalised)
-        return Retrieved(vectors, variants, bias, best, info, per_item, ranked)
+        # Photos that a part finds closer than their own similarity, closest first.
+        lifted = [f for f in found_by_part if f in best and best[f].lead > best[f].normalised]
+        by_part = [info[f][0] for f in sorted(lifted, key=lambda f: -best[f].lead)]
+        return Retrieved(vectors, variants, bias, best, info, per_item, ranked, by_part)
 
     def best_frame(
         self,
@@ -265,14 +290,16 @@ class Searcher:
             if other.inliers > check.inliers:
                 found.mirrored = not hit.mirrored
                 return other
-        if verdict.verified(check) or picture.whole:
+        if verdict.verified(check):
             return check
-        # The descriptor of one part found the reference, but that part's keypoints may not show
-        # it (a corner of interface text found a source shown in the middle of a screenshot):
-        # the next parts of the same still that found it, then the whole still, are tried.
+        # The picture most like the reference may not show it to keypoints (a corner of
+        # interface text found a source shown in the middle of a screenshot): the other parts of
+        # the same still that found it, then the whole still, are tried.
         others = [(pictures[i], m) for i, m in hit.also if pictures[i].rgb is picture.rgb]
-        whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
-        for other_picture, mirrored in [*others, (whole, hit.mirrored)]:
+        if not picture.whole:
+            whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
+            others.append((whole, hit.mirrored))
+        for other_picture, mirrored in others:
             other = self._check(other_picture, mirrored, found, local)
             if verdict.verified(other):
                 found.mirrored = mirrored
@@ -353,3 +380,17 @@ def _parts(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     boxes += [np.array([x, y, w, h]) for x, y in corners]
     windows = [tuple(int(v) for v in box) for box in boxes]
     return [(x, y, w, h) for x, y, w, h in windows if w >= 16 and h >= 16]
+
+
+def _nearest(
+    sims: np.ndarray, ids: np.ndarray, variants: list[tuple[int, bool]]
+) -> dict[tuple[int, int], list[float]]:
+    """(frame id, picture) → [similarity as it is, mirrored], the closest hit of each; -1 where
+    that orientation did not find the frame."""
+    nearest: dict[tuple[int, int], list[float]] = defaultdict(lambda: [-1.0, -1.0])
+    for row, (picture, mirrored) in enumerate(variants):
+        for sim, frame_id in zip(sims[row], ids[row], strict=True):
+            if frame_id >= 0:
+                cell = nearest[int(frame_id), picture]
+                cell[int(mirrored)] = max(cell[int(mirrored)], float(sim))
+    return nearest
