@@ -55,26 +55,27 @@ def test_picture_in_picture_region_is_whole_source(demo_searcher, tmp_path, demo
     assert iou(best.check.region, (0, 0, best.item.width, best.item.height)) >= 0.8
 
 
-def test_photo_found_by_a_part_is_ranked_by_it_but_scored_by_itself(
-    demo_searcher, tmp_path, demo_dir
-):
+def test_a_part_brings_a_photo_forward_but_does_not_score_it(demo_searcher, tmp_path, demo_dir):
     """A sixteenth of the rocket photo (sky and smoke, too smooth for keypoints) is far closer to
-    one of the photo's parts than to the whole: the part brings the photo forward for checking,
-    but the verdict rests on the photo's own similarity, since the closest of many parts is
+    one of the photo's parts than to the whole: the part puts the photo forward for a check, but
+    its score and verdict rest on the photo's own similarity, since the closest of many parts is
     close by chance more often than a whole picture is."""
     rocket = Image.open(demo_dir / "media" / "rocket.jpg").convert("RGB")
-    detail = rocket.crop((64, 42, 224, 148)).resize((320, 212))
-    detail.save(tmp_path / "detail.jpg", quality=85)
-    found = demo_searcher.retrieve([Picture(np.asarray(detail))], mirror=False)
-    item = demo_searcher.archive.catalog.item(found.ranked[0])
-    hit = found.best[found.per_item[item.id][0]]
+    detail = np.asarray(rocket.crop((64, 42, 224, 148)).resize((320, 212)))
+    found = demo_searcher.retrieve([Picture(detail)], mirror=False, photo_parts=True)
+    item = demo_searcher.archive.catalog.item(found.by_part[0])
+    frame_id = found.per_item[item.id][0]
+    hit = found.best[frame_id]
     assert item.path.endswith("rocket.jpg")
     assert hit.lead > hit.normalised + 0.15
     own = (
-        demo_searcher.descriptor.describe([np.asarray(detail)])
-        @ demo_searcher.archive.catalog.vectors([found.per_item[item.id][0]]).T
+        demo_searcher.descriptor.describe([detail])
+        @ demo_searcher.archive.catalog.vectors([frame_id]).T
     )
     assert hit.similarity == pytest.approx(float(own[0, 0]), abs=1e-3)
+    without = demo_searcher.retrieve([Picture(detail)], mirror=False)
+    assert not without.by_part and without.best[frame_id].lead == without.best[frame_id].normalised
+    Image.fromarray(detail).save(tmp_path / "detail.jpg", quality=85)
     best = demo_searcher.search(tmp_path / "detail.jpg").matches[0]
     assert best.item.path.endswith("rocket.jpg") and not best.match
 

@@ -79,7 +79,8 @@ class Searcher:
         small into another picture, or a small crop framed by lots of added content, is dominated
         by that content in a whole-picture descriptor; a descriptor of the right part finds it
         (as the ISC2021 winners did with region crops). A tight crop of a photo is found the
-        other way round, in every pass, by the archived descriptor of the part it shows.
+        other way round, by the archived descriptor of the part it shows; that search is also
+        left to the last pass, since an archive may hold nine parts per photo.
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
@@ -88,7 +89,7 @@ class Searcher:
             matches = self.search_pictures([whole], top)
         if not any(verdict.verified(m.check) for m in matches):
             parts = [Picture(rgb, window) for window in _parts(rgb)]
-            matches = self.search_pictures([whole, *parts], top)
+            matches = self.search_pictures([whole, *parts], top, photo_parts=True)
         matches += self._hash_matches(rgb)
         return sorted(matches, key=lambda m: -m.score)[:top]
 
@@ -120,7 +121,7 @@ class Searcher:
         return matches
 
     def search_pictures(
-        self, pictures: list[Picture], top: int, mirror: bool = True
+        self, pictures: list[Picture], top: int, mirror: bool = True, photo_parts: bool = False
     ) -> list[Match]:
         """Searches several pictures at once (a still and its parts); each reference is answered by
         the picture that resembles it most.
@@ -131,7 +132,7 @@ class Searcher:
         in the ranking."""
         if not pictures or not len(self.archive.index):
             return []
-        found = self.retrieve(pictures, mirror)
+        found = self.retrieve(pictures, mirror, photo_parts)
         per_item, ranked = found.per_item, found.ranked
         best, info = found.best, found.info
         query_hashes: dict[int, bytes] = {}
@@ -164,7 +165,9 @@ class Searcher:
         matches.sort(key=lambda m: -m.score)
         return matches[:top]
 
-    def retrieve(self, pictures: list[Picture], mirror: bool = True) -> Retrieved:
+    def retrieve(
+        self, pictures: list[Picture], mirror: bool = True, photo_parts: bool = False
+    ) -> Retrieved:
         """Describes the pictures and finds their nearest archived frames, with the background
         correction applied; whole pictures are also searched mirrored (unless `mirror` is off),
         parts only as they are, to save time. Frames are ranked and scored by their own
@@ -187,8 +190,10 @@ class Searcher:
         owner = np.array([i for i, _ in variants])
         bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
         whole = _nearest(*self.archive.index.search(vectors, _CANDIDATE_FRAMES), variants)
-        part_sims, part_ids = self.archive.parts.search(vectors, _CANDIDATE_FRAMES)
-        parts = _nearest(part_sims, np.where(part_ids >= 0, part_frame(part_ids), -1), variants)
+        parts: dict[tuple[int, int], list[float]] = {}
+        if photo_parts:
+            part_sims, part_ids = self.archive.parts.search(vectors, _CANDIDATE_FRAMES)
+            parts = _nearest(part_sims, np.where(part_ids >= 0, part_frame(part_ids), -1), variants)
         # A photo found by a part is scored by its own similarity, computed here exactly: over
         # many parts, the closest of them is close by chance more often than a whole picture is,
         # so a part's similarity only brings the photo forward for checking.
