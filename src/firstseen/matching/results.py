@@ -100,8 +100,11 @@ class Hit:
     picture: int  # which query picture (frames of a query video)
     mirrored: bool
     ambiguous: bool  # both orientations scored about the same
-    also: tuple[tuple[int, bool], ...] = ()  # other (picture, mirrored) that found it, best first
-    lead: float = -np.inf  # normalised similarity of its closest part, if above its own
+    # Other (picture, mirrored) that one of its parts found closer than it is, closest first.
+    also: tuple[tuple[int, bool], ...] = ()
+    # The closer of itself and its closest part (normalised): what puts a photo forward for an
+    # extra check; never below `normalised`.
+    lead: float = -np.inf
 
     def __post_init__(self) -> None:
         if self.lead < self.normalised:
