@@ -421,6 +421,18 @@ class Catalog:
         )
         return [tuple(r) for r in rows]
 
+    def frames_between(
+        self, item_id: int, start: float, end: float
+    ) -> list[tuple[int, int, float]]:
+        """(frame id, ordinal, time) of an item's described frames from `start` to `end`
+        seconds, in order."""
+        rows = self._rows(
+            "SELECT id, ordinal, time FROM frames WHERE item_id = ? AND length(vector) > 0"
+            " AND time BETWEEN ? AND ? ORDER BY ordinal",
+            (item_id, start, end),
+        )
+        return [tuple(r) for r in rows]
+
     def hash_only_frames(self, min_quality: int = 0) -> list[tuple[int, int, float | None, bytes]]:
         """(item id, ordinal, time, pdq) of the frames of hash-only items (origin 'vpdq') whose
         PDQ quality is at least `min_quality`, by item and ordinal."""

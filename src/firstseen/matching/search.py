@@ -17,6 +17,7 @@ from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.clip import search_clip
 from firstseen.matching.hashbank import HashBank, similarity
+from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
 from firstseen.media import load_image, probe
@@ -281,7 +282,33 @@ class Searcher:
             lead = chosen.check.inliers if verdict.verified(chosen.check) else 0
             if most.check.inliers > lead + 2 * lead**0.5 + 3:
                 chosen = most
+            return self._settle_moment(chosen)
         return chosen
+
+    def _settle_moment(self, chosen: Match) -> Match:
+        """A confirmed video frame, moved to the neighbouring sampled frame that agrees best with
+        the query under the same alignment (matching/moment.py), once that frame is confirmed
+        too. The descriptor's similarity stays the one of the frame that found the video."""
+        alignment = chosen.check.alignment
+        if chosen.time is None or chosen.frame_id is None or alignment is None:
+            return chosen
+        moment = closest_moment(
+            self.archive,
+            chosen.item.id,
+            chosen.item.sha256,
+            chosen.frame_id,
+            chosen.time,
+            alignment,
+        )
+        if moment is None:
+            return chosen
+        frame_id, ordinal, when = moment
+        local = self.fast if alignment.query.kind == self.fast.kind else self.robust
+        reference = self.reference_features(chosen.item, ordinal, local)
+        check = NOT_VERIFIED if reference is None else verify(alignment.query, reference)
+        if not verdict.verified(check):
+            return chosen
+        return replace(chosen, frame_id=frame_id, ordinal=ordinal, time=when, check=check)
 
     def verify_hit(
         self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures

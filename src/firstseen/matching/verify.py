@@ -14,7 +14,7 @@ warped reference. A translucent band laid over the picture (a news caption) hide
 without replacing it: those rows follow the reference with a lower gain, and count as shown.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -47,6 +47,9 @@ _REFINE_BELOW = 0.4  # agreement under which the alignment is refined (verdict.M
 _REFINE_CORRELATION = 0.5  # but not where the content disagrees outright (verdict.MIN_CORRELATION)
 _REFINE_STEPS = 30
 _REFINE_EDGE = 320  # working size of the refinement, in pixels
+_COMPARE_EDGE = 320  # working size at which other frames are compared under an alignment
+_MOMENT_DIFFERENCE = 16.0  # grey levels by which two frames differ where they show a change
+_SLACK = 2  # pixels of misregistration forgiven when two frames are compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,17 @@ class Features:
 
 
 @dataclass(frozen=True, slots=True)
+class Alignment:
+    """Where the query's copied content lies on the reference, in working pixels: enough to
+    compare it with another frame filmed from the same spot without matching keypoints again."""
+
+    query: Features
+    homography: np.ndarray  # query working pixels → reference working pixels
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) of the copied content in the query
+    reference_shape: tuple[int, int]  # (height, width) of the reference's working picture
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     """The outcome of checking one query against one reference picture."""
 
@@ -70,6 +84,7 @@ class Verification:
     correlation: float  # photometric agreement of the overlapping content, -1..1
     agreement: float  # share of the copied content's textured blocks that agree, 0..1
     region: tuple[int, int, int, int] | None  # [x, y, w, h] of the reference the query shows
+    alignment: Alignment | None = field(default=None, compare=False)  # set with a region
 
 
 NOT_VERIFIED = Verification(0, 0, 0.0, 0.0, None)
@@ -261,6 +276,20 @@ def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
     return float((corr[textured] > _BLOCK_CORRELATION).mean())
 
 
+def _onto(
+    query: np.ndarray, reference: np.ndarray, h_work: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The query and the reference warped onto it, both lightly blurred (float32), and where the
+    reference covers the query."""
+    qh, qw = query.shape
+    inverse = np.linalg.inv(h_work)
+    warped = cv2.warpPerspective(reference, inverse, (qw, qh), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpPerspective(np.ones_like(reference), inverse, (qw, qh)) > 0
+    q = cv2.GaussianBlur(query, (5, 5), 0).astype(np.float32)
+    w = cv2.GaussianBlur(warped, (5, 5), 0).astype(np.float32)
+    return q, w, valid
+
+
 def _content(
     query: Features, reference: Features, h_work: np.ndarray, inliers: np.ndarray
 ) -> tuple[tuple[int, int, int, int], float, float]:
@@ -273,11 +302,7 @@ def _content(
     picture around an inset leave large residuals.
     """
     qh, qw = query.gray.shape
-    inverse = np.linalg.inv(h_work)
-    warped = cv2.warpPerspective(reference.gray, inverse, (qw, qh), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpPerspective(np.ones_like(reference.gray), inverse, (qw, qh)) > 0
-    q = cv2.GaussianBlur(query.gray, (5, 5), 0).astype(np.float32)
-    w = cv2.GaussianBlur(warped, (5, 5), 0).astype(np.float32)
+    q, w, valid = _onto(query.gray, reference.gray, h_work)
     (x0, y0), (x1, y1) = inliers.min(axis=0).astype(int), inliers.max(axis=0).astype(int) + 1
     core = np.zeros_like(valid)
     core[y0:y1, x0:x1] = True
@@ -403,7 +428,73 @@ def verify(query: Features, reference: Features) -> Verification:
     if small or right - left < 1 or bottom - top < 1:
         return Verification(inliers, len(src), corr, agreement, None)
     region = (round(left), round(top), round(right - left), round(bottom - top))
-    return Verification(inliers, len(src), corr, agreement, region)
+    alignment = Alignment(query, h_work, (x0, y0, x1, y1), reference.gray.shape)
+    return Verification(inliers, len(src), corr, agreement, region, alignment)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """The query's copied content, worked small, with one frame of the reference put on it to
+    the pixel: what other frames of a fixed shot are compared against."""
+
+    query: np.ndarray  # the copied content, lightly blurred (float32)
+    to_reference: np.ndarray  # its pixels → the reference's working pixels
+    valid: np.ndarray  # where the reference covers it
+    gain: float  # of the query on the frame
+    offset: float
+    predicted: np.ndarray  # the frame as the query would show it (gain and offset applied)
+
+
+def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
+    """The query's content and `gray` (a frame at the reference's working size) in register.
+
+    The alignment is shifted by phase correlation first: a few inliers place a frame only within
+    a few pixels, enough for the verdict but not for telling two moments apart by a passer-by's
+    step. None when the frame covers too little of the content to judge.
+    """
+    x0, y0, x1, y1 = alignment.box
+    f = min(1.0, _COMPARE_EDGE / max(x1 - x0, y1 - y0, 1))
+    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    crop = alignment.query.gray[y0:y1, x0:x1]
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if f < 1 else crop
+    # Small box pixels → query working pixels (scale back, then shift by the box's corner).
+    to_reference = alignment.homography @ np.array([[1 / f, 0, x0], [0, 1 / f, y0], [0, 0, 1]])
+    q, w, valid = _onto(small, gray, to_reference)
+    if valid.mean() < 0.5 or w[valid].std() == 0:
+        return None
+    window = cv2.createHanningWindow(q.shape[::-1], cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(np.where(valid, w, w[valid].mean()), q, window)
+    # The query shows at x what the warped frame shows at x - d.
+    to_reference = to_reference @ np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]])
+    q, w, valid = _onto(small, gray, to_reference)
+    if valid.sum() < 50 or w[valid].std() == 0:
+        return None
+    gain, offset = np.polyfit(w[valid], q[valid], 1)
+    return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
+
+
+def compare(registered: Registered, other: np.ndarray) -> tuple[float, float, float]:
+    """Which of the registered frame and `other` (another frame of a fixed shot, at the same
+    size) the query shows: the share of the content where the two differ, and the query's mean
+    residual against each there. Judged only where they differ, since the rest of a fixed shot
+    cannot tell them apart and would drown the difference in noise and overlays."""
+    _, w, _ = _onto(registered.query, other, registered.to_reference)
+    predicted = registered.gain * w + registered.offset
+    differ = registered.valid & (np.abs(predicted - registered.predicted) > _MOMENT_DIFFERENCE)
+    if not differ.any():
+        return 0.0, 0.0, 0.0
+    held = float(_off_envelope(registered.query, registered.predicted)[differ].mean())
+    challenger = float(_off_envelope(registered.query, predicted)[differ].mean())
+    return float(differ.sum() / registered.valid.sum()), held, challenger
+
+
+def _off_envelope(q: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """How far each pixel of `q` lies outside the range `predicted` takes within a pixel or two
+    of it: a residual that forgives what a slightly imperfect homography leaves (thin text a
+    pixel off), but not content that is not there."""
+    kernel = np.ones((2 * _SLACK + 1, 2 * _SLACK + 1), np.uint8)
+    low, high = cv2.erode(predicted, kernel), cv2.dilate(predicted, kernel)
+    return np.maximum(np.maximum(low - q, q - high), 0)
 
 
 def inlier_pairs(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:

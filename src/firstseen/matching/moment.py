@@ -1,0 +1,88 @@
+"""The moment a still shows, among the sampled frames around the one that confirmed it.
+
+On a still shot or a fixed camera the descriptor ties many frames: it barely notices a passer-by
+who moved, so the frame it ranks first may be seconds away from the one copied. The confirmed
+alignment already says where the query lies on the frame, and a fixed camera puts every frame of
+the shot in the same place; so each neighbouring frame the descriptor ties with it is put under
+the query with that same alignment, without matching keypoints again, and the two frames are
+compared where they differ (the people who moved): the query shows one or the other there.
+"""
+
+import cv2
+import numpy as np
+
+from firstseen.archive.store import Archive
+from firstseen.matching.verify import Alignment, compare, register
+
+SPAN = 10.0  # seconds scanned on either side of the confirmed frame
+# Frames whose descriptors are this close to the confirmed frame's are ones the descriptor cannot
+# tell apart (a still shot, a fixed camera: adjacent samples reach 0.9-1.0, moving shots 0.2-0.8);
+# the scan ends at the first that is not.
+_TIED = 0.85
+_MIN_CHANGE = 0.005  # share of the content that must differ for two frames to be told apart
+# Where they differ, the query must sit closer to the other frame by this factor and by this
+# many grey levels: a degraded copy of swaying leaves otherwise picks a moment by its noise.
+_CLEARLY = 0.75
+_CLEARLY_LEVELS = 2.0
+# How far the alignment may be from a crop, scale and rotation (relative to its scale): moments
+# are told apart pixel by pixel, which a shearing homography pinned down by a few keypoints on
+# a dark, flat frame cannot support.
+_MAX_SKEW = 0.1
+
+
+def closest_moment(
+    archive: Archive, item_id: int, sha256: str, frame_id: int, time: float, alignment: Alignment
+) -> tuple[int, int, float] | None:
+    """(frame id, ordinal, time) of the sampled frame near the confirmed one (`frame_id`, at
+    `time`) that the query shows, or None when that is the confirmed frame (or it is gone)."""
+    if _skew(alignment.homography) > _MAX_SKEW:
+        return None
+    frames = archive.catalog.frames_between(item_id, time - SPAN, time + SPAN)
+    here = next((k for k, frame in enumerate(frames) if frame[0] == frame_id), None)
+    if here is None or len(frames) < 2:
+        return None
+    vectors = archive.catalog.vectors([frame[0] for frame in frames])
+    tied = vectors @ vectors[here] >= _TIED
+    height, width = alignment.reference_shape
+
+    def gray(k: int) -> np.ndarray | None:
+        thumb = archive.thumbnails.read(sha256, frames[k][1])
+        if thumb is None:
+            return None
+        picture = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)
+        if picture.shape != (height, width):
+            picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
+        return picture
+
+    if not any(tied[k] for k in (here - 1, here + 1) if 0 <= k < len(frames)):
+        return None
+    first = gray(here)
+    held = None if first is None else register(alignment, first)
+    if held is None:
+        return None
+    best = here
+    for step in (-1, 1):
+        k = here + step
+        while 0 <= k < len(frames) and tied[k]:
+            other = gray(k)
+            if other is None:
+                break
+            share, incumbent, challenger = compare(held, other)
+            closer = incumbent - challenger >= _CLEARLY_LEVELS and challenger < _CLEARLY * incumbent
+            if share >= _MIN_CHANGE and closer:
+                registered = register(alignment, other)
+                if registered is not None:
+                    best, held = k, registered
+            k += step
+    return None if best == here else frames[best]
+
+
+def _skew(homography: np.ndarray) -> float:
+    """Distance of the homography's linear part from the nearest scaled rotation, relative to
+    that scale: 0 for a crop, a rescale or a rotation; a stretch or shear raises it."""
+    (a, b), (c, d) = homography[:2, :2] / homography[2, 2]
+    cos, sin = (a + d) / 2, (c - b) / 2
+    scale = float(np.hypot(cos, sin))
+    return float(np.hypot(np.hypot(a - cos, d - cos), np.hypot(b + sin, c - sin))) / max(
+        scale, 1e-9
+    )

@@ -1,0 +1,71 @@
+"""The moment a still shows, on a fixed camera where the descriptor ties the frames (OpenCV's
+vtest.avi: a street filmed from one spot while people walk through)."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
+from firstseen.archive.store import Archive
+from firstseen.engine import open_descriptor, open_searcher
+from firstseen.matching import verdict
+from firstseen.matching.moment import _MAX_SKEW, _skew, closest_moment
+from firstseen.matching.verify import verify
+
+
+@pytest.fixture(scope="module")
+def street(tmp_path_factory, shared_data) -> tuple[Archive, Path]:
+    archive = Archive(tmp_path_factory.mktemp("moment") / "archive")
+    path = shared_data / "opencv-samples-data" / "vtest.avi"
+    result = Ingester(archive, open_descriptor(archive)).add(path, Sighting(str(path)))
+    assert result.status == "added", result.reason
+    archive.save()
+    return archive, path
+
+
+def frame_at(path: Path, seconds: float) -> np.ndarray:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= seconds - 1e-6:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no frame at {seconds} s")
+
+
+def test_a_fixed_camera_still_is_timed_by_what_moved(street):
+    archive, path = street
+    searcher = open_searcher(archive)
+    query = frame_at(path, 12.0)[40:-40, 60:-60]
+    (item,) = archive.catalog.items()
+    frames = {
+        when: (frame_id, ordinal)
+        for frame_id, ordinal, when in archive.catalog.item_frames(item.id)
+    }
+    assert {9.0, 12.0} <= frames.keys()
+    features = searcher.fast.extract(query)
+
+    def confirmed_at(when: float):
+        frame_id, ordinal = frames[when]
+        check = verify(features, searcher.reference_features(item, ordinal, searcher.fast))
+        assert verdict.verified(check) and check.alignment is not None
+        return closest_moment(archive, item.id, item.sha256, frame_id, when, check.alignment)
+
+    # Three seconds off, the street aligns just as well (its background is all keypoints see),
+    # but the people have moved: the scan settles on the moment copied.
+    assert confirmed_at(9.0) == (*frames[12.0], 12.0)
+    # On the moment itself, nothing near it agrees better.
+    assert confirmed_at(12.0) is None
+    (match,) = searcher.search_image(query, top=1)
+    assert match.item.id == item.id and match.time == 12.0 and match.match
+
+
+def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():
+    angle = np.radians(8)
+    rotation = 0.6 * np.array(
+        [[np.cos(angle), -np.sin(angle), 30], [np.sin(angle), np.cos(angle), 9], [0, 0, 1 / 0.6]]
+    )
+    assert _skew(rotation) < 1e-9
+    sheared = np.array([[0.514, -0.148, 181.4], [0.045, 0.391, 29.7], [0, 0, 1]])
+    assert _skew(sheared) > _MAX_SKEW
