@@ -41,6 +41,7 @@ _BLOCK_CORRELATION = 0.5  # a block agrees when its correlation with the referen
 _OVERLAY_GAIN = 0.15
 _OVERLAY_CORRELATION = 0.8
 _MIN_RUN = 5  # rows
+_PLAIN_SHARE = 0.5  # of the matched core, shown plainly, for correlation to be judged there alone
 _LIKE_GAIN = 0.25  # relative difference of gains on either side of a line of text
 _TEXT_LINE = 0.15  # the tallest line of text bridged, as a share of the query's height
 _REFINE_BELOW = 0.4  # agreement under which the alignment is refined (verdict.MIN_AGREEMENT)
@@ -84,7 +85,7 @@ class Verification:
     correlation: float  # photometric agreement of the overlapping content, -1..1
     agreement: float  # share of the copied content's textured blocks that agree, 0..1
     region: tuple[int, int, int, int] | None  # [x, y, w, h] of the reference the query shows
-    alignment: Alignment | None = field(default=None, compare=False)  # set with a region
+    alignment: Alignment | None = field(default=None, compare=False, repr=False)  # with a region
 
 
 NOT_VERIFIED = Verification(0, 0, 0.0, 0.0, None)
@@ -331,11 +332,39 @@ def _content(
     judged = valid & (shown | overlaid)[:, None]
     columns = _line_residual(residual[top:bottom], judged[top:bottom], axis=0)
     left, right = _band(columns < limit, round(centre[0]))
-    correlation = float(np.corrcoef(w[core], q[core])[0, 1]) if w[core].std() > 0 else 0.0
+    window = (slice(y0, y1), slice(x0, x1))
+    correlation = _plain_correlation(q[window], w[window], core[window], rows[y0:y1])
     agreement = _block_agreement(
         q[top:bottom, left:right], w[top:bottom, left:right], valid[top:bottom, left:right]
     )
-    return (left, top, right, bottom), correlation if np.isfinite(correlation) else 0.0, agreement
+    return (left, top, right, bottom), correlation, agreement
+
+
+def _plain_correlation(q: np.ndarray, w: np.ndarray, core: np.ndarray, rows: np.ndarray) -> float:
+    """Photometric correlation of the matched core, judged on the rows shown plainly.
+
+    A translucent caption band across much of a picture pulls one gain and offset fitted to the
+    whole core far off, so that every row then looks equally poor. The fit is made again on the
+    better half of the core's rows, and the rows it explains (as the row test does) are the ones
+    judged, when they make up at least half the core; otherwise the whole core is.
+    """
+    in_core = core.any(axis=1) & np.isfinite(rows)
+    judged = core
+    if in_core.sum() >= 2 * _MIN_RUN:
+        better = in_core & (rows <= np.median(rows[in_core]))
+        subset = core & better[:, None]
+        if w[subset].std() > 0:
+            gain, offset = np.polyfit(w[subset], q[subset], 1)
+            residual = q - (gain * w + offset)
+            limit = _RESIDUAL_FACTOR * float(np.sqrt(np.mean(residual[subset] ** 2)))
+            plain_rows = _line_residual(np.where(core, residual, 0), core, axis=1)
+            plain = core & (plain_rows < limit + _RESIDUAL_FLOOR)[:, None]
+            if plain.sum() >= _PLAIN_SHARE * core.sum():
+                judged = plain
+    if w[judged].std() == 0 or q[judged].std() == 0:
+        return 0.0
+    correlation = float(np.corrcoef(w[judged], q[judged])[0, 1])
+    return correlation if np.isfinite(correlation) else 0.0
 
 
 def _fit(
