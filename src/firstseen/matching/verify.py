@@ -192,6 +192,15 @@ def _line_residual(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.nda
     return np.where(count >= 0.15 * valid.shape[axis], median, np.inf)
 
 
+def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares gain and offset of `y` on `x`, in closed form (a polynomial fit through a
+    Vandermonde matrix costs several times more on a whole picture)."""
+    mx, my = float(x.mean()), float(y.mean())
+    dx = x - mx
+    gain = float((dx * (y - my)).sum()) / max(float((dx * dx).sum()), 1e-12)
+    return gain, my - gain * mx
+
+
 def _row_fits(
     q: np.ndarray, w: np.ndarray, keep: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -310,7 +319,7 @@ def _content(
     core &= valid
     if core.sum() < 50:
         return (0, 0, qw, qh), 0.0, 0.0
-    gain, offset = np.polyfit(w[core], q[core], 1)
+    gain, offset = _linear_fit(w[core], q[core])
     residual = q - (gain * w + offset)
     limit = _RESIDUAL_FACTOR * float(np.sqrt(np.mean(residual[core] ** 2))) + _RESIDUAL_FLOOR
     centre = np.median(inliers, axis=0)
@@ -354,7 +363,7 @@ def _plain_correlation(q: np.ndarray, w: np.ndarray, core: np.ndarray, rows: np.
         better = in_core & (rows <= np.median(rows[in_core]))
         subset = core & better[:, None]
         if w[subset].std() > 0:
-            gain, offset = np.polyfit(w[subset], q[subset], 1)
+            gain, offset = _linear_fit(w[subset], q[subset])
             residual = q - (gain * w + offset)
             limit = _RESIDUAL_FACTOR * float(np.sqrt(np.mean(residual[subset] ** 2)))
             plain_rows = _line_residual(np.where(core, residual, 0), core, axis=1)
@@ -498,7 +507,7 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     q, w, valid = _onto(small, gray, to_reference)
     if valid.sum() < 50 or w[valid].std() == 0:
         return None
-    gain, offset = np.polyfit(w[valid], q[valid], 1)
+    gain, offset = _linear_fit(w[valid], q[valid])
     return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
 
 
