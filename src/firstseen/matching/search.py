@@ -286,9 +286,9 @@ class Searcher:
         return chosen
 
     def _settle_moment(self, chosen: Match) -> Match:
-        """A confirmed video frame, moved to the neighbouring sampled frame that agrees best with
-        the query under the same alignment (matching/moment.py), once that frame is confirmed
-        too. The descriptor's similarity stays the one of the frame that found the video."""
+        """A confirmed video frame, moved to the neighbouring sampled frame of the same fixed shot
+        that the query shows (matching/moment.py), once keypoints confirm that frame too. The
+        descriptor's similarity stays the one of the frame that found the video."""
         alignment = chosen.check.alignment
         if chosen.time is None or chosen.frame_id is None or alignment is None:
             return chosen

@@ -12,6 +12,8 @@ or player chrome, the background around a picture-in-picture) is trimmed off bef
 outline is projected, by keeping only the rows and columns of the query that correlate with the
 warped reference. A translucent band laid over the picture (a news caption) hides the content
 without replacing it: those rows follow the reference with a lower gain, and count as shown.
+A confirmed check keeps its alignment, so that other frames of a fixed shot can be compared with
+the query under it (`register`, `compare`; matching/moment.py picks the moment with them).
 """
 
 from dataclasses import dataclass, field
