@@ -219,7 +219,11 @@ def writer_loop(base, token, stop, every, items, stats: Stats, writes: Writes, s
             item = rng.choice(items)
             frame = client.get(f"/api/items/{item['id']}/frames/{rng.randrange(item['frames'])}")
             picture = Image.open(io.BytesIO(frame.content)).convert("RGB")
-            ImageDraw.Draw(picture).text((8, 8), f"writer {seed}/{n} {secrets.token_hex(4)}")
+            # On a dark box, so the token changes the pixels even on a white corner: every
+            # upload is new content, never a duplicate of an earlier one.
+            draw = ImageDraw.Draw(picture)
+            draw.rectangle((0, 0, 200, 24), fill=(0, 0, 0))
+            draw.text((8, 8), f"writer {seed}/{n} {secrets.token_hex(4)}", fill=(255, 255, 255))
             data = io.BytesIO()
             picture.save(data, "PNG")
             upload = data.getvalue()
