@@ -56,6 +56,8 @@ def closest_moment(
 
     if not any(tied[k] for k in (here - 1, here + 1) if 0 <= k < len(frames)):
         return None
+    # Every frame, the confirmed one too, is read and sized the same way, so that none is
+    # favoured by how it was resampled.
     first = gray(here)
     held = None if first is None else register(alignment, first)
     if held is None:

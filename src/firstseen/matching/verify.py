@@ -294,12 +294,17 @@ def _onto(
     """The query and the reference warped onto it, both lightly blurred (float32), and where the
     reference covers the query."""
     qh, qw = query.shape
-    inverse = np.linalg.inv(h_work)
-    warped = cv2.warpPerspective(reference, inverse, (qw, qh), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpPerspective(np.ones_like(reference), inverse, (qw, qh)) > 0
+    valid = cv2.warpPerspective(np.ones_like(reference), np.linalg.inv(h_work), (qw, qh)) > 0
     q = cv2.GaussianBlur(query, (5, 5), 0).astype(np.float32)
-    w = cv2.GaussianBlur(warped, (5, 5), 0).astype(np.float32)
-    return q, w, valid
+    return q, _warped(reference, h_work, query.shape), valid
+
+
+def _warped(reference: np.ndarray, h_work: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The reference warped onto a picture of `shape` and lightly blurred (float32)."""
+    height, width = shape[:2]
+    inverse = np.linalg.inv(h_work)
+    warped = cv2.warpPerspective(reference, inverse, (width, height), flags=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(warped, (5, 5), 0).astype(np.float32)
 
 
 def _content(
@@ -518,7 +523,7 @@ def compare(registered: Registered, other: np.ndarray) -> tuple[float, float, fl
     size) the query shows: the share of the content where the two differ, and the query's mean
     residual against each there. Judged only where they differ, since the rest of a fixed shot
     cannot tell them apart and would drown the difference in noise and overlays."""
-    _, w, _ = _onto(registered.query, other, registered.to_reference)
+    w = _warped(other, registered.to_reference, registered.query.shape)
     predicted = registered.gain * w + registered.offset
     differ = registered.valid & (np.abs(predicted - registered.predicted) > _MOMENT_DIFFERENCE)
     if not differ.any():
