@@ -4,6 +4,7 @@ vtest.avi: a street filmed from one spot while people walk through)."""
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -16,14 +17,27 @@ from firstseen.matching.moment import _MAX_SKEW, _skew, closest_moment
 from firstseen.matching.verify import verify
 
 
-@pytest.fixture(scope="module")
-def street(tmp_path_factory, shared_data) -> tuple[Archive, Path]:
-    archive = Archive(tmp_path_factory.mktemp("moment") / "archive")
-    path = shared_data / "opencv-samples-data" / "vtest.avi"
+def archived(directory: Path, path: Path) -> tuple[Archive, Path]:
+    archive = Archive(directory / "archive")
     result = Ingester(archive, open_descriptor(archive)).add(path, Sighting(str(path)))
     assert result.status == "added", result.reason
     archive.save()
     return archive, path
+
+
+@pytest.fixture(scope="module")
+def street(tmp_path_factory, shared_data) -> tuple[Archive, Path]:
+    return archived(
+        tmp_path_factory.mktemp("street"), shared_data / "opencv-samples-data" / "vtest.avi"
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, shared_data) -> tuple[Archive, Path]:
+    """A tree in the wind, filmed from one spot: only its leaves tell the moments apart."""
+    return archived(
+        tmp_path_factory.mktemp("tree"), shared_data / "opencv-samples-data" / "tree.avi"
+    )
 
 
 def frame_at(path: Path, seconds: float) -> np.ndarray:
@@ -59,6 +73,39 @@ def test_a_fixed_camera_still_is_timed_by_what_moved(street):
     assert confirmed_at(12.0) is None
     (match,) = searcher.search_image(query, top=1)
     assert match.item.id == item.id and match.time == 12.0 and match.match
+
+
+def degraded(picture: np.ndarray) -> np.ndarray:
+    """Halved, noisy and recompressed at JPEG quality 30, as a copy passed around a few times."""
+    height, width = picture.shape[:2]
+    small = cv2.resize(picture, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(0).normal(0, 6, small.shape)
+    noisy = np.clip(small + noise, 0, 255).astype(np.uint8)
+    _, encoded = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    return cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+
+
+@pytest.mark.parametrize("start", [9.0, 15.0])
+def test_a_degraded_copy_of_swaying_leaves_is_timed_by_the_leaves(tree, start):
+    archive, path = tree
+    searcher = open_searcher(archive)
+    (item,) = archive.catalog.items()
+    frames = archive.catalog.item_frames(item.id)
+
+    def nearest(seconds: float) -> tuple[int, int, float]:
+        return min(frames, key=lambda frame: abs(frame[2] - seconds))
+
+    truth, confirmed = nearest(12.0), nearest(start)
+    query = degraded(frame_at(path, truth[2])[20:-20, 30:-30])
+    reference = searcher.reference_features(item, confirmed[1], searcher.fast)
+    check = verify(searcher.fast.extract(query), reference)
+    assert verdict.verified(check) and check.alignment is not None
+    # Noise and blur change every pixel, the wind only the leaves: where the frames differ, the
+    # query is still closest to the moment it was copied from, three seconds from the start.
+    moment = closest_moment(
+        archive, item.id, item.sha256, confirmed[0], confirmed[2], check.alignment
+    )
+    assert moment == truth
 
 
 def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():

@@ -4,26 +4,25 @@ On a still shot or a fixed camera the descriptor ties many frames: it barely not
 who moved, so the frame it ranks first may be seconds away from the one copied. The confirmed
 alignment already says where the query lies on the frame, and a fixed camera puts every frame of
 the shot in the same place; so each neighbouring frame the descriptor ties with it is put under
-the query with that same alignment, without matching keypoints again, and the two frames are
-compared where they differ (the people who moved): the query shows one or the other there.
+the query with that same alignment, without matching keypoints again, and the query is compared
+with each where they differ (the people who moved): it shows one of them there.
 """
 
 import cv2
 import numpy as np
 
 from firstseen.archive.store import Archive
-from firstseen.matching.verify import Alignment, compare, register
+from firstseen.matching.verify import Alignment, register, residuals
 
 SPAN = 10.0  # seconds scanned on either side of the confirmed frame
 # Frames whose descriptors are this close to the confirmed frame's are ones the descriptor cannot
 # tell apart (a still shot, a fixed camera: adjacent samples reach 0.9-1.0, moving shots 0.2-0.8);
 # the scan ends at the first that is not.
 _TIED = 0.85
-_MIN_CHANGE = 0.005  # share of the content that must differ for two frames to be told apart
-# Where they differ, the query must sit closer to the other frame by this factor and by this
-# many grey levels: a degraded copy of swaying leaves otherwise picks a moment by its noise.
-_CLEARLY = 0.75
-_CLEARLY_LEVELS = 2.0
+_MIN_CHANGE = 0.005  # share of the content that must differ for frames to be told apart
+# Where they differ, the query's residual against another frame must be this much lower than
+# against the confirmed one: a degraded copy of swaying leaves otherwise picks a moment by noise.
+_CLEARLY = 0.9
 # How far the alignment may be from a crop, scale and rotation (relative to its scale): moments
 # are told apart pixel by pixel, which a shearing homography pinned down by a few keypoints on
 # a dark, flat frame cannot support.
@@ -54,29 +53,25 @@ def closest_moment(
             picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
         return picture
 
-    if not any(tied[k] for k in (here - 1, here + 1) if 0 <= k < len(frames)):
-        return None
-    # Every frame, the confirmed one too, is read and sized the same way, so that none is
-    # favoured by how it was resampled.
-    first = gray(here)
-    held = None if first is None else register(alignment, first)
-    if held is None:
-        return None
-    best = here
+    scanned = [here]
     for step in (-1, 1):
         k = here + step
         while 0 <= k < len(frames) and tied[k]:
-            other = gray(k)
-            if other is None:
-                break
-            share, incumbent, challenger = compare(held, other)
-            closer = incumbent - challenger >= _CLEARLY_LEVELS and challenger < _CLEARLY * incumbent
-            if share >= _MIN_CHANGE and closer:
-                registered = register(alignment, other)
-                if registered is not None:
-                    best, held = k, registered
+            scanned.append(k)
             k += step
-    return None if best == here else frames[best]
+    # Every frame, the confirmed one too, is read and sized the same way, so that none is
+    # favoured by how it was resampled; a frame whose thumbnail is gone is passed over.
+    read = [(k, picture) for k in scanned if (picture := gray(k)) is not None]
+    if len(read) < 2 or read[0][0] != here:
+        return None
+    registered = register(alignment, read[0][1])
+    if registered is None:
+        return None
+    share, mean_residuals = residuals(registered, [picture for _, picture in read[1:]])
+    best = int(np.argmin(mean_residuals))
+    if share < _MIN_CHANGE or mean_residuals[best] >= _CLEARLY * mean_residuals[0]:
+        return None
+    return frames[read[best][0]]
 
 
 def _skew(homography: np.ndarray) -> float:

@@ -13,7 +13,7 @@ outline is projected, by keeping only the rows and columns of the query that cor
 warped reference. A translucent band laid over the picture (a news caption) hides the content
 without replacing it: those rows follow the reference with a lower gain, and count as shown.
 A confirmed check keeps its alignment, so that other frames of a fixed shot can be compared with
-the query under it (`register`, `compare`; matching/moment.py picks the moment with them).
+the query under it (`register`, `residuals`; matching/moment.py picks the moment with them).
 """
 
 from dataclasses import dataclass, field
@@ -52,7 +52,6 @@ _REFINE_STEPS = 30
 _REFINE_EDGE = 320  # working size of the refinement, in pixels
 _COMPARE_EDGE = 320  # working size at which other frames are compared under an alignment
 _MOMENT_DIFFERENCE = 16.0  # grey levels by which two frames differ where they show a change
-_SLACK = 2  # pixels of misregistration forgiven when two frames are compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,28 +517,28 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
 
 
-def compare(registered: Registered, other: np.ndarray) -> tuple[float, float, float]:
-    """Which of the registered frame and `other` (another frame of a fixed shot, at the same
-    size) the query shows: the share of the content where the two differ, and the query's mean
-    residual against each there. Judged only where they differ, since the rest of a fixed shot
-    cannot tell them apart and would drown the difference in noise and overlays."""
-    w = _warped(other, registered.to_reference, registered.query.shape)
-    predicted = registered.gain * w + registered.offset
-    differ = registered.valid & (np.abs(predicted - registered.predicted) > _MOMENT_DIFFERENCE)
+def residuals(registered: Registered, others: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """Which of the registered frame and `others` (more frames of a fixed shot, at the same size)
+    the query shows: the share of the content where any of them differs from the registered
+    frame, and the query's mean residual there against the registered frame, then each other.
+
+    Judged only where the frames differ, since the rest of a fixed shot cannot tell them apart and
+    would drown the difference in noise and overlays; and on the same pixels for every frame, so
+    that noise and overlays there weigh the same on each and the residuals can be ranked.
+    """
+    predictions = [registered.predicted]
+    for other in others:
+        warped = _warped(other, registered.to_reference, registered.query.shape)
+        predictions.append(registered.gain * warped + registered.offset)
+    differ = np.zeros_like(registered.valid)
+    for predicted in predictions[1:]:
+        differ |= np.abs(predicted - registered.predicted) > _MOMENT_DIFFERENCE
+    differ &= registered.valid
     if not differ.any():
-        return 0.0, 0.0, 0.0
-    held = float(_off_envelope(registered.query, registered.predicted)[differ].mean())
-    challenger = float(_off_envelope(registered.query, predicted)[differ].mean())
-    return float(differ.sum() / registered.valid.sum()), held, challenger
-
-
-def _off_envelope(q: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """How far each pixel of `q` lies outside the range `predicted` takes within a pixel or two
-    of it: a residual that forgives what a slightly imperfect homography leaves (thin text a
-    pixel off), but not content that is not there."""
-    kernel = np.ones((2 * _SLACK + 1, 2 * _SLACK + 1), np.uint8)
-    low, high = cv2.erode(predicted, kernel), cv2.dilate(predicted, kernel)
-    return np.maximum(np.maximum(low - q, q - high), 0)
+        return 0.0, np.zeros(len(predictions))
+    query = registered.query[differ]
+    mean_residuals = np.array([np.abs(query - p[differ]).mean() for p in predictions])
+    return float(differ.sum() / registered.valid.sum()), mean_residuals
 
 
 def inlier_pairs(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
