@@ -12,7 +12,7 @@ from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor, open_searcher
-from firstseen.matching import verdict
+from firstseen.matching import search, verdict
 from firstseen.matching.moment import _MAX_SKEW, _skew, closest_moment
 from firstseen.matching.verify import verify
 
@@ -106,6 +106,21 @@ def test_a_degraded_copy_of_swaying_leaves_is_timed_by_the_leaves(tree, start):
         archive, item.id, item.sha256, confirmed[0], confirmed[2], check.alignment
     )
     assert moment == truth
+
+
+def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
+    """A long fixed shot ties more frames than retrieval returns: the frame the match moves to
+    may be one it never saw, and is still answered with its time and PDQ distance."""
+    archive, path = tree
+    monkeypatch.setattr(search, "_CANDIDATE_FRAMES", 1)
+    searcher = open_searcher(archive)
+    (item,) = archive.catalog.items()
+    copied = min(archive.catalog.item_frames(item.id), key=lambda frame: abs(frame[2] - 8.0))
+    query = degraded(frame_at(path, copied[2])[20:-20, 30:-30])
+    (match,) = searcher.search_image(query, top=1)
+    assert match.item.id == item.id and match.match
+    assert (match.frame_id, match.time) == (copied[0], copied[2])
+    assert match.pdq_distance is not None
 
 
 def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():

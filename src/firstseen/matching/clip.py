@@ -87,7 +87,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
     for chosen in matches:
         if chosen.frame_id not in stored:
             continue
-        picture = _query_frame(chosen, found.best)
+        picture = chosen.segments[0].segment.best[0] if chosen.segments else chosen.picture
         if picture not in query_hashes:
             query_hashes[picture] = pdq_hash(pictures[picture].rgb).bits
         chosen.pdq_distance = pdq_distance(query_hashes[picture], stored[chosen.frame_id][3])
@@ -219,9 +219,3 @@ def _verify_segments(
     chosen = seen.match(found.item, *best.segment.best, segments)
     chosen.check, chosen.mirrored = best.check, best.mirrored
     return chosen
-
-
-def _query_frame(found: Match, best: dict[int, Hit]) -> int:
-    if found.segments:
-        return found.segments[0].segment.best[0]
-    return best[found.frame_id].picture

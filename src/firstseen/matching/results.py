@@ -44,6 +44,7 @@ class Match:
     check: Verification = NOT_VERIFIED
     pdq_distance: int | None = None
     segments: list[SegmentMatch] = field(default_factory=list)
+    picture: int = 0  # which of the query's pictures (the whole, a part) found the reference
 
     @property
     def score(self) -> float:

@@ -157,12 +157,18 @@ class Searcher:
             # The top candidate's best frames are all checked, to pick the right moment; the
             # others only by their best frame.
             candidates = candidates if depth == 2 else candidates[:1]
-            chosen = self.best_frame(item, candidates, best, info, pictures, depth)
-            matches.append(chosen)
-            picture = best[chosen.frame_id].picture
-            if picture not in query_hashes:
-                query_hashes[picture] = pdq_hash(pictures[picture].view).bits
-            chosen.pdq_distance = pdq_distance(query_hashes[picture], info[chosen.frame_id][3])
+            matches.append(self.best_frame(item, candidates, best, info, pictures, depth))
+        # A match moved to another moment of its video may name a frame retrieval did not find.
+        moved = [m.frame_id for m in matches if m.frame_id not in info]
+        stored = {**info, **self.archive.catalog.frames_info(moved)} if moved else info
+        for chosen in matches:
+            if chosen.frame_id not in stored:
+                continue
+            if chosen.picture not in query_hashes:
+                query_hashes[chosen.picture] = pdq_hash(pictures[chosen.picture].view).bits
+            chosen.pdq_distance = pdq_distance(
+                query_hashes[chosen.picture], stored[chosen.frame_id][3]
+            )
         matches.sort(key=lambda m: -m.score)
         return matches[:top]
 
@@ -264,7 +270,16 @@ class Searcher:
             hit = best[frame_id]
             _, ordinal, when, _ = info[frame_id]
             options.append(
-                Match(item, frame_id, ordinal, when, hit.similarity, hit.normalised, hit.mirrored)
+                Match(
+                    item,
+                    frame_id,
+                    ordinal,
+                    when,
+                    hit.similarity,
+                    hit.normalised,
+                    hit.mirrored,
+                    picture=hit.picture,
+                )
             )
         if depth == 0:
             return options[0]
