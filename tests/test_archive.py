@@ -214,3 +214,21 @@ def test_add_killed_half_way_resumes_without_duplicates(tmp_path, demo_dir):
     assert set(ids) == set(store.catalog.frame_ids())
     assert set(store.parts.ids()) == set(store.catalog.part_ids())
     store.close()
+
+
+def test_settings_of_the_wrong_kind_are_refused(tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    for line, reason in [
+        ('descriptor_alone = "high"', "descriptor_alone = 'high' is not a number"),
+        ("photo_parts = 1", "is not true or false"),
+        ("descriptor_size = true", "is not a whole number"),
+        ("model = 3", "is not a path"),
+    ]:
+        (root / "config.toml").write_text(line + "\n")
+        with pytest.raises(FirstseenError, match=reason):
+            Archive(root)
+    (root / "config.toml").write_text("sample_fps = 2\ndescriptor_alone = 0.5\n")
+    store = Archive(root)
+    assert (store.settings.sample_fps, store.settings.descriptor_alone) == (2, 0.5)
+    store.close()

@@ -1,13 +1,20 @@
 """Search behaviour end to end on real media: source, time, region, verdict, contract."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from firstseen.matching.results import Picture
+from firstseen.config import Settings
+from firstseen.engine import calibration
+from firstseen.matching import verdict
+from firstseen.matching.results import Match, Picture
+from firstseen.matching.search import Searcher
+from firstseen.media.images import load_image
 from firstseen.outputs.render import result_json
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
@@ -151,3 +158,30 @@ def test_bad_query_is_an_error_not_a_crash(demo_searcher, tmp_path: Path, name, 
 def test_missing_query_is_an_error(demo_searcher, tmp_path):
     result = demo_searcher.search(tmp_path / "nope.jpg")
     assert result.error and "No such file" in result.error
+
+
+def test_the_descriptor_alone_decides_only_with_thresholds_for_its_model(demo_searcher, demo_dir):
+    """SSCD's descriptor-alone threshold says nothing about another model's similarities: with
+    another model, a match keypoints cannot confirm waits for thresholds of its own."""
+    blurred = cv2.GaussianBlur(load_image(demo_dir / "media" / "rocket.jpg"), (0, 0), 9)
+    sscd = demo_searcher.search_image(blurred, top=1)[0]
+    assert sscd.item.path.endswith("rocket.jpg") and sscd.match
+    assert not verdict.verified(sscd.check)  # too blurred for keypoints: the descriptor decided
+
+    def searching_with(calibration: verdict.Calibration) -> Match:
+        searcher = Searcher(
+            demo_searcher.archive, demo_searcher.descriptor, demo_searcher.background, calibration
+        )
+        return searcher.search_image(blurred, top=1)[0]
+
+    uncalibrated = searching_with(verdict.KEYPOINTS_ONLY)
+    assert uncalibrated.item.id == sscd.item.id and not uncalibrated.match
+    assert searching_with(verdict.Calibration(sscd.normalised - 0.01, None)).match
+
+
+def test_another_model_gets_no_descriptor_alone_thresholds_unless_set():
+    assert calibration(Settings()) == verdict.SSCD
+    own = Settings(model=Path("own-export.onnx"))
+    assert calibration(own) == verdict.KEYPOINTS_ONLY
+    tuned = replace(own, descriptor_alone=0.6, segment_alone=0.5)
+    assert calibration(tuned) == verdict.Calibration(0.6, 0.5)

@@ -3,7 +3,10 @@
 The archive directory comes from `--archive`, else `$FIRSTSEEN_ARCHIVE`, else
 `$XDG_DATA_HOME/firstseen` (`~/.local/share/firstseen`). An optional `config.toml` in the archive
 directory overrides the defaults below, e.g. `model = "/path/to/own_export.onnx"` to describe
-frames with your own ONNX export of a copy-detection model instead of the packaged SSCD.
+frames with your own ONNX export of a copy-detection model instead of the packaged SSCD. With
+your own model, matches rest on keypoints alone until you set the similarity at which its
+descriptor may call a match by itself (`descriptor_alone`, `segment_alone`): SSCD's values do
+not carry over to another model.
 """
 
 import os
@@ -23,6 +26,10 @@ class Settings:
     sample_fps: float = 1.0  # video frames sampled per second, plus one per shot change
     thumbnail_edge: int = 512  # long edge of stored frame thumbnails, used for verification
     photo_parts: bool = True  # also describe parts of photos, to find small crops of them
+    # Normalised similarity of a still, score of an aligned video segment, at which the descriptor
+    # alone calls a match (matching/verdict.py); unset: SSCD's for SSCD, never for another model.
+    descriptor_alone: float | None = None
+    segment_alone: float | None = None
 
 
 def default_archive() -> Path:
@@ -45,5 +52,21 @@ def load_settings(archive: Path) -> Settings:
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise FirstseenError(f"{path}: unknown settings {', '.join(unknown)}")
+    defaults = Settings()
+    for key, value in raw.items():
+        kinds, name = _expected(key, getattr(defaults, key))
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise FirstseenError(f"{path}: {key} = {value!r} is not {name}")
     values = {k: Path(v).expanduser() if k == "model" else v for k, v in raw.items()}
-    return replace(Settings(), **values)
+    return replace(defaults, **values)
+
+
+def _expected(key: str, default: object) -> tuple[tuple[type, ...], str]:
+    """The TOML types a setting accepts, judged by its default (unset ones are thresholds)."""
+    if key == "model":
+        return (str,), "a path"
+    if isinstance(default, bool):
+        return (bool,), "true or false"
+    if isinstance(default, int):
+        return (int,), "a whole number"
+    return (int, float), "a number"

@@ -1,7 +1,9 @@
 """Loads the models an archive was built with, once per process."""
 
 from firstseen.archive.store import Archive
+from firstseen.config import Settings
 from firstseen.errors import FirstseenError
+from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.search import Searcher
 from firstseen.signals import OnnxDescriptor, model_key
@@ -23,4 +25,16 @@ def open_descriptor(archive: Archive, threads: int | None = None) -> OnnxDescrip
 def open_searcher(archive: Archive, threads: int | None = None) -> Searcher:
     descriptor = open_descriptor(archive, threads)
     key = model_key(archive.settings.model, archive.settings.descriptor_size)
-    return Searcher(archive, descriptor, Background.for_descriptor(descriptor, key))
+    background = Background.for_descriptor(descriptor, key)
+    return Searcher(archive, descriptor, background, calibration(archive.settings))
+
+
+def calibration(settings: Settings) -> verdict.Calibration:
+    """The descriptor-alone thresholds: SSCD's for the packaged SSCD, none for another model,
+    either replaced by those the settings give."""
+    default = verdict.SSCD if settings.model is None else verdict.KEYPOINTS_ONLY
+    still, segment = settings.descriptor_alone, settings.segment_alone
+    return verdict.Calibration(
+        default.descriptor_alone if still is None else still,
+        default.segment_alone if segment is None else segment,
+    )

@@ -178,10 +178,17 @@ def _evidence_sentence(match: Match) -> str:
             f"{verdict.MIN_INLIERS} matches, correlation {verdict.MIN_CORRELATION}, "
             f"{verdict.MIN_AGREEMENT:.0%} of blocks)."
         )
+    if match.segments:
+        return (
+            "The match rests on the descriptors alone: the query's frames line up in time with "
+            f"the source's (segment score {match.segments[0].segment.score:.3f}, above the "
+            f"{match.calibration.segment_alone} that unrelated footage does not reach); local "
+            "features could neither confirm nor contradict it."
+        )
     return (
         f"The match rests on the descriptor similarity alone ({match.normalised:.3f} after "
-        f"background correction, above the {verdict.DESCRIPTOR_ALONE} that unrelated pictures "
-        "do not reach); local features could neither confirm nor contradict it."
+        f"background correction, above the {match.calibration.descriptor_alone} that unrelated "
+        "pictures do not reach); local features could neither confirm nor contradict it."
     )
 
 
@@ -373,7 +380,8 @@ def build_report(
             "min_inliers": verdict.MIN_INLIERS,
             "min_correlation": verdict.MIN_CORRELATION,
             "min_agreement": verdict.MIN_AGREEMENT,
-            "descriptor_alone": verdict.DESCRIPTOR_ALONE,
+            "descriptor_alone": searcher.calibration.descriptor_alone,
+            "segment_alone": searcher.calibration.segment_alone,
         },
         "matches": shown,
         "candidates": [match_json(m) | {"time_clock": clock(m.time)} for m in others],

@@ -18,6 +18,7 @@ import numpy as np
 
 from firstseen.archive.catalog import Item
 from firstseen.errors import MediaError
+from firstseen.matching import verdict
 from firstseen.matching.align import align
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
@@ -147,6 +148,7 @@ class _Comparison:
     plain: np.ndarray  # raw similarities (query frame × reference frame), as the query is
     mirror: np.ndarray  # and mirrored
     bias: np.ndarray  # background correction per query frame
+    calibration: verdict.Calibration  # the searcher's
 
     def hit(self, q: int, r: int) -> Hit:
         plain, mirror = float(self.plain[q, r]), float(self.mirror[q, r])
@@ -168,6 +170,7 @@ class _Comparison:
             hit.normalised,
             hit.mirrored,
             segments=segments,
+            calibration=self.calibration,
         )
 
 
@@ -194,6 +197,7 @@ def _align_item(
         vectors[0] @ stored.T,
         vectors[1] @ stored.T,
         bias,
+        searcher.calibration,
     )
     sims = np.maximum(seen.plain, seen.mirror) - bias[:, None]
     reference_length = item.duration or float(reference_times[-1])
@@ -201,7 +205,8 @@ def _align_item(
     segments = align(sims, times, reference_times, length, reference_length, cuts)
     if not segments:
         return None
-    return seen.match(item, *segments[0].best, [SegmentMatch(s) for s in segments]), seen
+    answers = [SegmentMatch(s, calibration=searcher.calibration) for s in segments]
+    return seen.match(item, *segments[0].best, answers), seen
 
 
 def _verify_segments(

@@ -87,7 +87,10 @@ def _compare(
     sims = fa.vectors @ fb.vectors.T - fa.bias[:, None]
     length_a = a.duration or float(fa.times[-1])
     length_b = b.duration or float(fb.times[-1])
-    segments = [SegmentMatch(s) for s in align(sims, fa.times, fb.times, length_a, length_b)]
+    segments = [
+        SegmentMatch(s, calibration=searcher.calibration)
+        for s in align(sims, fa.times, fb.times, length_a, length_b)
+    ]
     if not segments:
         return None
     for segment in segments[:_VERIFY_SEGMENTS]:

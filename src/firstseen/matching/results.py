@@ -19,6 +19,7 @@ class SegmentMatch:
     segment: Segment
     check: Verification = NOT_VERIFIED
     mirrored: bool = False
+    calibration: verdict.Calibration = verdict.SSCD
 
     @property
     def score(self) -> float:
@@ -26,7 +27,7 @@ class SegmentMatch:
 
     @property
     def match(self) -> bool:
-        return verdict.is_segment_match(self.segment.score, self.check)
+        return verdict.is_segment_match(self.segment.score, self.check, self.calibration)
 
 
 @dataclass(slots=True)
@@ -45,6 +46,8 @@ class Match:
     pdq_distance: int | None = None
     segments: list[SegmentMatch] = field(default_factory=list)
     picture: int = 0  # which of the query's pictures (the whole, a part) found the reference
+    # The descriptor model's; a hash-only item keeps the default (its pairs are within PDQ's limit).
+    calibration: verdict.Calibration = verdict.SSCD
 
     @property
     def score(self) -> float:
@@ -56,7 +59,7 @@ class Match:
     def match(self) -> bool:
         if self.segments:
             return any(s.match for s in self.segments)
-        return verdict.is_match(self.normalised, self.check)
+        return verdict.is_match(self.normalised, self.check, self.calibration)
 
 
 @dataclass(slots=True)

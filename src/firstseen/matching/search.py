@@ -43,11 +43,13 @@ class Searcher:
         archive: Archive,
         descriptor: Descriptor,
         background: Background,
+        calibration: verdict.Calibration = verdict.SSCD,
         cache_size: int = 512,
     ) -> None:
         self.archive = archive
         self.descriptor = descriptor
         self.background = background
+        self.calibration = calibration
         self.fast = LocalFeatures("orb", max_edge=640, count=1500)
         self.robust = LocalFeatures("sift", max_edge=480, count=1000)
         self.hashbank = HashBank(archive.catalog)
@@ -279,6 +281,7 @@ class Searcher:
                     hit.normalised,
                     hit.mirrored,
                     picture=hit.picture,
+                    calibration=self.calibration,
                 )
             )
         if depth == 0:

@@ -16,8 +16,14 @@ agrees (another moment filmed from the same spot aligns on its background but ag
 so ranks below true copies), minus a penalty for contradicted ones.
 
 The thresholds were chosen on the benchmark's dev split only (docs/benchmarks.md): each sits
-between the true and the wrong pairs seen there, with a margin towards the wrong ones.
+between the true and the wrong pairs seen there, with a margin towards the wrong ones. Those on
+the descriptor alone hold for the model they were chosen with (the packaged SSCD): another
+model's similarities sit elsewhere (SSCD's distilled student puts other scenes of a film above
+0.35), so with another model the descriptor decides nothing on its own unless its own
+thresholds are configured (`Calibration`).
 """
+
+from dataclasses import dataclass
 
 from firstseen.matching.verify import Verification
 
@@ -29,6 +35,19 @@ DESCRIPTOR_ALONE = 0.35  # dev split: unrelated pairs reached 0.25 at most
 SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Segment.score)
 _INLIER_SATURATION = 50
 _CONTRADICTION_PENALTY = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Where the descriptor alone calls a match, when keypoints neither confirm nor contradict:
+    a still's normalised similarity, an aligned segment's score. None leaves it to keypoints."""
+
+    descriptor_alone: float | None = DESCRIPTOR_ALONE
+    segment_alone: float | None = SEGMENT_ALONE
+
+
+SSCD = Calibration()
+KEYPOINTS_ONLY = Calibration(None, None)
 
 
 def aligned(v: Verification) -> bool:
@@ -61,11 +80,17 @@ def score(normalised: float, v: Verification) -> float:
     return normalised
 
 
-def is_match(normalised: float, v: Verification) -> bool:
-    return verified(v) or (not contradicted(v) and normalised >= DESCRIPTOR_ALONE)
+def is_match(normalised: float, v: Verification, calibration: Calibration = SSCD) -> bool:
+    return verified(v) or _alone(normalised, v, calibration.descriptor_alone)
 
 
-def is_segment_match(segment_score: float, v: Verification) -> bool:
+def is_segment_match(
+    segment_score: float, v: Verification, calibration: Calibration = SSCD
+) -> bool:
     """A video segment: confirmed by its best frame pair, or consistent in time with similar
     frames all along, which chance does not line up (docs/benchmarks.md)."""
-    return verified(v) or (not contradicted(v) and segment_score >= SEGMENT_ALONE)
+    return verified(v) or _alone(segment_score, v, calibration.segment_alone)
+
+
+def _alone(similarity: float, v: Verification, threshold: float | None) -> bool:
+    return threshold is not None and not contradicted(v) and similarity >= threshold
