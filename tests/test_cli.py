@@ -3,9 +3,12 @@
 import json
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
+from firstseen.archive.ingest import Ingester
 from firstseen.cli import app
+from firstseen.matching.search import Searcher
 
 runner = CliRunner()
 
@@ -79,6 +82,46 @@ def test_failed_query_reported_and_others_answered(archive_dir, tmp_path, demo_d
     answers = json.loads(result.stdout)
     assert answers[0]["error"] and answers[0]["matches"] == []
     assert answers[1]["error"] is None and answers[1]["matches"][0]["match"]
+
+
+def test_a_bug_on_one_file_is_reported_and_the_batch_goes_on(archive_dir, demo_dir, monkeypatch):
+    """A failure nobody foresaw (a bug) is named as one, for that file alone: the other files
+    are still added and searched, and the exit code says something failed."""
+    media = demo_dir / "media"
+    describe, search_image = Ingester._describe, Searcher.search_image
+
+    def describe_unless_chelsea(self, path, kind, sha):
+        if path.name == "chelsea.png":
+            raise KeyError(144)
+        return describe(self, path, kind, sha)
+
+    monkeypatch.setattr(Ingester, "_describe", describe_unless_chelsea)
+    added = invoke("--archive", archive_dir, "add", media / "chelsea.png", media / "coffee.png")
+    assert added.exit_code == 1
+    assert "chelsea.png: internal error, please report it: KeyError: 144" in added.output
+    assert "added 1" in added.output and "failed 1" in added.output
+
+    def search_unless_wide(self, rgb, top):
+        if rgb.shape[1] > rgb.shape[0] * 1.6:
+            raise KeyError(144)
+        return search_image(self, rgb, top)
+
+    monkeypatch.setattr(Searcher, "search_image", search_unless_wide)
+    wide = Image.open(media / "coffee.png").convert("RGB").crop((0, 100, 600, 400))
+    wide.save(archive_dir.parent / "wide.png")
+    result = invoke(
+        "--archive",
+        archive_dir,
+        "search",
+        archive_dir.parent / "wide.png",
+        media / "coffee.png",
+        "-f",
+        "json",
+    )
+    assert result.exit_code == 1
+    failed, answered = json.loads(result.stdout)
+    assert failed["error"].startswith("internal error") and failed["matches"] == []
+    assert answered["error"] is None and answered["matches"][0]["match"]
 
 
 @pytest.mark.parametrize(

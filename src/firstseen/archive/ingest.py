@@ -6,6 +6,7 @@ path, URL, title or date for it is recorded as another sighting.
 """
 
 import hashlib
+import logging
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import Literal
 from firstseen.archive.catalog import FrameRecord, Sighting
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
-from firstseen.errors import FirstseenError, user_reason
+from firstseen.errors import FirstseenError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
 from firstseen.signals import Descriptor, pdq_hash
 
@@ -100,8 +101,10 @@ class Ingester:
             item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
             return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
         except (FirstseenError, OSError) as exc:
-            reason = user_reason(exc)
-            return AddResult(name, "failed", reason=reason)
+            return AddResult(name, "failed", reason=user_reason(exc))
+        except Exception as exc:  # a bug: the other files of a batch are still added
+            logging.getLogger(__name__).exception("adding %s", name)
+            return AddResult(name, "failed", reason=internal_reason(exc))
 
     def _describe(
         self, path: Path, kind: str, sha: str

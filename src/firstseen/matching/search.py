@@ -1,6 +1,7 @@
 """The search pipeline: retrieve candidates by descriptor, normalise scores, verify the best with
 local features, and answer with at most one match per reference file."""
 
+import logging
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import replace
@@ -12,7 +13,7 @@ import numpy as np
 from firstseen.archive.catalog import Item
 from firstseen.archive.parts import part_frame
 from firstseen.archive.store import Archive
-from firstseen.errors import FirstseenError, user_reason
+from firstseen.errors import FirstseenError, internal_reason, user_reason
 from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.clip import search_clip
@@ -70,6 +71,9 @@ class Searcher:
                 result.matches = search_clip(self, path, top)
         except (FirstseenError, OSError) as exc:
             result.error = user_reason(exc)
+        except Exception as exc:  # a bug: the other queries of a batch are still answered
+            logging.getLogger(__name__).exception("searching %s", result.query)
+            result.error = internal_reason(exc)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
