@@ -1,11 +1,13 @@
 """Archiving: once per content, sightings, bad input, crash safety, removal."""
 
+import errno
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -232,3 +234,27 @@ def test_settings_of_the_wrong_kind_are_refused(tmp_path):
     store = Archive(root)
     assert (store.settings.sample_fps, store.settings.descriptor_alone) == (2, 0.5)
     store.close()
+
+
+def test_a_video_failing_half_way_leaves_no_decoder_behind(
+    ingester, archive, shared_data, monkeypatch
+):
+    """Disk full while a long video is added: the file fails alone, and the thread decoding
+    ahead of the descriptor stops instead of waiting for ever on frames nobody will take."""
+    write = archive.thumbnails.write
+
+    def fill_up(sha256: str, ordinal: int, rgb: np.ndarray) -> None:
+        if ordinal >= 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(sha256, ordinal, rgb)
+
+    monkeypatch.setattr(archive.thumbnails, "write", fill_up)
+    video = shared_data / "opencv-samples-data" / "vtest.avi"  # 80 samples: more than prefetched
+    before = set(threading.enumerate())
+    result = ingester.add(video, Sighting(str(video)))
+    assert (result.status, result.reason) == ("failed", "No space left on device")
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before:
+        assert time.monotonic() < deadline, "the decoding thread is still waiting"
+        time.sleep(0.05)
+    assert archive.catalog.counts() == (0, 0)

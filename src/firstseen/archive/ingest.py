@@ -5,6 +5,7 @@ of the batch carries on. Content already in the archive (same SHA-256) is not de
 path, URL, title or date for it is recorded as another sighting.
 """
 
+import contextlib
 import hashlib
 import logging
 import queue
@@ -60,23 +61,36 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 def _prefetch(frames: Iterator[Frame], depth: int = 2 * _BATCH) -> Iterator[Frame]:
     """Decodes in a background thread so decoding overlaps descriptor inference (both release
-    the GIL); errors are re-raised in the consumer."""
+    the GIL); errors are re-raised in the consumer, and the thread ends when the consumer does."""
     box: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
+    stop = threading.Event()
 
     def produce() -> None:
         try:
             for frame in frames:
+                if stop.is_set():
+                    return
                 box.put(frame)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             box.put(exc)
         box.put(done)
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := box.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    decoder = threading.Thread(target=produce, name="firstseen-decode", daemon=True)
+    decoder.start()
+    try:
+        while (item := box.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        # A consumer that gave up (a failed write, say) must not leave the decoder blocked on
+        # a full box with the file open: it is told to stop, and the box drained until it has.
+        stop.set()
+        while decoder.is_alive():
+            with contextlib.suppress(queue.Empty):
+                box.get_nowait()
+            decoder.join(0.01)
 
 
 class Ingester:
