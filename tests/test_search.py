@@ -13,7 +13,7 @@ from firstseen.config import Settings
 from firstseen.engine import calibration
 from firstseen.matching import verdict
 from firstseen.matching.results import Match, Picture
-from firstseen.matching.search import Searcher
+from firstseen.matching.search import Searcher, collage_cells
 from firstseen.media.images import load_image
 from firstseen.outputs.render import result_json
 
@@ -185,3 +185,33 @@ def test_another_model_gets_no_descriptor_alone_thresholds_unless_set():
     assert calibration(own) == verdict.KEYPOINTS_ONLY
     tuned = replace(own, descriptor_alone=0.6, segment_alone=0.5)
     assert calibration(tuned) == verdict.Calibration(0.6, 0.5)
+
+
+def grid(pictures: list[Image.Image], columns: int, cell: tuple[int, int]) -> Image.Image:
+    """Pictures resized into equal cells with 8 px white gutters, as a collage maker lays them."""
+    rows = -(-len(pictures) // columns)
+    canvas = Image.new("RGB", (columns * (cell[0] + 8) - 8, rows * (cell[1] + 8) - 8), "white")
+    for k, picture in enumerate(pictures):
+        row, column = divmod(k, columns)
+        canvas.paste(picture.resize(cell), (column * (cell[0] + 8), row * (cell[1] + 8)))
+    return canvas
+
+
+def test_every_picture_of_a_collage_is_traced(demo_searcher, demo_dir, tmp_path):
+    names = ["chelsea.png", "retina.jpg", "coffee.png", "bridge.jpg"]
+    photos = [Image.open(demo_dir / "media" / name).convert("RGB") for name in names]
+    grid(photos, 2, (400, 300)).save(tmp_path / "collage.jpg", quality=85)
+    result = demo_searcher.search(tmp_path / "collage.jpg", top=5)
+    flagged = {Path(m.item.path).name for m in result.matches if m.match}
+    # The flat cells (a retina, a cat) are not confirmed by keypoints of the whole collage.
+    assert flagged == set(names)
+
+
+def test_collage_cells_need_a_gutter_from_top_to_bottom(demo_dir):
+    photos = [Image.open(demo_dir / "media" / "rocket.jpg").convert("RGB")] * 3
+    cells = collage_cells(np.asarray(grid(photos, 3, (300, 200))))
+    expected = [(0, 0, 300, 200), (308, 0, 300, 200), (616, 0, 300, 200)]
+    assert np.abs(np.subtract(cells, expected)).max() <= 4  # the gutters found on a small map
+    # A page with flat bands between pictures, as a phone feed has, is not a collage.
+    feed = np.asarray(grid(photos, 1, (300, 200)))
+    assert collage_cells(feed) == []

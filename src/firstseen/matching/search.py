@@ -34,6 +34,9 @@ _PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pict
 _PART_TEXTURE = 6.0  # grey-level spread that marks photographic content
 _PART_REGIONS = 3  # textured regions tried, largest first
 _PART_MIN_AREA, _PART_MAX_AREA = 0.03, 0.85  # of the query, for a region to be tried
+_FLAT = 4.0  # grey-level spread (any channel) along a gutter of a collage
+_COLLAGE_EDGE = 1024  # working size when looking for gutters: a few pixels wide must survive
+_CELL = 0.2  # of the collage's width (or a column's height), the least a picture of it spans
 
 
 class Searcher:
@@ -87,16 +90,22 @@ class Searcher:
         by that content in a whole-picture descriptor; a descriptor of the right part finds it
         (as the ISC2021 winners did with region crops). A tight crop of a photo is found the
         other way round, by the archived descriptor of the part it shows; that search is also
-        left to the last pass, since an archive may hold nine parts per photo.
+        left to the last pass, since an archive may hold nine parts per photo. A collage (pictures
+        side by side, a grid) copies several sources: the pictures that what is confirmed does
+        not cover are searched on their own as well.
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
         if not any(verdict.verified(m.check) for m in matches):
             matches = self.search_pictures([whole], top)
-        if not any(verdict.verified(m.check) for m in matches):
+        confirmed = [m for m in matches if verdict.verified(m.check)]
+        if not confirmed:
             parts = [Picture(rgb, window) for window in _parts(rgb)]
             matches = self.search_pictures([whole, *parts], top, photo_parts=True)
+        elif cells := _uncovered(collage_cells(rgb), confirmed):
+            parts = [Picture(rgb, cell) for cell in cells]
+            matches = _per_item(matches + self.search_pictures([whole, *parts], top))
         matches += self._hash_matches(rgb)
         return sorted(matches, key=lambda m: -m.score)[:top]
 
@@ -400,6 +409,69 @@ class Searcher:
         if len(self._reference_cache) > self._cache_size:
             self._reference_cache.popitem(last=False)
         return features
+
+
+def _per_item(matches: list[Match]) -> list[Match]:
+    """One answer per reference file, from several passes: a confirmed one first, else the
+    higher score."""
+    kept: dict[int, Match] = {}
+    for match in matches:
+        held = kept.get(match.item.id)
+        rank = (verdict.verified(match.check), match.score)
+        if held is None or rank > (verdict.verified(held.check), held.score):
+            kept[match.item.id] = match
+    return list(kept.values())
+
+
+def collage_cells(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The pictures (x, y, w, h) of a collage: the still split along flat columns that run its
+    whole height (gutters), then each column along flat rows that run its whole width. Empty
+    unless a full-height gutter parts pictures at least `_CELL` of the width each: a phone
+    screenshot has flat rows between posts, but nothing splits it from top to bottom."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, _COLLAGE_EDGE / max(height, width))
+    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = small.astype(np.float32)
+    columns = _runs(small.std(axis=0).max(axis=1) > _FLAT, _CELL * small.shape[1])
+    if len(columns) < 2:
+        return []
+    cells = []
+    for x0, x1 in columns:
+        flat = small[:, x0:x1].std(axis=1).max(axis=1) <= _FLAT
+        rows = _runs(~flat, _CELL * small.shape[0]) or [(0, small.shape[0])]
+        cells += [(x0, y0, x1 - x0, y1 - y0) for y0, y1 in rows]
+    return [tuple(round(v / scale) for v in cell) for cell in cells]
+
+
+def _runs(busy: np.ndarray, shortest: float) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True in `busy` at least `shortest` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], busy.astype(np.int8), [0]))))
+    pairs = zip(edges[::2], edges[1::2], strict=True)
+    return [(int(a), int(b)) for a, b in pairs if b - a >= shortest]
+
+
+def _uncovered(
+    cells: list[tuple[int, int, int, int]], confirmed: list[Match]
+) -> list[tuple[int, int, int, int]]:
+    """The cells that no confirmed content covers most of (in the query's pixels)."""
+    boxes = []
+    for match in confirmed:
+        if (alignment := match.check.alignment) is None:
+            continue
+        x0, y0, x1, y1 = (v / alignment.query.scale for v in alignment.box)
+        if match.mirrored:  # the box lies on the mirror image
+            x0, x1 = alignment.query.size[0] - x1, alignment.query.size[0] - x0
+        boxes.append((x0, y0, x1, y1))
+
+    def covered(cell: tuple[int, int, int, int]) -> float:
+        x, y, w, h = cell
+        overlaps = [
+            max(0.0, min(x + w, x1) - max(x, x0)) * max(0.0, min(y + h, y1) - max(y, y0))
+            for x0, y0, x1, y1 in boxes
+        ]
+        return max(overlaps, default=0.0) / (w * h)
+
+    return [cell for cell in cells if covered(cell) < 0.5]
 
 
 def _parts(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
