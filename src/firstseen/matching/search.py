@@ -438,9 +438,10 @@ def collage_cells(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     cells = []
     for x0, x1 in columns:
         flat = small[:, x0:x1].std(axis=1).max(axis=1) <= _FLAT
-        rows = _runs(~flat, _CELL * small.shape[0]) or [(0, small.shape[0])]
-        cells += [(x0, y0, x1 - x0, y1 - y0) for y0, y1 in rows]
-    return [tuple(round(v / scale) for v in cell) for cell in cells]
+        for y0, y1 in _runs(~flat, _CELL * small.shape[0]) or [(0, small.shape[0])]:
+            x, y, w, h = (round(v / scale) for v in (x0, y0, x1 - x0, y1 - y0))
+            cells.append((x, y, w, h))
+    return cells
 
 
 def _runs(busy: np.ndarray, shortest: float) -> list[tuple[int, int]]:
