@@ -258,3 +258,23 @@ def test_a_video_failing_half_way_leaves_no_decoder_behind(
         assert time.monotonic() < deadline, "the decoding thread is still waiting"
         time.sleep(0.05)
     assert archive.catalog.counts() == (0, 0)
+
+
+def test_content_added_by_another_writer_meanwhile_keeps_the_sighting(
+    ingester, archive, demo_dir, monkeypatch
+):
+    """A CLI `add` beside the server: both see the file missing, both describe it, one commits
+    first. The other's URL is recorded as a sighting of that item, not lost or failed."""
+    photo = demo_dir / "media" / "coffee.png"
+    first = ingester.add(photo, Sighting(str(photo), url="https://a.example/first"))
+    assert first.status == "added"
+    monkeypatch.setattr(archive.catalog, "item_id", lambda sha256: None)  # checked too early
+    second = ingester.add(photo, Sighting(str(photo), url="https://b.example/second"))
+    assert (second.status, second.item_id, second.new_sighting) == (
+        "duplicate",
+        first.item_id,
+        True,
+    )
+    urls = [s.url for s in archive.catalog.sightings(first.item_id)]
+    assert urls == ["https://a.example/first", "https://b.example/second"]
+    assert archive.catalog.counts()[0] == 1 and len(archive.index) == first.frames

@@ -128,6 +128,15 @@ ORDER BY published IS NULL, published, seen_at, id LIMIT 1
 """
 
 
+class AlreadyArchived(Exception):
+    """The content was added by another writer (a CLI `add` beside the server, say) between the
+    check for it and the insert: the caller records its sighting instead."""
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__(f"already archived as item {item_id}")
+        self.item_id = item_id
+
+
 class Catalog:
     """Typed access to the archive's SQLite database."""
 
@@ -207,14 +216,21 @@ class Catalog:
         sighting: Sighting,
         origin: str = "media",
     ) -> int:
-        """Inserts an item, its frames and its first sighting in one transaction."""
+        """Inserts an item, its frames and its first sighting in one transaction; raises
+        AlreadyArchived when the same content is already there."""
         with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO items"
-                " (sha256, kind, path, width, height, duration, bytes, added_at, origin)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha256, kind, path, size[0], size[1], duration, nbytes, now(), origin),
-            )
+            try:
+                cursor = db.execute(
+                    "INSERT INTO items"
+                    " (sha256, kind, path, width, height, duration, bytes, added_at, origin)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sha256, kind, path, size[0], size[1], duration, nbytes, now(), origin),
+                )
+            except sqlite3.IntegrityError:
+                known = db.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+                if known is None:
+                    raise
+                raise AlreadyArchived(int(known[0])) from None
             item_id = int(cursor.lastrowid)
             db.executemany(
                 "INSERT INTO frames (item_id, ordinal, time, pdq, pdq_quality, vector)"

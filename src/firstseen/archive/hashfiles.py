@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firstseen.archive.catalog import FrameRecord, Sighting
+from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
 from firstseen.archive.ingest import AddResult
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
@@ -46,9 +46,13 @@ def import_vpdq(archive: Archive, path: Path, sighting: Sighting) -> AddResult:
         frames = [
             FrameRecord(f.frame_number, f.seconds, f.bits, f.quality, _NO_VECTOR) for f in features
         ]
-        item_id = catalog.add_item(
-            sha, "video", name, (0, 0), None, len(data), frames, sighting, origin="vpdq"
-        )
+        try:
+            item_id = catalog.add_item(
+                sha, "video", name, (0, 0), None, len(data), frames, sighting, origin="vpdq"
+            )
+        except AlreadyArchived as raced:  # another writer added it meanwhile
+            fresh = catalog.add_sighting(raced.item_id, sighting)
+            return AddResult(name, "duplicate", raced.item_id, new_sighting=fresh)
         return AddResult(name, "added", item_id, frames=len(frames), new_sighting=True)
     except (FirstseenError, OSError) as exc:
         reason = user_reason(exc)

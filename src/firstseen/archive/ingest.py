@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from firstseen.archive.catalog import FrameRecord, Sighting
+from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, internal_reason, user_reason
@@ -114,6 +114,9 @@ class Ingester:
             records, size, duration = self._describe(path, kind, sha)
             item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
             return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
+        except AlreadyArchived as raced:  # another writer added it meanwhile: keep the sighting
+            fresh = self.archive.catalog.add_sighting(raced.item_id, sighting)
+            return AddResult(name, "duplicate", raced.item_id, new_sighting=fresh)
         except (FirstseenError, OSError) as exc:
             return AddResult(name, "failed", reason=user_reason(exc))
         except Exception as exc:  # a bug: the other files of a batch are still added
