@@ -100,6 +100,41 @@ def test_photo_parts_can_be_turned_off(tmp_path, demo_dir):
     store.close()
 
 
+def test_photos_archived_without_parts_gain_them_when_parts_are_on(tmp_path, demo_dir):
+    """An archive made before parts existed (or with them off) catches up: from the original
+    file where it is unchanged, else from the stored thumbnail; a second run has nothing left."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "config.toml").write_text("photo_parts = false\n")
+    moved = tmp_path / "rocket.jpg"
+    shutil.copy(demo_dir / "media" / "rocket.jpg", moved)
+    store = Archive(root)
+    ingester = Ingester(store, open_descriptor(store))
+    for photo in (demo_dir / "media" / "coffee.png", moved):
+        assert ingester.add(photo, Sighting(str(photo))).status == "added"
+    store.close()
+    moved.unlink()  # only its thumbnail is left to cut parts from
+    (root / "config.toml").write_text("photo_parts = true\n")
+    store = Archive(root)
+    ingester = Ingester(store, open_descriptor(store))
+    done = list(ingester.describe_missing_parts())
+    assert done == [str(demo_dir / "media" / "coffee.png"), str(moved)]
+    assert len(store.parts) == len(store.catalog.part_ids()) == 18
+    coffee = store.catalog.find_items(str(demo_dir / "media" / "coffee.png"))[0]
+    assert list(ingester.describe_missing_parts()) == []
+    # The same parts as a photo added with parts on gets from its file.
+    fresh = Archive(tmp_path / "fresh")
+    Ingester(fresh, open_descriptor(fresh)).add(demo_dir / "media" / "coffee.png", Sighting("c"))
+    (again,) = fresh.catalog.items()
+    np.testing.assert_allclose(
+        store.catalog.part_vectors(store.catalog.part_ids(coffee.id)),
+        fresh.catalog.part_vectors(fresh.catalog.part_ids(again.id)),
+        atol=1e-3,
+    )
+    store.close()
+    fresh.close()
+
+
 def test_bad_files_fail_alone_with_reasons(ingester, archive, tmp_path, demo_dir, shared_data):
     bad = {
         "empty.jpg": b"",

@@ -124,6 +124,19 @@ def test_a_bug_on_one_file_is_reported_and_the_batch_goes_on(archive_dir, demo_d
     assert answered["error"] is None and answered["matches"][0]["match"]
 
 
+def test_add_catches_up_the_parts_of_photos_archived_without_them(archive_dir, demo_dir):
+    archive_dir.mkdir()
+    (archive_dir / "config.toml").write_text("photo_parts = false\n")
+    assert invoke("--archive", archive_dir, "add", demo_dir / "media" / "coffee.png").exit_code == 0
+    (archive_dir / "config.toml").write_text("photo_parts = true\n")
+    later = invoke("--archive", archive_dir, "add", demo_dir / "media" / "rocket.jpg")
+    assert later.exit_code == 0
+    assert "described the parts of 1 photo archived without them" in later.output
+    assert "added 1" in later.output
+    again = invoke("--archive", archive_dir, "add", demo_dir / "media" / "rocket.jpg")
+    assert "described the parts" not in again.output and "skipped 1" in again.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

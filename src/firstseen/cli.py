@@ -119,8 +119,17 @@ def add(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    # Photos archived without parts (before parts existed, or with `photo_parts = false`) are
+    # caught up first, so that every photo can be found by a tight crop.
+    missing = len(archive.catalog.photos_without_parts()) if archive.settings.photo_parts else 0
     try:
         with Progress(*columns, console=err, transient=True) as progress:
+            if missing:
+                task = progress.add_task("describing parts of earlier photos", total=missing)
+                for _ in ingester.describe_missing_parts():
+                    progress.advance(task)
+                photos = "photo" if missing == 1 else "photos"
+                err.print(f"described the parts of {missing} {photos} archived without them")
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")

@@ -401,6 +401,28 @@ class Catalog:
             )
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def photos_without_parts(self) -> list[tuple[int, int, str, str]]:
+        """(item id, frame id, sha256, path) of photos whose parts were never described (added
+        with `photo_parts = false`, or before parts existed)."""
+        return self._rows(
+            "SELECT i.id, f.id, i.sha256, i.path FROM items i JOIN frames f ON f.item_id = i.id"
+            " WHERE i.kind = 'image' AND i.origin = 'media'"
+            " AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.frame_id = f.id) ORDER BY i.id"
+        )
+
+    def add_parts(self, frame_id: int, vectors: np.ndarray) -> list[int]:
+        """Stores the described parts of one photo's frame; returns their ids, in grid order."""
+        ids = [part_id(frame_id, slot) for slot in range(len(vectors))]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
+                [
+                    (pid, frame_id, v.astype(np.float16).tobytes())
+                    for pid, v in zip(ids, vectors, strict=True)
+                ],
+            )
+        return ids
+
     def part_vectors(self, part_ids: Sequence[int]) -> np.ndarray:
         """Stored descriptors of the given parts, in that order, as float32."""
         return self._vectors("parts", part_ids)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
@@ -122,6 +124,31 @@ class Ingester:
         except Exception as exc:  # a bug: the other files of a batch are still added
             logging.getLogger(__name__).exception("adding %s", name)
             return AddResult(name, "failed", reason=internal_reason(exc))
+
+    def describe_missing_parts(self) -> Iterator[str]:
+        """Describes the parts of photos archived without them, once `photo_parts` is on, and
+        yields each photo's path as it is done (an interrupted run resumes where it stopped).
+
+        The parts are cut from the original file when it is still where it was added and
+        unchanged, else from the stored thumbnail (at most `thumbnail_edge` across, so coarser).
+        """
+        if not self.archive.settings.photo_parts:
+            return
+        for _, frame_id, sha, path in self.archive.catalog.photos_without_parts():
+            picture = self._original(Path(path), sha)
+            if picture is None:
+                picture = self.archive.thumbnails.read(sha, 0)
+            if picture is not None:
+                self.archive.add_parts(frame_id, self.descriptor.describe(crop_parts(picture)))
+            yield path
+
+    @staticmethod
+    def _original(path: Path, sha: str) -> np.ndarray | None:
+        """The photo as added, if the file at its path is still the same content."""
+        try:
+            return load_image(path) if path.is_file() and sha256_of(path)[0] == sha else None
+        except (FirstseenError, OSError):
+            return None
 
     def _describe(
         self, path: Path, kind: str, sha: str

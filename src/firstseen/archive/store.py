@@ -146,6 +146,13 @@ class Archive:
                 parts.add(np.array(part_ids, dtype=np.int64), np.stack(vectors))
         return item_id
 
+    def add_parts(self, frame_id: int, vectors: np.ndarray) -> None:
+        """Commits the described parts of an archived photo's frame."""
+        parts = self._indexes()[1]
+        with self._changing:
+            ids = self.catalog.add_parts(frame_id, vectors)
+            parts.add(np.array(ids, dtype=np.int64), vectors)
+
     def remove(self, item: Item) -> None:
         index, parts = self._indexes()
         with self._changing:
