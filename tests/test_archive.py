@@ -118,10 +118,14 @@ def test_photos_archived_without_parts_gain_them_when_parts_are_on(tmp_path, dem
     store = Archive(root)
     ingester = Ingester(store, open_descriptor(store))
     done = list(ingester.describe_missing_parts())
-    assert done == [str(demo_dir / "media" / "coffee.png"), str(moved)]
+    assert done == [(str(demo_dir / "media" / "coffee.png"), True), (str(moved), True)]
     assert len(store.parts) == len(store.catalog.part_ids()) == 18
     coffee = store.catalog.find_items(str(demo_dir / "media" / "coffee.png"))[0]
     assert list(ingester.describe_missing_parts()) == []
+    # Described by another writer meanwhile: stored once, indexed once.
+    (frame_id, _, _) = store.catalog.item_frames(coffee.id)[0]
+    store.add_parts(frame_id, np.zeros((9, 512), np.float32))
+    assert len(store.parts) == len(store.catalog.part_ids()) == 18
     # The same parts as a photo added with parts on gets from its file.
     fresh = Archive(tmp_path / "fresh")
     Ingester(fresh, open_descriptor(fresh)).add(demo_dir / "media" / "coffee.png", Sighting("c"))

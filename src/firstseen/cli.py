@@ -126,10 +126,15 @@ def add(
         with Progress(*columns, console=err, transient=True) as progress:
             if missing:
                 task = progress.add_task("describing parts of earlier photos", total=missing)
-                for _ in ingester.describe_missing_parts():
+                described = 0
+                for path, done in ingester.describe_missing_parts():
+                    described += done
+                    if not done:
+                        reason = "no original or thumbnail left to cut its parts from"
+                        _error(f"{path}: {reason}", progress.console)
                     progress.advance(task)
-                photos = "photo" if missing == 1 else "photos"
-                err.print(f"described the parts of {missing} {photos} archived without them")
+                photos = "photo" if described == 1 else "photos"
+                err.print(f"described the parts of {described} {photos} archived without them")
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")

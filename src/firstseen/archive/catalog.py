@@ -411,17 +411,18 @@ class Catalog:
         )
 
     def add_parts(self, frame_id: int, vectors: np.ndarray) -> list[int]:
-        """Stores the described parts of one photo's frame; returns their ids, in grid order."""
+        """Stores the described parts of one photo's frame and returns their ids in grid order;
+        none when another writer stored them first."""
         ids = [part_id(frame_id, slot) for slot in range(len(vectors))]
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
+            stored = db.executemany(
+                "INSERT OR IGNORE INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
                 [
                     (pid, frame_id, v.astype(np.float16).tobytes())
                     for pid, v in zip(ids, vectors, strict=True)
                 ],
-            )
-        return ids
+            ).rowcount
+        return ids if stored else []
 
     def part_vectors(self, part_ids: Sequence[int]) -> np.ndarray:
         """Stored descriptors of the given parts, in that order, as float32."""

@@ -125,9 +125,10 @@ class Ingester:
             logging.getLogger(__name__).exception("adding %s", name)
             return AddResult(name, "failed", reason=internal_reason(exc))
 
-    def describe_missing_parts(self) -> Iterator[str]:
+    def describe_missing_parts(self) -> Iterator[tuple[str, bool]]:
         """Describes the parts of photos archived without them, once `photo_parts` is on, and
-        yields each photo's path as it is done (an interrupted run resumes where it stopped).
+        yields each photo's path as it is done, with False where neither the original nor a
+        thumbnail was left to cut them from (an interrupted run resumes where it stopped).
 
         The parts are cut from the original file when it is still where it was added and
         unchanged, else from the stored thumbnail (at most `thumbnail_edge` across, so coarser).
@@ -140,7 +141,7 @@ class Ingester:
                 picture = self.archive.thumbnails.read(sha, 0)
             if picture is not None:
                 self.archive.add_parts(frame_id, self.descriptor.describe(crop_parts(picture)))
-            yield path
+            yield path, picture is not None
 
     @staticmethod
     def _original(path: Path, sha: str) -> np.ndarray | None:

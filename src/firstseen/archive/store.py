@@ -150,8 +150,8 @@ class Archive:
         """Commits the described parts of an archived photo's frame."""
         parts = self._indexes()[1]
         with self._changing:
-            ids = self.catalog.add_parts(frame_id, vectors)
-            parts.add(np.array(ids, dtype=np.int64), vectors)
+            if ids := self.catalog.add_parts(frame_id, vectors):
+                parts.add(np.array(ids, dtype=np.int64), vectors)
 
     def remove(self, item: Item) -> None:
         index, parts = self._indexes()
