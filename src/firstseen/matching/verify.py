@@ -202,6 +202,16 @@ def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return gain, my - gain * mx
 
 
+def _fitted(q: np.ndarray, w: np.ndarray, where: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """The gain of `q` on `w` fitted where `where` holds, the residual it leaves everywhere, and
+    the line residual under which a row or column counts as content: within `_RESIDUAL_FACTOR`
+    of the fitted pixels' own, plus a floor."""
+    gain, offset = _linear_fit(w[where], q[where])
+    residual = q - (gain * w + offset)
+    spread = float(np.sqrt(np.mean(residual[where] ** 2)))
+    return gain, residual, _RESIDUAL_FACTOR * spread + _RESIDUAL_FLOOR
+
+
 def _row_fits(
     q: np.ndarray, w: np.ndarray, keep: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -325,9 +335,7 @@ def _content(
     core &= valid
     if core.sum() < 50:
         return (0, 0, qw, qh), 0.0, 0.0
-    gain, offset = _linear_fit(w[core], q[core])
-    residual = q - (gain * w + offset)
-    limit = _RESIDUAL_FACTOR * float(np.sqrt(np.mean(residual[core] ** 2))) + _RESIDUAL_FLOOR
+    gain, residual, limit = _fitted(q, w, core)
     centre = np.median(inliers, axis=0)
     # Rows are judged within the inliers' columns, then columns within the rows found, so that a
     # caption bar across the top does not spoil every column's residual.
@@ -369,11 +377,9 @@ def _plain_correlation(q: np.ndarray, w: np.ndarray, core: np.ndarray, rows: np.
         better = in_core & (rows <= np.median(rows[in_core]))
         subset = core & better[:, None]
         if w[subset].std() > 0:
-            gain, offset = _linear_fit(w[subset], q[subset])
-            residual = q - (gain * w + offset)
-            limit = _RESIDUAL_FACTOR * float(np.sqrt(np.mean(residual[subset] ** 2)))
+            _, residual, limit = _fitted(q, w, subset)
             plain_rows = _line_residual(np.where(core, residual, 0), core, axis=1)
-            plain = core & (plain_rows < limit + _RESIDUAL_FLOOR)[:, None]
+            plain = core & (plain_rows < limit)[:, None]
             if plain.sum() >= _PLAIN_SHARE * core.sum():
                 judged = plain
     if w[judged].std() == 0 or q[judged].std() == 0:
