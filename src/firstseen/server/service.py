@@ -20,7 +20,7 @@ from typing import TypeVar
 from firstseen.archive.catalog import Item, Sighting
 from firstseen.archive.ingest import AddResult, Ingester
 from firstseen.archive.store import Archive
-from firstseen.engine import calibration, open_searcher
+from firstseen.engine import open_searcher
 from firstseen.matching.results import QueryResult
 from firstseen.matching.search import Searcher
 from firstseen.signals import model_key
@@ -73,7 +73,7 @@ class Service:
             archive.claim_model(key, searcher.descriptor.dim)
         self.descriptor = searcher.descriptor
         self.background = searcher.background
-        self.calibration = calibration(archive.settings)
+        self.calibration = searcher.calibration
         # The index is opened (and reconciled with the catalog) now, not by the first search.
         self.archive.index  # noqa: B018
         self._searches = ThreadPoolExecutor(workers, thread_name_prefix="firstseen-search")
