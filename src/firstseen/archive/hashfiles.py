@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
-from firstseen.archive.ingest import AddResult
+from firstseen.archive.ingest import AddResult, sighted
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.signals.vpdq import parse_vpdq
@@ -36,8 +36,7 @@ def import_vpdq(archive: Archive, path: Path, sighting: Sighting) -> AddResult:
         catalog = archive.catalog
         known = catalog.item_id(sha)
         if known is not None:
-            fresh = catalog.add_sighting(known, sighting)
-            return AddResult(name, "duplicate", known, new_sighting=fresh)
+            return sighted(catalog, known, sighting)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -51,8 +50,7 @@ def import_vpdq(archive: Archive, path: Path, sighting: Sighting) -> AddResult:
                 sha, "video", name, (0, 0), None, len(data), frames, sighting, origin="vpdq"
             )
         except AlreadyArchived as raced:  # another writer added it meanwhile
-            fresh = catalog.add_sighting(raced.item_id, sighting)
-            return AddResult(name, "duplicate", raced.item_id, new_sighting=fresh)
+            return sighted(catalog, raced.item_id, sighting)
         return AddResult(name, "added", item_id, frames=len(frames), new_sighting=True)
     except (FirstseenError, OSError) as exc:
         reason = user_reason(exc)

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
+from firstseen.archive.catalog import AlreadyArchived, Catalog, FrameRecord, Sighting
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, internal_reason, user_reason
@@ -36,6 +36,12 @@ class AddResult:
     frames: int = 0
     reason: str | None = None
     new_sighting: bool = False
+
+
+def sighted(catalog: Catalog, item_id: int, sighting: Sighting) -> AddResult:
+    """Content already archived: the file only adds where and when it was seen."""
+    fresh = catalog.add_sighting(item_id, sighting)
+    return AddResult(sighting.path, "duplicate", item_id, new_sighting=fresh)
 
 
 def media_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -110,15 +116,13 @@ class Ingester:
             sha, nbytes = sha256_of(path)
             known = self.archive.catalog.item_id(sha)
             if known is not None:
-                fresh = self.archive.catalog.add_sighting(known, sighting)
-                return AddResult(name, "duplicate", known, new_sighting=fresh)
+                return sighted(self.archive.catalog, known, sighting)
             kind = probe(path)
             records, size, duration = self._describe(path, kind, sha)
             item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
             return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
         except AlreadyArchived as raced:  # another writer added it meanwhile: keep the sighting
-            fresh = self.archive.catalog.add_sighting(raced.item_id, sighting)
-            return AddResult(name, "duplicate", raced.item_id, new_sighting=fresh)
+            return sighted(self.archive.catalog, raced.item_id, sighting)
         except (FirstseenError, OSError) as exc:
             return AddResult(name, "failed", reason=user_reason(exc))
         except Exception as exc:  # a bug: the other files of a batch are still added
