@@ -112,16 +112,17 @@ def test_photos_archived_without_parts_gain_them_when_parts_are_on(tmp_path, dem
     ingester = Ingester(store, open_descriptor(store))
     for photo in (demo_dir / "media" / "coffee.png", moved):
         assert ingester.add(photo, Sighting(str(photo))).status == "added"
+    assert ingester.photos_missing_parts() == []  # nothing to catch up while parts are off
     store.close()
     moved.unlink()  # only its thumbnail is left to cut parts from
     (root / "config.toml").write_text("photo_parts = true\n")
     store = Archive(root)
     ingester = Ingester(store, open_descriptor(store))
-    done = list(ingester.describe_missing_parts())
+    done = list(ingester.describe_parts(ingester.photos_missing_parts()))
     assert done == [(str(demo_dir / "media" / "coffee.png"), True), (str(moved), True)]
     assert len(store.parts) == len(store.catalog.part_ids()) == 18
     coffee = store.catalog.find_items(str(demo_dir / "media" / "coffee.png"))[0]
-    assert list(ingester.describe_missing_parts()) == []
+    assert ingester.photos_missing_parts() == []
     # Described by another writer meanwhile: stored once, indexed once.
     (frame_id, _, _) = store.catalog.item_frames(coffee.id)[0]
     store.add_parts(frame_id, np.zeros((9, 512), np.float32))

@@ -137,6 +137,31 @@ def test_add_catches_up_the_parts_of_photos_archived_without_them(archive_dir, d
     assert "described the parts" not in again.output and "skipped 1" in again.output
 
 
+def test_a_writable_serve_catches_up_parts_and_a_read_only_one_says_how(
+    archive_dir, demo_dir, monkeypatch
+):
+    import firstseen.server
+
+    served = []
+    monkeypatch.setattr(firstseen.server, "serve", lambda service, *_: served.append(service))
+    archive_dir.mkdir()
+    (archive_dir / "config.toml").write_text("photo_parts = false\n")
+    assert invoke("--archive", archive_dir, "add", demo_dir / "media" / "coffee.png").exit_code == 0
+    (archive_dir / "config.toml").write_text("photo_parts = true\n")
+    monkeypatch.delenv("FIRSTSEEN_TOKEN", raising=False)
+    read_only = invoke("--archive", archive_dir, "serve")
+    assert read_only.exit_code == 0
+    assert "1 photo has no parts yet: `firstseen add` describes them" in read_only.output
+    assert len(served[-1].archive.catalog.part_ids()) == 0
+    served[-1].close()
+    monkeypatch.setenv("FIRSTSEEN_TOKEN", "secret")
+    writable = invoke("--archive", archive_dir, "serve")
+    assert "described the parts of 1 photo archived without them" in writable.output
+    assert len(served[-1].archive.parts) == len(served[-1].archive.catalog.part_ids()) == 9
+    assert served[-1].ingester.photos_missing_parts() == []
+    served[-1].close()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

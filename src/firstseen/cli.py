@@ -113,28 +113,9 @@ def add(
     ingester = Ingester(archive, open_descriptor(archive))
     # SIGTERM is handled like Ctrl-C: the current item is rolled back, the index is saved.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    # Photos archived without parts (before parts existed, or with `photo_parts = false`) are
-    # caught up first, so that every photo can be found by a tight crop.
-    missing = len(archive.catalog.photos_without_parts()) if archive.settings.photo_parts else 0
     try:
-        with Progress(*columns, console=err, transient=True) as progress:
-            if missing:
-                task = progress.add_task("describing parts of earlier photos", total=missing)
-                described = 0
-                for path, done in ingester.describe_missing_parts():
-                    described += done
-                    if not done:
-                        reason = "no original or thumbnail left to cut its parts from"
-                        _error(f"{path}: {reason}", progress.console)
-                    progress.advance(task)
-                photos = "photo" if described == 1 else "photos"
-                err.print(f"described the parts of {described} {photos} archived without them")
+        with _work_progress() as progress:
+            _catch_up_parts(ingester, progress)
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")
@@ -155,6 +136,29 @@ def add(
     )
     if counts["failed"]:
         raise typer.Exit(1)
+
+
+def _work_progress() -> Progress:
+    """The progress bars of long writes: what is being done, how far, for how long."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), console=err, transient=True)
+
+
+def _catch_up_parts(ingester: Ingester, progress: Progress) -> None:
+    """Describes the parts of photos archived without them (before parts existed, or with
+    `photo_parts = false`), so that every photo can be found by a tight crop."""
+    missing = ingester.photos_missing_parts()
+    if not missing:
+        return
+    task = progress.add_task("describing parts of earlier photos", total=len(missing))
+    described = 0
+    for path, done in ingester.describe_parts(missing):
+        described += done
+        if not done:
+            _error(f"{path}: no original or thumbnail left to cut its parts from", progress.console)
+        progress.advance(task)
+    photos = "photo" if described == 1 else "photos"
+    err.print(f"described the parts of {described} {photos} archived without them")
 
 
 @app.command()
@@ -284,7 +288,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
 ) -> None:
     """Serve the web UI and HTTP API (writes need $FIRSTSEEN_TOKEN; without it, read-only)."""
-    from firstseen.server import ServerSettings
+    from firstseen.server import ServerSettings, Service
     from firstseen.server import serve as run_server
 
     token = os.environ.get("FIRSTSEEN_TOKEN") or None
@@ -295,8 +299,17 @@ def serve(
         cors_origins=tuple(cors_origin or ()),
     )
     mode = "token required for writes" if token else "read-only: set FIRSTSEEN_TOKEN for writes"
+    service = Service(_archive(), settings)
+    # A writable server catches up the parts of earlier photos, as `add` does, before serving.
+    if service.writable:
+        with _work_progress() as progress:
+            _catch_up_parts(service.ingester, progress)
+        service.archive.save()
+    elif missing := len(service.ingester.photos_missing_parts()):
+        photos = "1 photo has" if missing == 1 else f"{missing} photos have"
+        err.print(f"{photos} no parts yet: `firstseen add` describes them")
     err.print(f"starting on http://{host}:{port} for {_state['archive']} ({mode})")
-    run_server(_state["archive"], host, port, settings, access_log)
+    run_server(service, host, port, access_log)
 
 
 # report, capture, import-warc, show-capture, captures (issue 5): src/firstseen/evidence/

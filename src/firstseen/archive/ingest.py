@@ -129,17 +129,22 @@ class Ingester:
             logging.getLogger(__name__).exception("adding %s", name)
             return AddResult(name, "failed", reason=internal_reason(exc))
 
-    def describe_missing_parts(self) -> Iterator[tuple[str, bool]]:
-        """Describes the parts of photos archived without them, once `photo_parts` is on, and
-        yields each photo's path as it is done, with False where neither the original nor a
-        thumbnail was left to cut them from (an interrupted run resumes where it stopped).
+    def photos_missing_parts(self) -> list[tuple[int, int, str, str]]:
+        """Photos archived without parts (before parts existed, or with `photo_parts = false`),
+        as `describe_parts` takes them; none while `photo_parts` is off."""
+        if not self.archive.settings.photo_parts:
+            return []
+        return self.archive.catalog.photos_without_parts()
+
+    def describe_parts(self, photos: list[tuple[int, int, str, str]]) -> Iterator[tuple[str, bool]]:
+        """Describes the parts of `photos_missing_parts()` and yields each photo's path as it is
+        done, with False where neither the original nor a thumbnail was left to cut them from
+        (each photo is its own transaction, so an interrupted run resumes where it stopped).
 
         The parts are cut from the original file when it is still where it was added and
         unchanged, else from the stored thumbnail (at most `thumbnail_edge` across, so coarser).
         """
-        if not self.archive.settings.photo_parts:
-            return
-        for _, frame_id, sha, path in self.archive.catalog.photos_without_parts():
+        for _, frame_id, sha, path in photos:
             picture = self._original(Path(path), sha)
             if picture is None:
                 picture = self.archive.thumbnails.read(sha, 0)

@@ -79,7 +79,7 @@ class Service:
         self._searches = ThreadPoolExecutor(workers, thread_name_prefix="firstseen-search")
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="firstseen-write")
         self._local = threading.local()
-        self._ingester = Ingester(archive, self.descriptor)
+        self.ingester = Ingester(archive, self.descriptor)
         self._queued = 0
         self._queued_lock = threading.Lock()
 
@@ -116,7 +116,7 @@ class Service:
 
     def add_now(self, path: Path, sighting: Sighting) -> AddResult:
         self.archive.refresh()
-        result = self._ingester.add(path, sighting)
+        result = self.ingester.add(path, sighting)
         if result.status == "added":
             self.archive.save()
         return result
