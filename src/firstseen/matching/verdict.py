@@ -25,12 +25,10 @@ thresholds are configured (`Calibration`).
 
 from dataclasses import dataclass
 
-from firstseen.matching.verify import Verification
+from firstseen.matching.verify import MIN_AGREEMENT, MIN_CORRELATION, Verification
 
 MIN_INLIERS = 6  # few, but the photometric checks below carry the weight
 CONTRADICTING_INLIERS = 12  # a disagreement counts only where the alignment is this well founded
-MIN_CORRELATION = 0.5
-MIN_AGREEMENT = 0.4
 DESCRIPTOR_ALONE = 0.35  # dev split: unrelated pairs reached 0.25 at most
 SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Segment.score)
 _INLIER_SATURATION = 50

@@ -46,8 +46,11 @@ _MIN_RUN = 5  # rows
 _PLAIN_SHARE = 0.5  # of the matched core, shown plainly, for correlation to be judged there alone
 _LIKE_GAIN = 0.25  # relative difference of gains on either side of a line of text
 _TEXT_LINE = 0.15  # the tallest line of text bridged, as a share of the query's height
-_REFINE_BELOW = 0.4  # agreement under which the alignment is refined (verdict.MIN_AGREEMENT)
-_REFINE_CORRELATION = 0.5  # but not where the content disagrees outright (verdict.MIN_CORRELATION)
+# The aligned content agrees with the reference when it correlates this well overall and in this
+# share of its textured blocks (matching/verdict.py confirms a match on these). An alignment short
+# only of the agreement is refined before it is judged.
+MIN_CORRELATION = 0.5
+MIN_AGREEMENT = 0.4
 _REFINE_STEPS = 30
 _REFINE_EDGE = 320  # working size of the refinement, in pixels
 _COMPARE_EDGE = 320  # working size at which other frames are compared under an alignment
@@ -302,10 +305,15 @@ def _onto(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The query and the reference warped onto it, both lightly blurred (float32), and where the
     reference covers the query."""
-    qh, qw = query.shape
-    valid = cv2.warpPerspective(np.ones_like(reference), np.linalg.inv(h_work), (qw, qh)) > 0
     q = cv2.GaussianBlur(query, (5, 5), 0).astype(np.float32)
-    return q, _warped(reference, h_work, query.shape), valid
+    return q, _warped(reference, h_work, query.shape), _covered(reference, h_work, query.shape)
+
+
+def _covered(reference: np.ndarray, h_work: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Where the reference warped onto a picture of `shape` covers it."""
+    height, width = shape[:2]
+    ones = np.ones_like(reference)
+    return cv2.warpPerspective(ones, np.linalg.inv(h_work), (width, height)) > 0
 
 
 def _warped(reference: np.ndarray, h_work: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -459,7 +467,7 @@ def verify(query: Features, reference: Features) -> Verification:
         return Verification(inliers, len(src), 0.0, 0.0, None)
     points = src[keep] * query.scale
     (x0, y0, x1, y1), corr, agreement = _content(query, reference, h_work, points)
-    if agreement < _REFINE_BELOW and corr >= _REFINE_CORRELATION:
+    if agreement < MIN_AGREEMENT and corr >= MIN_CORRELATION:
         refined = _refine(query, reference, h_work, (x0, y0, x1, y1))
         if refined is not None:
             content = _content(query, reference, refined, points)
@@ -516,7 +524,7 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     (dx, dy), _ = cv2.phaseCorrelate(np.where(valid, w, w[valid].mean()), q, window)
     # The query shows at x what the warped frame shows at x - d.
     to_reference = to_reference @ np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]])
-    q, w, valid = _onto(small, gray, to_reference)
+    w, valid = _warped(gray, to_reference, q.shape), _covered(gray, to_reference, q.shape)
     if valid.sum() < 50 or w[valid].std() == 0:
         return None
     gain, offset = _linear_fit(w[valid], q[valid])
