@@ -391,6 +391,16 @@ def test_load_frame_at_finds_the_sampled_frame(shared_data, goldeneye_frames):
     assert load_frame_at(shared_data / ROTATED, 5.0).rgb.shape == (1280, 544, 3)
 
 
+def test_load_frame_at_decodes_from_the_start_where_seeking_gives_a_corrupt_picture(shared_data):
+    # cockatoo.mp4 flags frames at 3.8 and 7.25 s as keys, but decoded from there they stay
+    # green: only decoding from the first frame gives the picture that was archived.
+    path = shared_data / "imageio-standard-images" / "cockatoo.mp4"
+    sampled = {round(frame.time, 2): frame.rgb for frame in sample_video(path)}
+    for time in (5.0, 9.0):
+        found = load_frame_at(path, time)
+        assert found.time == time and (found.rgb == sampled[time]).all()
+
+
 def _raw_h264(path: Path) -> Path:
     """50 frames at 25 fps, grey level 5 x frame number, with no container and no timestamps."""
     with av.open(str(path), "w", format="h264") as out:

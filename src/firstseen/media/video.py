@@ -108,21 +108,43 @@ def decoded_frames(path: Path) -> Iterator[tuple[VideoFrame, float]]:
 
 
 def load_frame_at(path: Path, time: float) -> Frame:
-    """Decode the frame nearest `time` (seconds since stream start), e.g. to show a match."""
+    """Decode the frame nearest `time` (seconds since stream start), e.g. to show a match.
+
+    Seeks to the keyframe before it, unless the frames decoded from there are flagged corrupt:
+    some streams (cockatoo.mp4 among the test media) flag frames as keys that do not refresh the
+    whole picture, and decode right only from their start.
+    """
+    found = _frame_near(path, time, seek=True)
+    if found is None:
+        found = _frame_near(path, time, seek=False)
+    if found is None:
+        raise MediaError("no decodable video frames")
+    return found
+
+
+def _frame_near(path: Path, time: float, seek: bool) -> Frame | None:
+    """The frame nearest `time`, or None when none decodes, or, after a seek, the keyframe it
+    landed on or a frame after it came out corrupt."""
     with _open(path) as (container, stream):
         start = _start(stream)
-        if stream.start_time is not None:  # raw streams have no timestamps to seek by
+        seek = seek and stream.start_time is not None  # raw streams have no timestamps to seek by
+        if seek:
             container.seek(round((start + time) / stream.time_base), stream=stream)
-        best, best_time = None, math.inf
+        best, best_time, keyed = None, math.inf, not seek
         for index, frame in enumerate(container.decode(stream)):
+            # Pictures shown before the keyframe (an open GOP's leading ones) refer to frames
+            # before the seek: passed over, whether flagged corrupt or not.
+            keyed = keyed or frame.key_frame
+            if not keyed:
+                continue
+            if seek and frame.is_corrupt:
+                return None
             frame_time = _time(frame, index, stream, start)
             if abs(frame_time - time) < abs(best_time - time):
                 best, best_time = frame, frame_time
             if frame_time >= time:
                 break
-        if best is None:
-            raise MediaError("no decodable video frames")
-        return Frame(_upright(best), best_time)
+        return None if best is None else Frame(_upright(best), best_time)
 
 
 def video_streams(container: InputContainer) -> list[VideoStream]:
