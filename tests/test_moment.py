@@ -1,16 +1,19 @@
 """The moment a still shows, on a fixed camera where the descriptor ties the frames (OpenCV's
 vtest.avi: a street filmed from one spot while people walk through)."""
 
+import json
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
+from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import search, verdict
 from firstseen.matching.moment import _MAX_SKEW, _skew, closest_moment
@@ -68,11 +71,15 @@ def test_a_fixed_camera_still_is_timed_by_what_moved(street):
 
     # Three seconds off, the street aligns just as well (its background is all keypoints see),
     # but the people have moved: the scan settles on the moment copied.
-    assert confirmed_at(9.0) == (*frames[12.0], 12.0)
-    # On the moment itself, nothing near it agrees better.
-    assert confirmed_at(12.0) is None
+    moved = confirmed_at(9.0)
+    assert (moved.frame_id, moved.ordinal, moved.time) == (*frames[12.0], 12.0)
+    # On the moment itself, nothing near it agrees better; people walk, so no other sampled
+    # frame shows the same picture.
+    stays = confirmed_at(12.0)
+    assert (stays.frame_id, stays.time, stays.span) == (frames[12.0][0], 12.0, (12.0, 12.0))
     (match,) = searcher.search_image(query, top=1)
     assert match.item.id == item.id and match.time == 12.0 and match.match
+    assert match.time_span is None
 
 
 def degraded(picture: np.ndarray) -> np.ndarray:
@@ -105,7 +112,7 @@ def test_a_degraded_copy_of_swaying_leaves_is_timed_by_the_leaves(tree, start):
     moment = closest_moment(
         archive, item.id, item.sha256, confirmed[0], confirmed[2], check.alignment
     )
-    assert moment == truth
+    assert (moment.frame_id, moment.ordinal, moment.time) == truth
 
 
 def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
@@ -121,6 +128,33 @@ def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
     assert match.item.id == item.id and match.match
     assert (match.frame_id, match.time) == (copied[0], copied[2])
     assert match.pdq_distance is not None
+
+
+def test_a_still_shot_is_answered_with_the_stretch_that_shows_the_same_picture(
+    tmp_path, shared_data
+):
+    """testvideo.mp4 holds one picture from 2 s until its cut at 6 s: a copy of it could come
+    from any of those frames, and the answer says so."""
+    archive, path = archived(tmp_path, shared_data / "pyscenedetect-resources" / "testvideo.mp4")
+    searcher = open_searcher(archive)
+    picture = frame_at(path, 4.5)
+    (match,) = searcher.search_image(picture[60:-60, 100:-100], top=1)
+    assert match.match and 2.0 <= match.time <= 5.1
+    assert match.time_span == pytest.approx((2.002, 5.005), abs=1e-3)
+    # The frame at 1 s differs where the query lies (a line of caption), so it is not part of
+    # the stretch.
+    times = [when for _, _, when in archive.catalog.item_frames(match.item.id)]
+    assert times[:7] == pytest.approx([0.0, 1.001, 2.002, 3.003, 4.004, 5.005, 6.006], abs=1e-3)
+    archive.close()
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), picture[60:-60, 100:-100, ::-1])
+    answer = CliRunner().invoke(
+        app, ["--archive", str(archive.root), "search", str(still), "-f", "jsonl"]
+    )
+    assert json.loads(answer.stdout)["matches"][0]["time_span"] == [2.002, 5.005]
+    table = CliRunner().invoke(app, ["--archive", str(archive.root), "search", str(still)])
+    words = " ".join(table.stdout.split())
+    assert "│ 00:02–00:05 │" in words and "at 00:02 (the same picture from 00:02 to 00:05)" in words
 
 
 def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():

@@ -27,7 +27,7 @@ from firstseen.matching.search import Searcher
 from firstseen.matching.verify import LocalFeatures, inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink
-from firstseen.outputs.render import clock, match_json
+from firstseen.outputs.render import clock, clock_span, match_json
 
 _CROPPED = 0.9  # a region covering less of the source than this is called a crop
 _QUERY_FRAMES = 12  # frames of a video query tried when drawing keypoint matches
@@ -143,6 +143,9 @@ def _what(match: Match, query_kind: str, query_sha256: str | None = None) -> str
             where = "; ".join(stretches) or f"from {clock(match.time)}"
             return f"{adjective + ' ' if adjective else ''}footage ({where})"
         noun = f"frame ({clock(match.time)})"
+        if match.time_span:
+            same = clock_span(match.time_span, " to ")
+            noun = f"frame ({clock(match.time)}; the same picture from {same})"
     else:
         noun = "copy"
     return f"a {adjective + ' ' if adjective else ''}{noun}"

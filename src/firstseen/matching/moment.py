@@ -5,14 +5,18 @@ who moved, so the frame it ranks first may be seconds away from the one copied. 
 alignment already says where the query lies on the frame, and a fixed camera puts every frame of
 the shot in the same place; so each neighbouring frame the descriptor ties with it is put under
 the query with that same alignment, without matching keypoints again, and the query is compared
-with each where they differ (the people who moved): it shows one of them there.
+with each where they differ (the people who moved): it shows one of them there. Frames that do
+not differ there at all (a still shot, or a crop of what did not move) cannot be told apart, and
+the answer gives the stretch they cover rather than pretend to one moment.
 """
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from firstseen.archive.store import Archive
-from firstseen.matching.verify import Alignment, register, residuals
+from firstseen.matching.verify import Alignment, changes, predictions, register, residuals
 
 SPAN = 10.0  # seconds scanned on either side of the confirmed frame
 # Frames whose descriptors are this close to the confirmed frame's are ones the descriptor cannot
@@ -29,11 +33,23 @@ _CLEARLY = 0.9
 _MAX_SKEW = 0.1
 
 
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The sampled frame a still shows, and the sampled frames around it that show the same
+    picture where the query lies (a still shot, or a crop of what did not move)."""
+
+    frame_id: int
+    ordinal: int
+    time: float
+    span: tuple[float, float]  # times of the first and last of them, this frame's when alone
+
+
 def closest_moment(
     archive: Archive, item_id: int, sha256: str, frame_id: int, time: float, alignment: Alignment
-) -> tuple[int, int, float] | None:
-    """(frame id, ordinal, time) of the sampled frame near the confirmed one (`frame_id`, at
-    `time`) that the query shows, or None when that is the confirmed frame (or it is gone)."""
+) -> Moment | None:
+    """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
+    possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
+    its thumbnail gone, nothing else the descriptor ties)."""
     if _skew(alignment.homography) > _MAX_SKEW:
         return None
     frames = archive.catalog.frames_between(item_id, time - SPAN, time + SPAN)
@@ -67,11 +83,24 @@ def closest_moment(
     registered = register(alignment, read[0][1])
     if registered is None:
         return None
-    share, mean_residuals = residuals(registered, [picture for _, picture in read[1:]])
+    predicted = predictions(registered, [picture for _, picture in read[1:]])
+    share, mean_residuals = residuals(registered, predicted)
     best = int(np.argmin(mean_residuals))
     if share < _MIN_CHANGE or mean_residuals[best] >= _CLEARLY * mean_residuals[0]:
-        return None
-    return frames[read[best][0]]
+        best = 0
+    # The frames showing the same picture as the one chosen, without a gap in between.
+    same = {
+        k
+        for (k, _), change in zip(read, changes(registered, predicted, best), strict=True)
+        if change < _MIN_CHANGE
+    }
+    first = last = read[best][0]
+    while first - 1 in same:
+        first -= 1
+    while last + 1 in same:
+        last += 1
+    chosen_id, ordinal, when = frames[read[best][0]]
+    return Moment(chosen_id, ordinal, when, (frames[first][2], frames[last][2]))
 
 
 def _skew(homography: np.ndarray) -> float:

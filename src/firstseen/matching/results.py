@@ -46,6 +46,9 @@ class Match:
     pdq_distance: int | None = None
     segments: list[SegmentMatch] = field(default_factory=list)
     picture: int = 0  # which of the query's pictures (the whole, a part) found the reference
+    # The first and last sampled frames that show the same picture as `time` where the query lies
+    # (a still shot): any of them is as much the moment copied. None when it is the only one.
+    time_span: tuple[float, float] | None = None
     # The descriptor model's; a hash-only item keeps the default (its pairs are within PDQ's limit).
     calibration: verdict.Calibration = verdict.SSCD
 

@@ -318,8 +318,9 @@ class Searcher:
 
     def _settle_moment(self, chosen: Match) -> Match:
         """A confirmed video frame, moved to the neighbouring sampled frame of the same fixed shot
-        that the query shows (matching/moment.py), once keypoints confirm that frame too. The
-        descriptor's similarity stays the one of the frame that found the video."""
+        that the query shows (matching/moment.py), once keypoints confirm that frame too, and
+        given the stretch of sampled frames that show the same picture. The descriptor's
+        similarity stays the one of the frame that found the video."""
         alignment = chosen.check.alignment
         if chosen.time is None or chosen.frame_id is None or alignment is None:
             return chosen
@@ -333,13 +334,22 @@ class Searcher:
         )
         if moment is None:
             return chosen
-        frame_id, ordinal, when = moment
+        span = moment.span if moment.span[0] < moment.span[1] else None
+        if moment.frame_id == chosen.frame_id:
+            return replace(chosen, time_span=span)
         local = self.fast if alignment.query.kind == self.fast.kind else self.robust
-        reference = self.reference_features(chosen.item, ordinal, local)
+        reference = self.reference_features(chosen.item, moment.ordinal, local)
         check = NOT_VERIFIED if reference is None else verify(alignment.query, reference)
         if not verdict.verified(check):
             return chosen
-        return replace(chosen, frame_id=frame_id, ordinal=ordinal, time=when, check=check)
+        return replace(
+            chosen,
+            frame_id=moment.frame_id,
+            ordinal=moment.ordinal,
+            time=moment.time,
+            check=check,
+            time_span=span,
+        )
 
     def verify_hit(
         self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures

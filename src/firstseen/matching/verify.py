@@ -13,7 +13,8 @@ outline is projected, by keeping only the rows and columns of the query that cor
 warped reference. A translucent band laid over the picture (a news caption) hides the content
 without replacing it: those rows follow the reference with a lower gain, and count as shown.
 A confirmed check keeps its alignment, so that other frames of a fixed shot can be compared with
-the query under it (`register`, `residuals`; matching/moment.py picks the moment with them).
+the query under it (`register`, `predictions`, `residuals`, `changes`; matching/moment.py picks
+the moment with them).
 """
 
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ _REFINE_STEPS = 30
 _REFINE_EDGE = 320  # working size of the refinement, in pixels
 _COMPARE_EDGE = 320  # working size at which other frames are compared under an alignment
 _MOMENT_DIFFERENCE = 16.0  # grey levels by which two frames differ where they show a change
+# Within this, two frames show the same picture: repeated frames of a still shot differ by 2
+# levels once blurred at the compare size, while a line of caption text that changes, washed out
+# to a few pixels there, still reaches 23.
+_SAME_PICTURE = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,28 +536,49 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
 
 
-def residuals(registered: Registered, others: list[np.ndarray]) -> tuple[float, np.ndarray]:
-    """Which of the registered frame and `others` (more frames of a fixed shot, at the same size)
-    the query shows: the share of the content where any of them differs from the registered
-    frame, and the query's mean residual there against the registered frame, then each other.
+def predictions(registered: Registered, others: list[np.ndarray]) -> list[np.ndarray]:
+    """The registered frame, then each of `others` (more frames of a fixed shot, at the same
+    size), as the query would show them: put in the same place, with the same gain and offset."""
+    predicted = [registered.predicted]
+    for other in others:
+        warped = _warped(other, registered.to_reference, registered.query.shape)
+        predicted.append(registered.gain * warped + registered.offset)
+    return predicted
+
+
+def residuals(registered: Registered, predicted: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """Which of the frames of `predictions` the query shows: the share of the content where any
+    of them differs from the registered frame, and the query's mean residual there against each.
 
     Judged only where the frames differ, since the rest of a fixed shot cannot tell them apart and
     would drown the difference in noise and overlays; and on the same pixels for every frame, so
     that noise and overlays there weigh the same on each and the residuals can be ranked.
     """
-    predictions = [registered.predicted]
-    for other in others:
-        warped = _warped(other, registered.to_reference, registered.query.shape)
-        predictions.append(registered.gain * warped + registered.offset)
     differ = np.zeros_like(registered.valid)
-    for predicted in predictions[1:]:
-        differ |= np.abs(predicted - registered.predicted) > _MOMENT_DIFFERENCE
+    for frame in predicted[1:]:
+        differ |= _differs(frame, predicted[0])
     differ &= registered.valid
     if not differ.any():
-        return 0.0, np.zeros(len(predictions))
+        return 0.0, np.zeros(len(predicted))
     query = registered.query[differ]
-    mean_residuals = np.array([np.abs(query - p[differ]).mean() for p in predictions])
+    mean_residuals = np.array([np.abs(query - p[differ]).mean() for p in predicted])
     return float(differ.sum() / registered.valid.sum()), mean_residuals
+
+
+def changes(registered: Registered, predicted: list[np.ndarray], index: int) -> np.ndarray:
+    """For each frame of `predictions`, the share of the content where it differs from frame
+    `index` by more than codec noise: where the query lies, a frame that differs almost nowhere
+    shows the same picture. Measured in the frames' own grey levels, not the query's: a copy
+    graded to low contrast must not make moments look alike."""
+    valid, count = registered.valid, max(int(registered.valid.sum()), 1)
+    levels = _SAME_PICTURE * max(abs(registered.gain), 1e-6)
+    return np.array(
+        [(_differs(p, predicted[index], levels) & valid).sum() / count for p in predicted]
+    )
+
+
+def _differs(a: np.ndarray, b: np.ndarray, levels: float = _MOMENT_DIFFERENCE) -> np.ndarray:
+    return np.abs(a - b) > levels
 
 
 def inlier_pairs(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:

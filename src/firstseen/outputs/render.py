@@ -28,12 +28,18 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def clock_span(span: tuple[float, float], between: str = "–") -> str:
+    """Two times in a video, as `clock` writes them."""
+    return f"{clock(span[0])}{between}{clock(span[1])}"
+
+
 def match_json(m: Match) -> dict[str, Any]:
     first = m.item.first_seen
     return {
         "path": m.item.path,
         "kind": m.item.kind,
         "time": None if m.time is None else round(m.time, 3),
+        "time_span": [round(t, 3) for t in m.time_span] if m.time_span else None,
         "score": round(m.score, 4),
         "match": m.match,
         "region": list(m.check.region) if m.check.region else None,
@@ -97,7 +103,7 @@ def results_table(r: QueryResult) -> Group:
         table.add_row(
             "[bold green]MATCH[/]" if m.match else "[dim]no[/]",
             Path(m.item.path).name,
-            clock(m.time),
+            clock_span(m.time_span) if m.time_span else clock(m.time),
             region,
             f"{m.score:.3f}",
             m.item.first_seen.published or "",
@@ -117,6 +123,8 @@ def results_table(r: QueryResult) -> Group:
         if m.match:
             first = m.item.first_seen
             where = f" at {clock(m.time)}" if m.time is not None else ""
+            if m.time_span:
+                where += f" (the same picture from {clock_span(m.time_span, ' to ')})"
             lines.append(
                 Text.assemble(
                     ("MATCH ", "bold green"),
