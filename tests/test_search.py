@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
+from firstseen.archive.store import Archive
 from firstseen.config import Settings
-from firstseen.engine import calibration
+from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.results import Match, Picture
 from firstseen.matching.search import Searcher, collage_cells
@@ -177,6 +180,21 @@ def test_the_descriptor_alone_decides_only_with_thresholds_for_its_model(demo_se
     uncalibrated = searching_with(verdict.KEYPOINTS_ONLY)
     assert uncalibrated.item.id == sscd.item.id and not uncalibrated.match
     assert searching_with(verdict.Calibration(sscd.normalised - 0.01, None)).match
+
+
+def test_a_black_picture_is_never_matched_on_the_descriptor_alone(tmp_path):
+    """A black screen looks like every other black screen to SSCD (0.74 from a video's black
+    opening): nothing in it ties it to one source, so only keypoints could, and there are none."""
+    archive = Archive(tmp_path / "archive")
+    black = tmp_path / "black.png"
+    Image.new("RGB", (640, 360)).save(black)
+    assert Ingester(archive, open_descriptor(archive)).add(black, Sighting("b")).status == "added"
+    searcher = open_searcher(archive)
+    query = np.zeros((180, 320, 3), np.uint8)
+    (found,) = searcher.search_image(query, top=1)
+    assert found.featureless and found.normalised > verdict.DESCRIPTOR_ALONE
+    assert not found.match
+    archive.close()
 
 
 def test_another_model_gets_no_descriptor_alone_thresholds_unless_set():

@@ -203,6 +203,12 @@ def _closest_sentence(closest: Match) -> str:
             f"keypoint matches) but its content differs (correlation {check.correlation:.3f}, "
             f"{check.agreement:.0%} of blocks agree): another moment or view, not a copy"
         )
+    if closest.featureless and not verdict.verified(check):
+        return (
+            f"the closest candidate, {_name(closest.item)}, scores {closest.score:.3f}, but the "
+            "query is black or flat: it shows nothing that could tie it to one source, and no "
+            "keypoints confirm it"
+        )
     return (
         f"the closest candidate, {_name(closest.item)}, scores {closest.score:.3f} (normalised "
         f"similarity {closest.normalised:.3f}, {check.inliers} agreeing keypoints), below what a "

@@ -8,6 +8,7 @@ from firstseen.archive.catalog import Item
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
 from firstseen.matching.verify import NOT_VERIFIED, Features, Verification
+from firstseen.media.frames import spread
 
 FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
 
@@ -51,6 +52,7 @@ class Match:
     time_span: tuple[float, float] | None = None
     # The descriptor model's; a hash-only item keeps the default (its pairs are within PDQ's limit).
     calibration: verdict.Calibration = verdict.SSCD
+    featureless: bool = False  # the query picture is black or flat: only keypoints can confirm it
 
     @property
     def score(self) -> float:
@@ -62,7 +64,7 @@ class Match:
     def match(self) -> bool:
         if self.segments:
             return any(s.match for s in self.segments)
-        return verdict.is_match(self.normalised, self.check, self.calibration)
+        return verdict.is_match(self.normalised, self.check, self.calibration, self.featureless)
 
 
 @dataclass(slots=True)
@@ -84,10 +86,18 @@ class Picture:
     features: dict[tuple[str, bool], Features] = field(default_factory=dict)
     vectors: dict[bool, np.ndarray] = field(default_factory=dict)  # mirrored → unit vector
     checks: dict[tuple[str, bool, str, int], Verification] = field(default_factory=dict)
+    _featureless: bool | None = field(default=None, repr=False)
 
     @property
     def whole(self) -> bool:
         return self.window is None
+
+    @property
+    def featureless(self) -> bool:
+        """Black or flat (verdict.FEATURELESS): the descriptor alone cannot attribute it."""
+        if self._featureless is None:
+            self._featureless = spread(self.view) < verdict.FEATURELESS
+        return self._featureless
 
     @property
     def view(self) -> np.ndarray:

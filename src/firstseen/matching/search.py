@@ -295,6 +295,7 @@ class Searcher:
                     hit.mirrored,
                     picture=hit.picture,
                     calibration=self.calibration,
+                    featureless=pictures[hit.picture].featureless,
                 )
             )
         if depth == 0:

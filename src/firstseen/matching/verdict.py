@@ -30,6 +30,10 @@ from firstseen.matching.verify import MIN_AGREEMENT, MIN_CORRELATION, Verificati
 MIN_INLIERS = 6  # few, but the photometric checks below carry the weight
 CONTRADICTING_INLIERS = 12  # a disagreement counts only where the alignment is this well founded
 DESCRIPTOR_ALONE = 0.35  # dev split: unrelated pairs reached 0.25 at most
+# A query picture with less grey-level spread than this (media.frames.spread) shows nothing to
+# attribute: SSCD puts a black screenshot at 0.74 from a video's black opening. The benchmark's
+# queries, dark film stills included, spread 3.3 and more; black and flat pictures 0 to 0.5.
+FEATURELESS = 2.0
 SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Segment.score)
 _INLIER_SATURATION = 50
 _CONTRADICTION_PENALTY = 0.25
@@ -78,8 +82,12 @@ def score(normalised: float, v: Verification) -> float:
     return normalised
 
 
-def is_match(normalised: float, v: Verification, calibration: Calibration = SSCD) -> bool:
-    return verified(v) or _alone(normalised, v, calibration.descriptor_alone)
+def is_match(
+    normalised: float, v: Verification, calibration: Calibration = SSCD, featureless: bool = False
+) -> bool:
+    """Confirmed by local features, or, for a query picture with something in it, far above
+    what the descriptor gives unrelated pictures."""
+    return verified(v) or (not featureless and _alone(normalised, v, calibration.descriptor_alone))
 
 
 def is_segment_match(

@@ -29,3 +29,10 @@ def shrink(rgb: np.ndarray, long_edge: int) -> np.ndarray:
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def spread(rgb: np.ndarray) -> float:
+    """Grey-level standard deviation of a 64 x 64 thumbnail: about 0 for a black screen or a flat
+    colour, which show nothing that could tie them to one source."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+    return float(cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA).std())
