@@ -5,9 +5,9 @@
 A side-by-side comparison or a grid of pictures is a common form of a misleading post: every
 picture in it has its own source. The archive holds the provenance benchmark's reference photos;
 each query is a 2 x 2 grid or a pair side by side of some of them, resized into equal cells with
-white gutters and saved as JPEG. For firstseen and both anchors, in the same run: how many of
-the pictures used are among the top answers, how many are flagged `match`, and how many photos
-that are not in the query are flagged.
+white gutters (or none, `--gutter 0`) and saved as JPEG. For firstseen and both anchors, in the
+same run: how many of the pictures used are among the top answers, how many are flagged `match`,
+and how many photos that are not in the query are flagged.
 """
 
 from __future__ import annotations
@@ -27,24 +27,27 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 LAYOUTS = {"2x2": (2, 2, 400, 300), "1x2": (1, 2, 480, 360)}  # rows, columns, cell size
-GUTTER = 8
 
 
-def collage(photos: list[Path], rows: int, columns: int, cell: tuple[int, int]) -> Image.Image:
+def collage(
+    photos: list[Path], rows: int, columns: int, cell: tuple[int, int], gutter: int
+) -> Image.Image:
     width, height = cell
     canvas = Image.new(
         "RGB",
-        (columns * width + (columns - 1) * GUTTER, rows * height + (rows - 1) * GUTTER),
+        (columns * width + (columns - 1) * gutter, rows * height + (rows - 1) * gutter),
         "white",
     )
     for k, photo in enumerate(photos):
         row, column = divmod(k, columns)
         picture = load_rgb(photo).resize(cell, Image.Resampling.LANCZOS)
-        canvas.paste(picture, (column * (width + GUTTER), row * (height + GUTTER)))
+        canvas.paste(picture, (column * (width + gutter), row * (height + gutter)))
     return canvas
 
 
-def build(photos: list[Reference], out: Path, per_layout: int, seed: int) -> dict[Path, set[str]]:
+def build(
+    photos: list[Reference], out: Path, per_layout: int, seed: int, gutter: int
+) -> dict[Path, set[str]]:
     """Query file → the reference paths it shows."""
     rng = np.random.default_rng(seed)
     queries: dict[Path, set[str]] = {}
@@ -52,7 +55,7 @@ def build(photos: list[Reference], out: Path, per_layout: int, seed: int) -> dic
         for i in range(per_layout):
             chosen = [photos[int(k)].path for k in rng.choice(len(photos), rows * columns, False)]
             path = out / f"{name}-{i:02d}.jpg"
-            collage(chosen, rows, columns, (cell[0], cell[1])).save(path, quality=85)
+            collage(chosen, rows, columns, (cell[0], cell[1]), gutter).save(path, quality=85)
             queries[path] = {str(p) for p in chosen}
     return queries
 
@@ -85,6 +88,7 @@ def main() -> int:
     parser.add_argument("--firstseen", type=Path, default=REPO / ".venv" / "bin" / "firstseen")
     parser.add_argument("--per-layout", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--gutter", type=int, default=8, help="white pixels between pictures")
     args = parser.parse_args()
 
     photos = [r for r in references(args.data) if r.kind == "image"]
@@ -93,7 +97,7 @@ def main() -> int:
         if directory.exists():
             shutil.rmtree(directory)
     out.mkdir(parents=True)
-    queries = build(photos, out, args.per_layout, args.seed)
+    queries = build(photos, out, args.per_layout, args.seed, args.gutter)
     top = 5
 
     anchors = Anchors.create()
@@ -105,7 +109,10 @@ def main() -> int:
     for index, found in zip(anchors.indexes, anchors.search(paths, top), strict=True):
         results[index.anchor.name] = found
 
-    print(f"{len(photos)} archived photos; {len(queries)} collages ({', '.join(LAYOUTS)})")
+    print(
+        f"{len(photos)} archived photos; {len(queries)} collages ({', '.join(LAYOUTS)}), "
+        f"{args.gutter} px gutters"
+    )
     print(
         f"{'system':<12} {'layout':<6} {'pictures':>8} {'in top 5':>8} {'flagged':>8} "
         f"{'others flagged':>14} {'median ms':>9}"

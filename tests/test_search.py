@@ -3,6 +3,8 @@
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import cv2
 import numpy as np
@@ -16,7 +18,7 @@ from firstseen.config import Settings
 from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.results import Match, Picture
-from firstseen.matching.search import Searcher, collage_cells
+from firstseen.matching.search import Searcher, collage_cells, cut_cells
 from firstseen.media.images import load_image
 from firstseen.outputs.render import result_json
 
@@ -205,24 +207,50 @@ def test_another_model_gets_no_descriptor_alone_thresholds_unless_set():
     assert calibration(tuned) == verdict.Calibration(0.6, 0.5)
 
 
-def grid(pictures: list[Image.Image], columns: int, cell: tuple[int, int]) -> Image.Image:
-    """Pictures resized into equal cells with 8 px white gutters, as a collage maker lays them."""
+def grid(
+    pictures: list[Image.Image], columns: int, cell: tuple[int, int], gutter: int = 8
+) -> Image.Image:
+    """Pictures resized into equal cells with white gutters, as a collage maker lays them."""
     rows = -(-len(pictures) // columns)
-    canvas = Image.new("RGB", (columns * (cell[0] + 8) - 8, rows * (cell[1] + 8) - 8), "white")
+    width, height = cell[0] + gutter, cell[1] + gutter
+    canvas = Image.new("RGB", (columns * width - gutter, rows * height - gutter), "white")
     for k, picture in enumerate(pictures):
         row, column = divmod(k, columns)
-        canvas.paste(picture.resize(cell), (column * (cell[0] + 8), row * (cell[1] + 8)))
+        canvas.paste(picture.resize(cell), (column * width, row * height))
     return canvas
 
 
-def test_every_picture_of_a_collage_is_traced(demo_searcher, demo_dir, tmp_path):
+@pytest.mark.parametrize("gutter", [8, 0])
+def test_every_picture_of_a_collage_is_traced(demo_searcher, demo_dir, tmp_path, gutter):
     names = ["chelsea.png", "retina.jpg", "coffee.png", "bridge.jpg"]
     photos = [Image.open(demo_dir / "media" / name).convert("RGB") for name in names]
-    grid(photos, 2, (400, 300)).save(tmp_path / "collage.jpg", quality=85)
+    grid(photos, 2, (400, 300), gutter).save(tmp_path / "collage.jpg", quality=85)
     result = demo_searcher.search(tmp_path / "collage.jpg", top=5)
     flagged = {Path(m.item.path).name for m in result.matches if m.match}
-    # The flat cells (a retina, a cat) are not confirmed by keypoints of the whole collage.
+    # The flat cells (a retina, a cat) are not confirmed by keypoints of the whole collage;
+    # without gutters, the pictures confirmed first say where the others lie.
     assert flagged == set(names)
+
+
+def confirmed_at(box: tuple[int, int, int, int], size: tuple[int, int]) -> Match:
+    """A confirmed match whose content fills `box` (x0, y0, x1, y1) of a query of `size`."""
+    features = SimpleNamespace(scale=1.0, size=size)
+    alignment = SimpleNamespace(box=box, query=features)
+    return cast(Match, SimpleNamespace(check=SimpleNamespace(alignment=alignment), mirrored=False))
+
+
+def test_collages_without_gutters_are_cut_where_a_picture_filling_a_corner_ends():
+    # Side by side: the left picture confirmed, the right one is a cell of its own.
+    assert cut_cells((600, 1000), [confirmed_at((0, 0, 498, 600), (1000, 600))]) == [
+        (0, 0, 498, 600),
+        (498, 0, 502, 600),
+    ]
+    # A 2 x 2 grid, one quarter confirmed: the other three quarters are cells.
+    cells = cut_cells((600, 800), [confirmed_at((2, 301, 400, 598), (800, 600))])
+    assert cells == [(0, 0, 400, 301), (0, 301, 400, 299), (400, 0, 400, 301), (400, 301, 400, 299)]
+    # A picture between a phone app's bars, or inset in another, fills no corner: no cells.
+    assert cut_cells((1600, 720), [confirmed_at((0, 230, 720, 900), (720, 1600))]) == []
+    assert cut_cells((600, 800), [confirmed_at((200, 150, 600, 450), (800, 600))]) == []
 
 
 def test_collage_cells_need_a_gutter_from_top_to_bottom(demo_dir):

@@ -5,6 +5,7 @@ import logging
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -37,6 +38,7 @@ _PART_MIN_AREA, _PART_MAX_AREA = 0.03, 0.85  # of the query, for a region to be 
 _FLAT = 4.0  # grey-level spread (any channel) along a gutter of a collage
 _COLLAGE_EDGE = 1024  # working size when looking for gutters: a few pixels wide must survive
 _CELL = 0.2  # of the collage's width (or a column's height), the least a picture of it spans
+_CORNER = 0.03  # of the query's size: how near its borders content must end to fill a corner
 
 
 class Searcher:
@@ -103,9 +105,10 @@ class Searcher:
         if not confirmed:
             parts = [Picture(rgb, window) for window in _parts(rgb)]
             matches = self.search_pictures([whole, *parts], top, photo_parts=True)
-        elif cells := _uncovered(collage_cells(rgb), confirmed):
-            parts = [Picture(rgb, cell) for cell in cells]
-            matches = _per_item(matches + self.search_pictures([whole, *parts], top))
+        elif cells := _uncovered(collage_cells(rgb) or cut_cells(rgb.shape, confirmed), confirmed):
+            parts = [part for cell in cells if not (part := Picture(rgb, cell)).featureless]
+            if parts:
+                matches = _per_item(matches + self.search_pictures([whole, *parts], top))
         matches += self._hash_matches(rgb)
         return sorted(matches, key=lambda m: -m.score)[:top]
 
@@ -176,7 +179,15 @@ class Searcher:
         # A match moved to another moment of its video may name a frame retrieval did not find.
         moved = [m.frame_id for m in matches if m.frame_id not in info]
         stored = {**info, **self.archive.catalog.frames_info(moved)} if moved else info
+        alone = self.calibration.descriptor_alone
         for chosen in matches:
+            # Looked at only where the descriptor alone would decide: it costs a few ms a picture.
+            if (
+                alone is not None
+                and chosen.normalised >= alone
+                and not verdict.verified(chosen.check)
+            ):
+                chosen.featureless = pictures[chosen.picture].featureless
             if chosen.frame_id not in stored:
                 continue
             if chosen.picture not in query_hashes:
@@ -295,7 +306,6 @@ class Searcher:
                     hit.mirrored,
                     picture=hit.picture,
                     calibration=self.calibration,
-                    featureless=pictures[hit.picture].featureless,
                 )
             )
         if depth == 0:
@@ -462,10 +472,8 @@ def _runs(busy: np.ndarray, shortest: float) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in pairs if b - a >= shortest]
 
 
-def _uncovered(
-    cells: list[tuple[int, int, int, int]], confirmed: list[Match]
-) -> list[tuple[int, int, int, int]]:
-    """The cells that no confirmed content covers most of (in the query's pixels)."""
+def _boxes(confirmed: list[Match]) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of the content each confirmed match found, in the query's pixels."""
     boxes = []
     for match in confirmed:
         if (alignment := match.check.alignment) is None:
@@ -474,6 +482,46 @@ def _uncovered(
         if match.mirrored:  # the box lies on the mirror image
             x0, x1 = alignment.query.size[0] - x1, alignment.query.size[0] - x0
         boxes.append((x0, y0, x1, y1))
+    return boxes
+
+
+def cut_cells(shape: tuple[int, ...], confirmed: list[Match]) -> list[tuple[int, int, int, int]]:
+    """The cells (x, y, w, h) of a collage without gutters, cut along the edges of the content
+    already confirmed: pictures put edge to edge meet on the lines where a confirmed one ends.
+
+    Only content that fills a corner of the query cuts it, as a picture of a collage does: a
+    picture in a phone screenshot, a player or an inset lies between the page's other content,
+    which is not worth searching. Edges closer than `_CELL` to the query's border, or to another
+    cut, cut nothing."""
+    height, width = shape[:2]
+    slack_x, slack_y = _CORNER * width, _CORNER * height
+
+    def in_corner(box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        sideways = x0 <= slack_x or x1 >= width - slack_x
+        return sideways and (y0 <= slack_y or y1 >= height - slack_y)
+
+    boxes = [box for box in _boxes(confirmed) if in_corner(box)]
+
+    def cuts(edges: list[float], size: int) -> list[int]:
+        kept = [0]
+        for edge in sorted(edges):
+            if _CELL * size <= edge - kept[-1] and edge <= (1 - _CELL) * size:
+                kept.append(round(edge))
+        return [*kept, size]
+
+    xs = cuts([x for box in boxes for x in (box[0], box[2])], width)
+    ys = cuts([y for box in boxes for y in (box[1], box[3])], height)
+    if len(xs) == 2 and len(ys) == 2:
+        return []
+    return [(x0, y0, x1 - x0, y1 - y0) for x0, x1 in pairwise(xs) for y0, y1 in pairwise(ys)]
+
+
+def _uncovered(
+    cells: list[tuple[int, int, int, int]], confirmed: list[Match]
+) -> list[tuple[int, int, int, int]]:
+    """The cells that no confirmed content covers most of (in the query's pixels)."""
+    boxes = _boxes(confirmed)
 
     def covered(cell: tuple[int, int, int, int]) -> float:
         x, y, w, h = cell
