@@ -10,9 +10,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.cli import app
-from firstseen.engine import open_searcher
+from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching.align import align
 from firstseen.media import sample_video
 from firstseen.media.bars import content_box
@@ -206,3 +208,26 @@ def test_partner_vpdq_hashes_found_by_clip_and_still(tmp_path, shared_data):
     (still,) = searcher.search(tmp_path / "still.png").matches
     assert still.match and still.time == pytest.approx(10, abs=0.5) and still.pdq_distance <= 31
     assert searcher.search(te / "sample-videos" / "pattern-hd-no-bar.mp4").matches == []
+
+
+def test_a_black_clip_is_not_matched_to_black_openings(tmp_path, shared_data):
+    """testvideo.mp4 opens on black: a clip of nothing but black lines up with it as well as
+    with any fade, so the descriptor alone does not call it a copy."""
+    archive = Archive(tmp_path / "archive")
+    source = shared_data / "pyscenedetect-resources" / "testvideo.mp4"
+    assert Ingester(archive, open_descriptor(archive)).add(source, Sighting("t")).status == "added"
+    clip = tmp_path / "black.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for index in range(100):
+            frame = av.VideoFrame.from_ndarray(np.zeros((360, 640, 3), np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    result = open_searcher(archive).search(clip, top=1)
+    (found,) = result.matches
+    aligned = found.segments[0]
+    assert aligned.segment.score > 0.3 and aligned.featureless  # the openings line up...
+    assert not found.match  # ...but black shows nothing to attribute
+    archive.close()

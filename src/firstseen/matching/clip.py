@@ -83,6 +83,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
             matches.append(
                 _verify_segments(searcher, chosen, seen, pictures) if checked else chosen
             )
+    _mark_featureless(searcher.calibration, matches, pictures, times)
     stored = searcher.archive.catalog.frames_info([m.frame_id for m in matches])
     query_hashes: dict[int, bytes] = {}
     for chosen in matches:
@@ -95,6 +96,29 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
     matches += _hash_matches(searcher, frames, (times, cuts), length)
     matches.sort(key=lambda m: -m.score)
     return matches[:top]
+
+
+def _mark_featureless(
+    calibration: verdict.Calibration,
+    matches: list[Match],
+    pictures: list[Picture],
+    times: np.ndarray,
+) -> None:
+    """Flags the answers the descriptor alone would decide whose query frames are mostly black or
+    flat (verdict.FEATURELESS); looked at only there, since it costs a few ms a frame."""
+    still_alone, segment_alone = calibration.descriptor_alone, calibration.segment_alone
+    for chosen in matches:
+        if not chosen.segments and still_alone is not None and chosen.normalised >= still_alone:
+            unconfirmed = not verdict.verified(chosen.check)
+            chosen.featureless = unconfirmed and pictures[chosen.picture].featureless
+        for answer in chosen.segments:
+            if segment_alone is None or answer.segment.score < segment_alone:
+                continue
+            if verdict.verified(answer.check):
+                continue
+            start, end = answer.segment.query
+            shown = [p for p, t in zip(pictures, times, strict=True) if start <= t <= end]
+            answer.featureless = sum(p.featureless for p in shown) * 2 > len(shown)
 
 
 def _hash_matches(

@@ -21,6 +21,7 @@ class SegmentMatch:
     check: Verification = NOT_VERIFIED
     mirrored: bool = False
     calibration: verdict.Calibration = verdict.SSCD
+    featureless: bool = False  # most of its query frames are black or flat (a fade, an intro)
 
     @property
     def score(self) -> float:
@@ -28,7 +29,9 @@ class SegmentMatch:
 
     @property
     def match(self) -> bool:
-        return verdict.is_segment_match(self.segment.score, self.check, self.calibration)
+        return verdict.is_segment_match(
+            self.segment.score, self.check, self.calibration, self.featureless
+        )
 
 
 @dataclass(slots=True)

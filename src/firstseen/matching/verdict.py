@@ -91,11 +91,15 @@ def is_match(
 
 
 def is_segment_match(
-    segment_score: float, v: Verification, calibration: Calibration = SSCD
+    segment_score: float,
+    v: Verification,
+    calibration: Calibration = SSCD,
+    featureless: bool = False,
 ) -> bool:
     """A video segment: confirmed by its best frame pair, or consistent in time with similar
-    frames all along, which chance does not line up (docs/benchmarks.md)."""
-    return verified(v) or _alone(segment_score, v, calibration.segment_alone)
+    frames all along, which chance does not line up (docs/benchmarks.md), unless those frames
+    are mostly black or flat: every fade to black lines up with every other."""
+    return verified(v) or (not featureless and _alone(segment_score, v, calibration.segment_alone))
 
 
 def _alone(similarity: float, v: Verification, threshold: float | None) -> bool:
