@@ -675,7 +675,9 @@ class VideoCursor:
     def __init__(self, path: Path, start: float, mirror: bool = False) -> None:
         self.path, self.mirror = path, mirror
         self._open(seek=start - 3.0)
-        if self.nxt is not None and self.nxt[0] > start + 1e-3:  # seeked past: decode from 0
+        # Seeked past the start, or onto a key that does not refresh the picture (cockatoo.mp4
+        # flags such keys): decode from 0.
+        if self.nxt is not None and (self.nxt[0] > start + 1e-3 or self.nxt[1].is_corrupt):
             self.close()
             self._open(seek=0.0)
 
