@@ -108,13 +108,11 @@ def _mark_featureless(
     flat (verdict.FEATURELESS); looked at only there, since it costs a few ms a frame."""
     still_alone, segment_alone = calibration.descriptor_alone, calibration.segment_alone
     for chosen in matches:
-        if not chosen.segments and still_alone is not None and chosen.normalised >= still_alone:
-            unconfirmed = not verdict.verified(chosen.check)
-            chosen.featureless = unconfirmed and pictures[chosen.picture].featureless
+        alone = verdict.descriptor_decides(chosen.normalised, chosen.check, still_alone)
+        if not chosen.segments and alone:
+            chosen.featureless = pictures[chosen.picture].featureless
         for answer in chosen.segments:
-            if segment_alone is None or answer.segment.score < segment_alone:
-                continue
-            if verdict.verified(answer.check):
+            if not verdict.descriptor_decides(answer.segment.score, answer.check, segment_alone):
                 continue
             start, end = answer.segment.query
             shown = [p for p, t in zip(pictures, times, strict=True) if start <= t <= end]

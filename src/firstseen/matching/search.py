@@ -182,11 +182,7 @@ class Searcher:
         alone = self.calibration.descriptor_alone
         for chosen in matches:
             # Looked at only where the descriptor alone would decide: it costs a few ms a picture.
-            if (
-                alone is not None
-                and chosen.normalised >= alone
-                and not verdict.verified(chosen.check)
-            ):
+            if verdict.descriptor_decides(chosen.normalised, chosen.check, alone):
                 chosen.featureless = pictures[chosen.picture].featureless
             if chosen.frame_id not in stored:
                 continue

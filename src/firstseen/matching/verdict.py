@@ -102,5 +102,11 @@ def is_segment_match(
     return verified(v) or (not featureless and _alone(segment_score, v, calibration.segment_alone))
 
 
+def descriptor_decides(similarity: float, v: Verification, threshold: float | None) -> bool:
+    """Keypoints neither confirm nor contradict, and the similarity alone reaches `threshold`:
+    the only case where whether the query shows anything at all (`featureless`) matters."""
+    return not verified(v) and _alone(similarity, v, threshold)
+
+
 def _alone(similarity: float, v: Verification, threshold: float | None) -> bool:
     return threshold is not None and not contradicted(v) and similarity >= threshold
