@@ -142,10 +142,9 @@ def _what(match: Match, query_kind: str, query_sha256: str | None = None) -> str
             stretches = [_stretch(s.segment) for s in match.segments if s.match]
             where = "; ".join(stretches) or f"from {clock(match.time)}"
             return f"{adjective + ' ' if adjective else ''}footage ({where})"
-        noun = f"frame ({clock(match.time)})"
-        if match.time_span:
-            same = clock_span(match.time_span, " to ")
-            noun = f"frame ({clock(match.time)}; the same picture from {same})"
+        span = match.time_span
+        same = f"; the same picture from {clock_span(span, ' to ')}" if span else ""
+        noun = f"frame ({clock(match.time)}{same})"
     else:
         noun = "copy"
     return f"a {adjective + ' ' if adjective else ''}{noun}"
@@ -203,7 +202,7 @@ def _closest_sentence(closest: Match) -> str:
             f"keypoint matches) but its content differs (correlation {check.correlation:.3f}, "
             f"{check.agreement:.0%} of blocks agree): another moment or view, not a copy"
         )
-    if closest.featureless and not verdict.verified(check):
+    if closest.featureless:  # set only where the descriptor alone would have decided
         return (
             f"the closest candidate, {_name(closest.item)}, scores {closest.score:.3f}, but the "
             "query is black or flat: it shows nothing that could tie it to one source, and no "
