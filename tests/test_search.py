@@ -1,4 +1,5 @@
-"""Search behaviour end to end on real media: source, time, region, verdict, contract."""
+"""Search behaviour end to end on real media: source, time, region, verdict, contract; and the
+regions of a query searched on their own (collage cells, framed insets)."""
 
 import json
 from dataclasses import replace
@@ -17,6 +18,7 @@ from firstseen.archive.store import Archive
 from firstseen.config import Settings
 from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
+from firstseen.matching.insets import framed
 from firstseen.matching.results import Match, Picture
 from firstseen.matching.search import Searcher, collage_cells, cut_cells
 from firstseen.media.images import load_image
@@ -65,6 +67,25 @@ def test_picture_in_picture_region_is_whole_source(demo_searcher, tmp_path, demo
     best = demo_searcher.search(tmp_path / "pip.png").matches[0]
     assert best.item.path.endswith("rocket.jpg") and best.match
     assert iou(best.check.region, (0, 0, best.item.width, best.item.height)) >= 0.8
+
+
+def test_a_small_framed_inset_in_a_degraded_picture_is_traced(
+    demo_searcher, tmp_path, demo_dir, shared_data
+):
+    """A cat photo in a white frame, a quarter of the width of an aerial photo, then shrunk,
+    blurred and compressed hard: neither the whole, nor its textured regions, nor its centre and
+    corners confirm it; the window on the framed inset does."""
+    host = Image.open(shared_data / "opencv-samples-data" / "aero1.jpg").convert("RGB")
+    host = host.resize((1000, 750))
+    cat = Image.open(demo_dir / "media" / "chelsea.png").convert("RGB")
+    x, y, w, h = 550, 225, 250, 166
+    ImageDraw.Draw(host).rectangle((x - 8, y - 8, x + w + 7, y + h + 7), fill="white")
+    host.paste(cat.resize((w, h), Image.Resampling.LANCZOS), (x, y))
+    small = np.asarray(host.resize((300, 225), Image.Resampling.BOX)).astype(np.float32)
+    blurred = np.clip(cv2.GaussianBlur(small, (0, 0), 1.0), 0, 255).astype(np.uint8)
+    Image.fromarray(blurred).save(tmp_path / "inset.jpg", quality=25)
+    best = demo_searcher.search(tmp_path / "inset.jpg").matches[0]
+    assert best.item.path.endswith("chelsea.png") and best.match
 
 
 def test_a_part_brings_a_photo_forward_but_does_not_score_it(demo_searcher, tmp_path, demo_dir):
@@ -261,3 +282,58 @@ def test_collage_cells_need_a_gutter_from_top_to_bottom(demo_dir):
     # A page with flat bands between pictures, as a phone feed has, is not a collage.
     feed = np.asarray(grid(photos, 1, (300, 200)))
     assert collage_cells(feed) == []
+
+
+def inset(host: Image.Image, picture: Image.Image, box, border: int) -> Image.Image:
+    x, y, w, h = box
+    host = host.copy()
+    if border:
+        frame = (x - border, y - border, x + w + border - 1, y + h + border - 1)
+        ImageDraw.Draw(host).rectangle(frame, fill="white")
+    host.paste(picture.resize((w, h), Image.Resampling.LANCZOS), (x, y))
+    return host
+
+
+@pytest.mark.parametrize("host", ["building.jpg", "home.jpg"])
+def test_a_framed_inset_is_found_in_a_busy_photo(shared_data, demo_dir, host):
+    photo = Image.open(shared_data / "opencv-samples-data" / host).convert("RGB")
+    photo = photo.resize((1000, 750))
+    cat = Image.open(demo_dir / "media" / "chelsea.png").convert("RGB")
+    box = (120, 380, 300, 200)
+    query = inset(photo, cat, box, border=8).resize((400, 300), Image.Resampling.BOX)
+    found = framed(np.asarray(query))
+    truth = tuple(v * 0.4 for v in box)
+    # The window is trimmed inside the frame's lines, so it cannot cover the whole inset.
+    assert any(iou(window, truth) >= 0.6 for window in found), found
+
+
+def test_bars_and_margins_are_not_framed_pictures(demo_dir):
+    coffee = Image.open(demo_dir / "media" / "coffee.png").convert("RGB")
+    letterboxed = Image.new("RGB", (coffee.width, coffee.height + 160))
+    letterboxed.paste(coffee, (0, 80))
+    pillarboxed = Image.new("RGB", (coffee.width + 200, coffee.height), "white")
+    pillarboxed.paste(coffee, (100, 0))
+    assert framed(np.asarray(letterboxed)) == []
+    assert framed(np.asarray(pillarboxed)) == []
+
+
+def test_a_cell_whose_lines_run_on_past_its_corners_is_not_a_framed_picture(demo_dir):
+    """The middle cell of a "#" drawn over a photo is framed on all sides, but by lines that run
+    on at both ends, like the windows of a building; a pasted picture's sides end at its corners."""
+    cell = (350, 300, 300, 250)
+    x0, y0, x1, y1 = cell[0], cell[1], cell[0] + cell[2], cell[1] + cell[3]
+    reach = 120
+
+    def photo() -> Image.Image:
+        return Image.open(demo_dir / "media" / "hubble_deep_field.jpg").convert("RGB")
+
+    grid = photo()
+    draw = ImageDraw.Draw(grid)
+    for x in (x0, x1):
+        draw.line((x, y0 - reach, x, y1 + reach), fill="white", width=4)
+    for y in (y0, y1):
+        draw.line((x0 - reach, y, x1 + reach, y), fill="white", width=4)
+    assert not any(iou(window, cell) > 0.6 for window in framed(np.asarray(grid)))
+    frame = photo()
+    ImageDraw.Draw(frame).rectangle((x0, y0, x1, y1), outline="white", width=4)
+    assert any(iou(window, cell) > 0.6 for window in framed(np.asarray(frame)))

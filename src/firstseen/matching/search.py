@@ -19,6 +19,7 @@ from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.clip import search_clip
 from firstseen.matching.hashbank import HashBank, similarity
+from firstseen.matching.insets import framed
 from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
@@ -94,7 +95,9 @@ class Searcher:
         other way round, by the archived descriptor of the part it shows; that search is also
         left to the last pass, since an archive may hold nine parts per photo. A collage (pictures
         side by side, a grid) copies several sources: the pictures that what is confirmed does
-        not cover are searched on their own as well.
+        not cover are searched on their own as well. When even the parts confirm nothing, the
+        pictures framed inside the still (an inset too small or too degraded for a fixed part to
+        hold it) are searched last.
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
@@ -105,12 +108,24 @@ class Searcher:
         if not confirmed:
             parts = [Picture(rgb, window) for window in _parts(rgb)]
             matches = self.search_pictures([whole, *parts], top, photo_parts=True)
+            if not any(verdict.verified(m.check) for m in matches):
+                matches = self._search_insets(whole, matches, top)
         elif cells := _uncovered(collage_cells(rgb) or cut_cells(rgb.shape, confirmed), confirmed):
             parts = [part for cell in cells if not (part := Picture(rgb, cell)).featureless]
             if parts:
                 matches = _per_item(matches + self.search_pictures([whole, *parts], top))
         matches += self._hash_matches(rgb)
         return sorted(matches, key=lambda m: -m.score)[:top]
+
+    def _search_insets(self, whole: Picture, matches: list[Match], top: int) -> list[Match]:
+        """The answers so far, with what the pictures framed inside the still (matching/insets.py)
+        confirm. A framed rectangle may be a window of a building as well as an inset: what it
+        finds unconfirmed is left out, lest its similarities by chance outrank the answers."""
+        insets = [Picture(whole.rgb, window) for window in framed(whole.rgb)]
+        if not insets:
+            return matches
+        found = self.search_pictures([whole, *insets], top)
+        return _per_item(matches + [m for m in found if verdict.verified(m.check)])
 
     def _hash_matches(self, rgb: np.ndarray) -> list[Match]:
         """Hash-only items (a partner's vPDQ file) with a frame within ThreatExchange's PDQ limit

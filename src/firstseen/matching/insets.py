@@ -1,0 +1,143 @@
+"""Framed pictures inside a query: an inset, a picture-in-picture, a photo pasted into another.
+
+A pasted picture ends on straight, axis-parallel lines where its content (or its border) meets
+what it was pasted on; the textured-region map of the search cannot part it from a textured host
+photo, and a fixed centre or corner window holds it only when it is large and well placed. Here
+rectangles are sought whose four sides all lie on such lines: rows and columns that hold a long
+straight edge are the candidate sides, and every rectangle they make is scored by the share of
+each side that lies on an edge. Sides may lie on the query's border (an inset cut by the frame,
+or in a corner), but a band from one border to the opposite one is a bar or a margin, and a
+rectangle whose sides run on past its corners is a cell of a grid (the windows of a building, the
+panels of a page), not a picture laid on top.
+"""
+
+import cv2
+import numpy as np
+
+_EDGE = 320  # working size: the lines survive, the texture inside pictures mostly does not
+_SMOOTH = 9  # working pixels along an edge averaged before its step is measured
+_STEP = 40.0  # Sobel response of an edge: about a 10 grey-level step across it
+_MIN_SIDE = 0.12  # of the query's width (height), the shortest side of a framed picture
+_MAX_AREA = 0.7  # of the query: larger, it is the query itself with a margin
+_MIN_COVER = 0.75  # share of each side that must lie on an edge
+_SAME_LINE = 2  # pixels: parallel edges this close are one line (a blurred, thick edge)
+_RUN_ON = 0.2  # of a side's length: how far past its corners a side is looked along
+_RUNS_ON = 0.5  # share of such a stretch on an edge for the line to run on there
+_THROUGH = 1  # sides that may run on past both corners (the host's own lines meet some)
+_OVERLAP = 0.3  # intersection over union above which two rectangles are one picture
+_FRAMED = 2  # rectangles returned, best framed first
+_TRIM = 0.08  # of each side, trimmed off: the line is found on the frame's outer, blurred edge
+
+
+def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x, y, w, h), in the query's pixels, framed by straight edges on all sides."""
+    height, width = rgb.shape[:2]
+    scale = _EDGE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    gray = cv2.resize(gray, size, interpolation=interpolation).astype(np.float32)
+    # Each direction's step is measured after smoothing along the edge sought, and only its
+    # ridge (the row where it is steepest) is kept: a straight edge keeps its step and leaves one
+    # long ridge, texture's steps average out or leave ridges that wiggle.
+    across = _ridges(cv2.Sobel(cv2.blur(gray, (_SMOOTH, 1)), cv2.CV_32F, 0, 1))
+    down = _ridges(cv2.Sobel(cv2.blur(gray, (1, _SMOOTH)), cv2.CV_32F, 1, 0).T)
+    h, w = gray.shape
+    y0, y1, x0, x1 = _rectangles(_lines(across, _MIN_SIDE * w), _lines(down, _MIN_SIDE * h), h, w)
+    rows, cols = _Sides(across), _Sides(down)
+    cover = np.min(
+        [
+            rows.cover(y0, x0, x1),
+            rows.cover(y1, x0, x1),
+            cols.cover(x0, y0, y1),
+            cols.cover(x1, y0, y1),
+        ],
+        axis=0,
+    )
+    # A pasted picture's sides end at its corners; the cells of a grid are framed too, but their
+    # lines run on past them at both ends.
+    through = np.zeros(len(y0), int)
+    for sides, line, start, end, inner in (
+        (rows, y0, x0, x1, y0 > 0),
+        (rows, y1, x0, x1, y1 < h - 1),
+        (cols, x0, y0, y1, x0 > 0),
+        (cols, x1, y0, y1, x1 < w - 1),
+    ):
+        reach = (_RUN_ON * (end - start)).astype(int)
+        before = sides.cover(line, start - reach, start) > _RUNS_ON
+        after = sides.cover(line, end + 1, end + 1 + reach) > _RUNS_ON
+        through += inner & before & after
+    cover = np.where(through <= _THROUGH, cover, 0.0)
+    kept: list[tuple[int, int, int, int]] = []
+    for i in np.argsort(-cover, kind="stable"):
+        if cover[i] < _MIN_COVER or len(kept) == _FRAMED:
+            break
+        box = (int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]))
+        if all(_iou(box, other) <= _OVERLAP for other in kept):
+            kept.append(box)
+    windows = []
+    for a, b, c, d in kept:
+        dx, dy = _TRIM * (c - a), _TRIM * (d - b)
+        x, y = round((a + dx) / scale), round((b + dy) / scale)
+        windows.append((x, y, round((c - dx) / scale) - x, round((d - dy) / scale) - y))
+    return windows
+
+
+def _ridges(step: np.ndarray) -> np.ndarray:
+    """Where a step across the rows is strong and at its steepest; the first and last rows (the
+    query's border) count as edges all along."""
+    step = np.abs(step)
+    padded = np.pad(step, ((1, 1), (0, 0)))
+    ridges = (step > _STEP) & (step >= padded[:-2]) & (step >= padded[2:])
+    ridges[[0, -1], :] = True
+    return ridges
+
+
+def _lines(ridges: np.ndarray, shortest: float) -> np.ndarray:
+    """Rows that hold a run of ridge at least `shortest` long (allowing a row of wander), each
+    group of adjacent ones as its row with the most ridge; the first and last rows always."""
+    tolerant = cv2.dilate(ridges.astype(np.uint8), np.ones((3, 1), np.uint8))
+    run = cv2.erode(tolerant, np.ones((1, max(1, round(shortest))), np.uint8))
+    rows = np.flatnonzero(run.any(axis=1))
+    strength = ridges.sum(axis=1)
+    lines = {0, len(ridges) - 1}
+    for group in np.split(rows, np.flatnonzero(np.diff(rows) > _SAME_LINE) + 1):
+        if len(group):
+            lines.add(int(group[np.argmax(strength[group])]))
+    return np.array(sorted(lines))
+
+
+def _rectangles(
+    ys: np.ndarray, xs: np.ndarray, h: int, w: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every rectangle (y0, y1, x0, x1) of candidate lines that could be a framed picture."""
+    y0, y1, x0, x1 = (a.ravel() for a in np.meshgrid(ys, ys, xs, xs, indexing="ij"))
+    across_frame = ((y0 == 0) & (y1 == h - 1)) | ((x0 == 0) & (x1 == w - 1))
+    keep = (
+        (y1 - y0 >= _MIN_SIDE * h)
+        & (x1 - x0 >= _MIN_SIDE * w)
+        & ((x1 - x0) * (y1 - y0) <= _MAX_AREA * h * w)
+        & ~across_frame
+    )
+    return y0[keep], y1[keep], x0[keep], x1[keep]
+
+
+class _Sides:
+    """Share of a stretch of a row that lies on a ridge or next to one (a pixel of tilt or
+    jagged resampling), for many stretches at once."""
+
+    def __init__(self, ridges: np.ndarray) -> None:
+        near = cv2.dilate(ridges.astype(np.uint8), np.ones((3, 1), np.uint8))
+        self.sums = np.pad(np.cumsum(near, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
+
+    def cover(self, line: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """0 where the stretch is empty (it lies past the border)."""
+        last = self.sums.shape[1] - 1
+        start, end = np.clip(start, 0, last), np.clip(end, 0, last)
+        return (self.sums[line, end] - self.sums[line, start]) / np.maximum(end - start, 1)
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
