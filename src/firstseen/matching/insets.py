@@ -27,6 +27,7 @@ _THROUGH = 1  # sides that may run on past both corners (the host's own lines me
 _OVERLAP = 0.3  # intersection over union above which two rectangles are one picture
 _FRAMED = 2  # rectangles returned, best framed first
 _TRIM = 0.08  # of each side, trimmed off: the line is found on the frame's outer, blurred edge
+_SMALLEST = 16  # pixels of the query: a smaller window shows keypoints and the descriptor nothing
 
 
 def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -79,7 +80,9 @@ def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     for a, b, c, d in kept:
         dx, dy = _TRIM * (c - a), _TRIM * (d - b)
         x, y = round((a + dx) / scale), round((b + dy) / scale)
-        windows.append((x, y, round((c - dx) / scale) - x, round((d - dy) / scale) - y))
+        across_x, across_y = round((c - dx) / scale) - x, round((d - dy) / scale) - y
+        if min(across_x, across_y) >= _SMALLEST:
+            windows.append((x, y, across_x, across_y))
     return windows
 
 
