@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from firstseen import __version__, sighting_options
 from firstseen.archive.ingest import Ingester, media_files
@@ -22,6 +22,7 @@ from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError
 from firstseen.evidence.commands import register as register_evidence_commands
 from firstseen.matching.duplicates import find_shared_footage
+from firstseen.outputs.progress import progress_bar
 from firstseen.outputs.render import (
     item_json,
     items_table,
@@ -114,7 +115,7 @@ def add(
     # SIGTERM is handled like Ctrl-C: the current item is rolled back, the index is saved.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with _work_progress() as progress:
+        with progress_bar(err) as progress:
             _catch_up_parts(ingester, progress)
             task = progress.add_task("adding", total=len(files))
             for file in files:
@@ -136,12 +137,6 @@ def add(
     )
     if counts["failed"]:
         raise typer.Exit(1)
-
-
-def _work_progress() -> Progress:
-    """The progress bars of long writes: what is being done, how far, for how long."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    return Progress(*columns, TimeElapsedColumn(), console=err, transient=True)
 
 
 def _catch_up_parts(ingester: Ingester, progress: Progress) -> None:
@@ -172,12 +167,7 @@ def search(
     searcher = open_searcher(archive)
     failed = 0
     results = []
-    with Progress(
-        *(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()),
-        console=err,
-        transient=True,
-        disable=len(queries) < 3,
-    ) as progress:
+    with progress_bar(err, len(queries)) as progress:
         task = progress.add_task("searching", total=len(queries))
         for query in queries:
             result = searcher.search(query, top=top, name=str(query))
@@ -302,7 +292,7 @@ def serve(
     service = Service(_archive(), settings)
     # A writable server catches up the parts of earlier photos, as `add` does, before serving.
     if service.writable:
-        with _work_progress() as progress:
+        with progress_bar(err) as progress:
             _catch_up_parts(service.ingester, progress)
         service.archive.save()
     elif missing := len(service.ingester.photos_missing_parts()):

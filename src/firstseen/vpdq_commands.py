@@ -14,29 +14,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from firstseen import sighting_options
 from firstseen.archive.hashfiles import import_vpdq
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
+from firstseen.outputs.progress import progress_bar
 from firstseen.signals.vpdq import format_vpdq, vpdq_hash
 
 err = Console(stderr=True)
-
-
-def _progress(total: int) -> Progress:
-    """A bar on stderr for batches; one or two files need none."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=total < 3,
-    )
 
 
 def _write(path: Path, text: str) -> None:
@@ -87,7 +74,7 @@ def register(
                 fail(f"{out_dir}: {user_reason(exc)}")
         size = (downsample, downsample) if downsample else None
         hashed = frames = failed = 0
-        with _progress(len(files)) as progress:
+        with progress_bar(err, len(files)) as progress:
             task = progress.add_task("hashing", total=len(files))
             for file in files:
                 progress.update(task, description=f"hashing {file.name}")
@@ -127,7 +114,7 @@ def register(
         archive = open_archive()
         counts = {"added": 0, "duplicate": 0, "failed": 0}
         hashes = 0
-        with _progress(len(named)) as progress:
+        with progress_bar(err, len(named)) as progress:
             task = progress.add_task("importing", total=len(named))
             for file in named:
                 progress.update(task, description=f"importing {file.name}")
