@@ -216,6 +216,17 @@ HELDOUT_VIDEO = [
     ("pip",),
     ("crop", "phone"),
 ]
+UNSEEN = [
+    ("stretch",),
+    ("vertical_fill",),
+    ("keystone",),
+    ("framed_caption",),
+    ("crush",),
+    ("thumbnail",),
+    ("hue",),
+    ("stickers",),
+    ("watermark",),
+]
 BRIDGE = "threatexchange-pdq/bridge-mods/aaa-orig.jpg"
 UK120 = "imagededup-ukbench/base_images/ukbench00120.jpg"
 CHAIR = TE_VIDEOS + "chair-orig-22-sd-bar.mp4"
@@ -350,6 +361,34 @@ SPLITS = {
             "opencv-samples-data/pca_test1.jpg",
             "opencv-samples-data/text_defocus.jpg",
         ],
+    ),
+    # Edits neither split makes, each alone, on another seed: how well tuning generalised. Its
+    # negatives: the odd-numbered film scenes (as heldout's) and photos not in the archive.
+    "unseen": Split(
+        name="unseen",
+        seed=3003,
+        photo_recipes=UNSEEN,
+        video_recipes=UNSEEN,
+        negative_recipes=UNSEEN,
+        stills=[],
+        found_images=[],
+        found_frames=[],
+        found_screens=[],
+        negative_scene_parity=1,
+        negatives=[
+            "threatexchange-pdq/reg-test-input/labelme-subset/q0003.jpg",
+            "threatexchange-pdq/reg-test-input/labelme-subset/q2821.jpg",
+            "imagededup-ukbench/base_images/ukbench09040.jpg",
+            "opencv-samples-data/orange.jpg",
+            "opencv-samples-data/stuff.jpg",
+            "opencv-samples-data/squirrel_cls.jpg",
+            "opencv-samples-data/left.jpg",
+            "opencv-samples-data/rubberwhale1.png",
+            "opencv-samples-data/aero3.jpg",
+            "opencv-samples-data/smarties.png",
+        ],
+        negative_frames=[(TE_VIDEOS + "doorknob-hd-no-bar.mp4", 2)],
+        backgrounds=[],
     ),
 }
 

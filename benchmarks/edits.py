@@ -4,7 +4,8 @@ Every edit takes the current picture, a seeded RNG and a *style* ("dev" or "held
 returns the new picture plus the box of its input that is still visible. The held-out style
 changes parameter ranges and swaps in variants the dev style never produces (other fonts and
 caption placement, another phone and player chrome, other colour grades, small rotations,
-WebP), so that thresholds tuned on dev are tested on edits they have not seen.
+WebP), so that thresholds tuned on dev are tested on edits they have not seen. The unseen split's
+edits (at the end) are made by neither style.
 """
 
 from __future__ import annotations
@@ -586,6 +587,100 @@ def pip(
     return Edited(bg, full(img))
 
 
+# ---------------------------------------------------------------- edits of the unseen split
+# Neither dev nor heldout makes these: they test whether tuning generalised to edits nobody
+# looked at. They ignore the style.
+
+
+def stretch(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """Widen or narrow the picture alone (a video shown at the wrong aspect ratio)."""
+    f = uniform(rng, 1.3, 1.6) if rng.random() < 0.5 else uniform(rng, 0.6, 0.75)
+    out = img.resize((max(8, round(img.width * f)), img.height), Image.Resampling.LANCZOS)
+    return Edited(out, full(img))
+
+
+def vertical_fill(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """A 9:16 story: the picture across the middle, the rest filled with a blurred copy of it."""
+    w, h = 540, 960
+    out = img.resize((w, h)).filter(ImageFilter.GaussianBlur(uniform(rng, 12, 30)))
+    shown = img.resize((w, max(1, round(img.height * w / img.width))), Image.Resampling.LANCZOS)
+    out.paste(shown, (0, (h - shown.height) // 2))
+    return Edited(out, full(img))
+
+
+def keystone(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """A screen photographed at an angle: one side shorter than the other."""
+    a = np.asarray(img.convert("RGB"))
+    flip = rng.random() < 0.5  # the left side shorter, or the right one
+    if flip:
+        a = np.ascontiguousarray(a[:, ::-1])
+    h, w = a.shape[:2]
+    d = uniform(rng, 0.05, 0.12)
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[w * d, h * d / 2], [w * (1 - d), 0], [w, h], [0, h * (1 - d / 2)]])
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    out = cv2.warpPerspective(a, matrix, (w, h), borderValue=(40, 40, 40))
+    return Edited(Image.fromarray(out[:, ::-1] if flip else out), full(img))
+
+
+def framed_caption(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """A white frame around the picture and a line of text under it."""
+    b = max(4, round(min(img.size) * uniform(rng, 0.04, 0.08)))
+    fnt = font(max(12, round(img.width / 22)))
+    out = Image.new("RGB", (img.width + 2 * b, img.height + 2 * b + 2 * fnt.size), "white")
+    out.paste(img, (b, b))
+    ImageDraw.Draw(out).text(
+        (b, img.height + b + fnt.size // 2), "BREAKING: the proof they hide", "black", fnt
+    )
+    return Edited(out, full(img))
+
+
+def crush(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """JPEG at a quality of 4-8: blocks and colour bleeding everywhere."""
+    q = int(rng.integers(4, 9))
+    return Edited(encode(img, "jpeg", q), full(img), "jpeg", q)
+
+
+def thumbnail(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """A thumbnail 80-120 px on its longest side."""
+    s = uniform(rng, 80, 120) / max(img.size)
+    size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
+    return Edited(img.resize(size, Image.Resampling.LANCZOS), full(img))
+
+
+def hue(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """Every colour's hue turned by 60-120 degrees."""
+    hsv = np.asarray(img.convert("HSV")).copy()
+    hsv[..., 0] = (hsv[..., 0].astype(int) + int(uniform(rng, 60, 120) * 256 / 360)) % 256
+    return Edited(Image.fromarray(hsv, "HSV").convert("RGB"), full(img))
+
+
+def stickers(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """Three to six opaque coloured discs over the picture."""
+    out = img.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    for _ in range(int(rng.integers(3, 7))):
+        r = max(2, round(min(out.size) * uniform(rng, 0.06, 0.12)))
+        x = int(rng.integers(0, max(1, out.width - r)))
+        y = int(rng.integers(0, max(1, out.height - r)))
+        draw.ellipse((x, y, x + r, y + r), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return Edited(out, full(img))
+
+
+def watermark(img: Image.Image, rng: np.random.Generator, style: str) -> Edited:
+    """A translucent agency name tiled over the whole picture."""
+    base = img.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    fnt = font(max(10, round(base.width / 18)))
+    alpha = int(rng.integers(70, 120))
+    step_x, step_y = 9 * fnt.size, 3 * fnt.size
+    for row, y in enumerate(range(0, base.height, step_y)):
+        for x in range(-step_x, base.width, step_x):
+            draw.text((x + (row % 2) * step_x // 2, y), "© NEWSWIRE", (255, 255, 255, alpha), fnt)
+    return Edited(Image.alpha_composite(base, layer).convert("RGB"), full(img))
+
+
 OPS: dict[str, Op] = {
     "none": Op(identity, view=True),
     "crop": Op(crop, view=True),
@@ -599,6 +694,15 @@ OPS: dict[str, Op] = {
     "phone": Op(phone, view=False),
     "player": Op(player, view=False),
     "pip": Op(pip, view=False),
+    "stretch": Op(stretch, view=True),
+    "vertical_fill": Op(vertical_fill, view=False),
+    "keystone": Op(keystone, view=False),
+    "framed_caption": Op(framed_caption, view=False),
+    "crush": Op(crush, view=True),
+    "thumbnail": Op(thumbnail, view=True),
+    "hue": Op(hue, view=True),
+    "stickers": Op(stickers, view=True),
+    "watermark": Op(watermark, view=True),
 }
 
 

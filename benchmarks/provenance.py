@@ -7,7 +7,9 @@ References are ~28 photos and 8 videos from ../shared/data; queries are edited c
 (and of frames taken from the videos at known times), found copies shipped with the data, and
 negatives that are not in the archive. All three systems see the same references and queries
 in the same run. Tune on `dev` only: `heldout` uses other random parameters and edit variants
-that `dev` never produces, and is there to show whether tuning generalised.
+that `dev` never produces, and is there to show whether tuning generalised; `unseen` applies
+edits neither makes (stretch, a 9:16 blurred fill, keystone, a framed caption, JPEG 4-8, a
+thumbnail, a hue turn, stickers, a tiled watermark).
 """
 
 from __future__ import annotations
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--split", nargs="+", choices=["dev", "heldout"], default=["dev"])
+    ap.add_argument("--split", nargs="+", choices=["dev", "heldout", "unseen"], default=["dev"])
     ap.add_argument(
         "--work", type=Path, default=REPO / ".bench", help="where queries and archives go"
     )
