@@ -69,6 +69,17 @@ def test_picture_in_picture_region_is_whole_source(demo_searcher, tmp_path, demo
     assert iou(best.check.region, (0, 0, best.item.width, best.item.height)) >= 0.8
 
 
+def inset(host: Image.Image, picture: Image.Image, box, border: int) -> Image.Image:
+    """`picture` pasted into `host` at `box` (x, y, w, h), in a white frame `border` px wide."""
+    x, y, w, h = box
+    host = host.copy()
+    if border:
+        frame = (x - border, y - border, x + w + border - 1, y + h + border - 1)
+        ImageDraw.Draw(host).rectangle(frame, fill="white")
+    host.paste(picture.resize((w, h), Image.Resampling.LANCZOS), (x, y))
+    return host
+
+
 def test_a_small_framed_inset_in_a_degraded_picture_is_traced(
     demo_searcher, tmp_path, demo_dir, shared_data
 ):
@@ -78,9 +89,7 @@ def test_a_small_framed_inset_in_a_degraded_picture_is_traced(
     host = Image.open(shared_data / "opencv-samples-data" / "aero1.jpg").convert("RGB")
     host = host.resize((1000, 750))
     cat = Image.open(demo_dir / "media" / "chelsea.png").convert("RGB")
-    x, y, w, h = 550, 225, 250, 166
-    ImageDraw.Draw(host).rectangle((x - 8, y - 8, x + w + 7, y + h + 7), fill="white")
-    host.paste(cat.resize((w, h), Image.Resampling.LANCZOS), (x, y))
+    host = inset(host, cat, (550, 225, 250, 166), border=8)
     small = np.asarray(host.resize((300, 225), Image.Resampling.BOX)).astype(np.float32)
     blurred = np.clip(cv2.GaussianBlur(small, (0, 0), 1.0), 0, 255).astype(np.uint8)
     Image.fromarray(blurred).save(tmp_path / "inset.jpg", quality=25)
@@ -282,16 +291,6 @@ def test_collage_cells_need_a_gutter_from_top_to_bottom(demo_dir):
     # A page with flat bands between pictures, as a phone feed has, is not a collage.
     feed = np.asarray(grid(photos, 1, (300, 200)))
     assert collage_cells(feed) == []
-
-
-def inset(host: Image.Image, picture: Image.Image, box, border: int) -> Image.Image:
-    x, y, w, h = box
-    host = host.copy()
-    if border:
-        frame = (x - border, y - border, x + w + border - 1, y + h + border - 1)
-        ImageDraw.Draw(host).rectangle(frame, fill="white")
-    host.paste(picture.resize((w, h), Image.Resampling.LANCZOS), (x, y))
-    return host
 
 
 @pytest.mark.parametrize("host", ["building.jpg", "home.jpg"])

@@ -44,8 +44,8 @@ def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     across = _ridges(cv2.Sobel(cv2.blur(gray, (_SMOOTH, 1)), cv2.CV_32F, 0, 1))
     down = _ridges(cv2.Sobel(cv2.blur(gray, (1, _SMOOTH)), cv2.CV_32F, 1, 0).T)
     h, w = gray.shape
-    y0, y1, x0, x1 = _rectangles(_lines(across, _MIN_SIDE * w), _lines(down, _MIN_SIDE * h), h, w)
     rows, cols = _Sides(across), _Sides(down)
+    y0, y1, x0, x1 = _rectangles(rows.lines(_MIN_SIDE * w), cols.lines(_MIN_SIDE * h), h, w)
     cover = np.min(
         [
             rows.cover(y0, x0, x1),
@@ -96,20 +96,6 @@ def _ridges(step: np.ndarray) -> np.ndarray:
     return ridges
 
 
-def _lines(ridges: np.ndarray, shortest: float) -> np.ndarray:
-    """Rows that hold a run of ridge at least `shortest` long (allowing a row of wander), each
-    group of adjacent ones as its row with the most ridge; the first and last rows always."""
-    tolerant = cv2.dilate(ridges.astype(np.uint8), np.ones((3, 1), np.uint8))
-    run = cv2.erode(tolerant, np.ones((1, max(1, round(shortest))), np.uint8))
-    rows = np.flatnonzero(run.any(axis=1))
-    strength = ridges.sum(axis=1)
-    lines = {0, len(ridges) - 1}
-    for group in np.split(rows, np.flatnonzero(np.diff(rows) > _SAME_LINE) + 1):
-        if len(group):
-            lines.add(int(group[np.argmax(strength[group])]))
-    return np.array(sorted(lines))
-
-
 def _rectangles(
     ys: np.ndarray, xs: np.ndarray, h: int, w: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -126,12 +112,26 @@ def _rectangles(
 
 
 class _Sides:
-    """Share of a stretch of a row that lies on a ridge or next to one (a pixel of tilt or
-    jagged resampling), for many stretches at once."""
+    """The candidate lines among the rows of a ridge map, and the share of a stretch of a row
+    that lies on a ridge or next to one (a pixel of tilt or jagged resampling), for many
+    stretches at once."""
 
     def __init__(self, ridges: np.ndarray) -> None:
-        near = cv2.dilate(ridges.astype(np.uint8), np.ones((3, 1), np.uint8))
-        self.sums = np.pad(np.cumsum(near, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
+        self.ridges = ridges
+        self.near = cv2.dilate(ridges.astype(np.uint8), np.ones((3, 1), np.uint8))
+        self.sums = np.pad(np.cumsum(self.near, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
+
+    def lines(self, shortest: float) -> np.ndarray:
+        """Rows that hold a run at least `shortest` long, each group of adjacent ones as its row
+        with the most ridge; the first and last rows always."""
+        run = cv2.erode(self.near, np.ones((1, max(1, round(shortest))), np.uint8))
+        rows = np.flatnonzero(run.any(axis=1))
+        strength = self.ridges.sum(axis=1)
+        lines = {0, len(self.ridges) - 1}
+        for group in np.split(rows, np.flatnonzero(np.diff(rows) > _SAME_LINE) + 1):
+            if len(group):
+                lines.add(int(group[np.argmax(strength[group])]))
+        return np.array(sorted(lines))
 
     def cover(self, line: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """0 where the stretch is empty (it lies past the border)."""
