@@ -2,6 +2,7 @@
 regions of a query searched on their own (collage cells, framed insets)."""
 
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -212,6 +213,42 @@ def test_the_descriptor_alone_decides_only_with_thresholds_for_its_model(demo_se
     uncalibrated = searching_with(verdict.KEYPOINTS_ONLY)
     assert uncalibrated.item.id == sscd.item.id and not uncalibrated.match
     assert searching_with(verdict.Calibration(sscd.normalised - 0.01, None)).match
+
+
+def test_checking_frames_on_worker_threads_changes_no_answer(demo_searcher, demo_dir, tmp_path):
+    """A video's best frames and the contenders after a confirmed leader are checked side by
+    side on worker threads; every answer is the one the same search gives on one thread."""
+    photo = Image.open(demo_dir / "media" / "coffee.png").convert("RGB")
+    ImageOps.mirror(photo).resize((420, 280)).save(tmp_path / "mirrored.jpg", quality=70)
+    queries = [demo_dir / "evidence.jpg", tmp_path / "mirrored.jpg", demo_dir / "evidence-clip.mp4"]
+
+    def answers(workers: int) -> tuple[list, set[str]]:
+        searcher = Searcher(
+            demo_searcher.archive,
+            demo_searcher.descriptor,
+            demo_searcher.background,
+            demo_searcher.calibration,
+            workers=workers,
+        )
+        threads: set[str] = set()
+        describe = searcher._reference_features
+
+        def recorded(*args):
+            threads.add(threading.current_thread().name)
+            return describe(*args)
+
+        searcher._reference_features = recorded
+        found = [result_json(searcher.search(query)) for query in queries]
+        for result in found:
+            result.pop("elapsed_ms", None)
+        return found, threads
+
+    alone, alone_threads = answers(1)
+    together, together_threads = answers(2)
+    assert together == alone
+    assert all(result["matches"] and result["matches"][0]["match"] for result in alone)
+    assert alone_threads == {threading.current_thread().name}
+    assert any(name.startswith("firstseen-check") for name in together_threads)
 
 
 def test_a_black_picture_is_never_matched_on_the_descriptor_alone(tmp_path):

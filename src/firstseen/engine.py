@@ -1,5 +1,7 @@
 """Loads the models an archive was built with, once per process."""
 
+import os
+
 from firstseen.archive.store import Archive
 from firstseen.config import Settings
 from firstseen.errors import FirstseenError
@@ -23,10 +25,13 @@ def open_descriptor(archive: Archive, threads: int | None = None) -> OnnxDescrip
 
 
 def open_searcher(archive: Archive, threads: int | None = None) -> Searcher:
+    """A searcher using `threads` cores (default: all) for each inference and for checking
+    several reference frames at once."""
     descriptor = open_descriptor(archive, threads)
     key = model_key(archive.settings.model, archive.settings.descriptor_size)
     background = Background.for_descriptor(descriptor, key)
-    return Searcher(archive, descriptor, background, calibration(archive.settings))
+    workers = threads or os.cpu_count() or 1
+    return Searcher(archive, descriptor, background, calibration(archive.settings), workers=workers)
 
 
 def calibration(settings: Settings) -> verdict.Calibration:

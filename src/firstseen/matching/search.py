@@ -4,6 +4,7 @@ local features, and answer with at most one match per reference file."""
 import logging
 import time
 from collections import OrderedDict, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -52,6 +53,7 @@ class Searcher:
         background: Background,
         calibration: verdict.Calibration = verdict.SSCD,
         cache_size: int = 512,
+        workers: int = 1,
     ) -> None:
         self.archive = archive
         self.descriptor = descriptor
@@ -63,6 +65,9 @@ class Searcher:
         # Keyed by content hash, not item id: ids are reused after removals.
         self._reference_cache: OrderedDict[tuple[str, int, str], Features] = OrderedDict()
         self._cache_size = cache_size
+        # Threads for checking several reference frames at once (`_check_together`); none where
+        # searches already run side by side, one per core (the HTTP service).
+        self._pool = ThreadPoolExecutor(workers, "firstseen-check") if workers > 1 else None
 
     def search(self, path: Path, top: int = 5, name: str | None = None) -> QueryResult:
         """Searches one query file; failures become the result's `error`, never an exception."""
@@ -173,24 +178,39 @@ class Searcher:
         matches: list[Match] = []
         order = ranked[: max(top, _VERIFY_ITEMS)]
         lifted = [i for i in found.by_part if i not in order][:1]
+
+        def depth(position: int, item_id: int) -> int:
+            if position == 0 or position == len(order):  # the leader, or a part's photo
+                return 2
+            if position >= _VERIFY_ITEMS:
+                return 0
+            if matches and verdict.verified(matches[0].check):
+                # Once the leader is confirmed, only close contenders (the same content archived
+                # twice, say) are worth checking.
+                margin = matches[0].normalised - best[per_item[item_id][0]].normalised
+                return int(margin < _CONTENDER_MARGIN)
+            return 1
+
+        items = {i: self.archive.catalog.item(i) for i in order + lifted}
         for position, item_id in enumerate(order + lifted):
             extra = position == len(order)
             if extra and any(verdict.verified(m.check) for m in matches):
                 break
-            item = self.archive.catalog.item(item_id)
+            if position == 1:  # the leader settled which contenders are checked
+                contenders = [
+                    (item, per_item[i][0])
+                    for p, i in enumerate(order[1:], 1)
+                    if (item := items[i]) is not None and depth(p, i) == 1
+                ]
+                self._check_together(contenders, best, info, pictures, self.fast)
+            item = items[item_id]
             if item is None:
                 continue
-            candidates = per_item[item_id][:_FRAMES_PER_ITEM]
-            depth = 2 if position == 0 or extra else int(position < _VERIFY_ITEMS)
-            if depth == 1 and matches and verdict.verified(matches[0].check):
-                # Once the leader is confirmed, only close contenders (the same content archived
-                # twice, say) are worth checking.
-                margin = matches[0].normalised - best[candidates[0]].normalised
-                depth = int(margin < _CONTENDER_MARGIN)
+            level = depth(position, item_id)
             # The top candidate's best frames are all checked, to pick the right moment; the
             # others only by their best frame.
-            candidates = candidates if depth == 2 else candidates[:1]
-            matches.append(self.best_frame(item, candidates, best, info, pictures, depth))
+            candidates = per_item[item_id][: _FRAMES_PER_ITEM if level == 2 else 1]
+            matches.append(self.best_frame(item, candidates, best, info, pictures, level))
         # A match moved to another moment of its video may name a frame retrieval did not find.
         moved = [m.frame_id for m in matches if m.frame_id not in info]
         stored = {**info, **self.archive.catalog.frames_info(moved)} if moved else info
@@ -321,6 +341,7 @@ class Searcher:
             )
         if depth == 0:
             return options[0]
+        self._check_together([(item, f) for f in candidates], best, info, pictures, self.fast)
         for found in options:
             found.check = self.verify_hit(found, best[found.frame_id], pictures, self.fast)
         if depth == 2 and not any(verdict.aligned(m.check) for m in options):
@@ -401,6 +422,47 @@ class Searcher:
                 return other
         return check
 
+    def _check_together(
+        self,
+        frames: list[tuple[Item, int]],
+        best: dict[int, Hit],
+        info: dict[int, tuple[int, int, float | None, bytes]],
+        pictures: list[Picture],
+        local: LocalFeatures,
+    ) -> None:
+        """Makes the first check `verify_hit` makes of each of these (item, frame id) pairs at
+        once: with the query's keypoints found, each thumbnail's keypoints are found and matched
+        on a worker thread (OpenCV releases the GIL, and finds keypoints on one core only). The
+        results go where `_check` looks for them first, so nothing decided changes: a video's
+        best frames, or the contenders after a confirmed leader, are only checked sooner."""
+        if self._pool is None:
+            return
+        jobs = []
+        for item, frame_id in frames:
+            hit, ordinal = best[frame_id], info[frame_id][1]
+            picture = pictures[hit.picture]
+            if (local.kind, hit.mirrored, item.sha256, ordinal) not in picture.checks:
+                jobs.append((item, ordinal, picture, hit.mirrored))
+        if len(jobs) < 2:
+            return
+        queries = [
+            self._query_features(picture, mirrored, local) for _, _, picture, mirrored in jobs
+        ]
+
+        def check(job: int) -> tuple[Features | None, Verification]:
+            item, ordinal = jobs[job][:2]
+            reference = self._reference_cache.get(
+                (item.sha256, ordinal, local.kind)
+            ) or self._reference_features(item, ordinal, local)
+            return reference, NOT_VERIFIED if reference is None else verify(queries[job], reference)
+
+        for (item, ordinal, picture, mirrored), (reference, checked) in zip(
+            jobs, self._pool.map(check, range(len(jobs))), strict=True
+        ):
+            if reference is not None:
+                self._remember(item, ordinal, local, reference)
+            picture.checks[local.kind, mirrored, item.sha256, ordinal] = checked
+
     def _check(
         self, picture: Picture, mirrored: bool, found: Match, local: LocalFeatures
     ) -> Verification:
@@ -433,14 +495,24 @@ class Searcher:
         if key in self._reference_cache:
             self._reference_cache.move_to_end(key)
             return self._reference_cache[key]
+        features = self._reference_features(item, ordinal, local)
+        if features is not None:
+            self._remember(item, ordinal, local, features)
+        return features
+
+    def _reference_features(
+        self, item: Item, ordinal: int, local: LocalFeatures
+    ) -> Features | None:
+        """Features of a stored frame's thumbnail, uncached (safe on any thread)."""
         thumb = self.archive.thumbnails.read(item.sha256, ordinal)
-        if thumb is None:
-            return None
-        features = local.extract(thumb, full_size=(item.width, item.height))
+        return None if thumb is None else local.extract(thumb, full_size=(item.width, item.height))
+
+    def _remember(self, item: Item, ordinal: int, local: LocalFeatures, features: Features) -> None:
+        key = (item.sha256, ordinal, local.kind)
         self._reference_cache[key] = features
+        self._reference_cache.move_to_end(key)
         if len(self._reference_cache) > self._cache_size:
             self._reference_cache.popitem(last=False)
-        return features
 
 
 def _per_item(matches: list[Match]) -> list[Match]:

@@ -17,6 +17,7 @@ the query under it (`register`, `predictions`, `residuals`, `changes`; matching/
 the moment with them).
 """
 
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -106,11 +107,19 @@ class LocalFeatures:
     def __init__(self, kind: str = "orb", max_edge: int = 640, count: int = 1500) -> None:
         self.kind = kind
         self.max_edge = max_edge
-        self._detector = (
-            cv2.ORB_create(count)
-            if kind == "orb"
-            else cv2.SIFT_create(count, contrastThreshold=_SIFT_CONTRAST)
-        )
+        self.count = count
+        self._per_thread = threading.local()  # OpenCV does not promise a detector is reentrant
+
+    @property
+    def _detector(self) -> cv2.Feature2D:
+        detector = getattr(self._per_thread, "detector", None)
+        if detector is None:
+            detector = self._per_thread.detector = (
+                cv2.ORB_create(self.count)
+                if self.kind == "orb"
+                else cv2.SIFT_create(self.count, contrastThreshold=_SIFT_CONTRAST)
+            )
+        return detector
 
     def extract(
         self,
