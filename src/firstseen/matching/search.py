@@ -441,12 +441,13 @@ class Searcher:
         for item, frame_id in frames:
             hit, ordinal = best[frame_id], info[frame_id][1]
             picture = pictures[hit.picture]
-            if (local.kind, hit.mirrored, item.sha256, ordinal) not in picture.checks:
-                jobs.append((item, ordinal, picture, hit.mirrored))
+            key = _check_key(local, hit.mirrored, item, ordinal)
+            if key not in picture.checks:
+                jobs.append((item, ordinal, picture, hit.mirrored, key))
         if len(jobs) < 2:
             return
         queries = [
-            self._query_features(picture, mirrored, local) for _, _, picture, mirrored in jobs
+            self._query_features(picture, mirrored, local) for _, _, picture, mirrored, _ in jobs
         ]
 
         def check(job: int) -> tuple[Features | None, Verification]:
@@ -456,19 +457,19 @@ class Searcher:
             ) or self._reference_features(item, ordinal, local)
             return reference, NOT_VERIFIED if reference is None else verify(queries[job], reference)
 
-        for (item, ordinal, picture, mirrored), (reference, checked) in zip(
+        for (item, ordinal, picture, _, key), (reference, checked) in zip(
             jobs, self._pool.map(check, range(len(jobs))), strict=True
         ):
             if reference is not None:
                 self._remember(item, ordinal, local, reference)
-            picture.checks[local.kind, mirrored, item.sha256, ordinal] = checked
+            picture.checks[key] = checked
 
     def _check(
         self, picture: Picture, mirrored: bool, found: Match, local: LocalFeatures
     ) -> Verification:
         """One picture in one orientation against one reference frame, checked once per search:
         a later pass (mirror image, parts) meets the same pairs again."""
-        key = (local.kind, mirrored, found.item.sha256, found.ordinal)
+        key = _check_key(local, mirrored, found.item, found.ordinal)
         if key not in picture.checks:
             reference = self.reference_features(found.item, found.ordinal, local)
             picture.checks[key] = (
@@ -513,6 +514,13 @@ class Searcher:
         self._reference_cache.move_to_end(key)
         if len(self._reference_cache) > self._cache_size:
             self._reference_cache.popitem(last=False)
+
+
+def _check_key(
+    local: LocalFeatures, mirrored: bool, item: Item, ordinal: int
+) -> tuple[str, bool, str, int]:
+    """Where a picture keeps its check against one reference frame (`Picture.checks`)."""
+    return (local.kind, mirrored, item.sha256, ordinal)
 
 
 def _per_item(matches: list[Match]) -> list[Match]:
