@@ -30,7 +30,7 @@ class SegmentMatch:
     @property
     def match(self) -> bool:
         return verdict.is_segment_match(
-            self.segment.score, self.check, self.calibration, self.featureless
+            self.segment.score, self.check, self.calibration, self.featureless, self.segment.frames
         )
 
 
@@ -56,6 +56,7 @@ class Match:
     # The descriptor model's; a hash-only item keeps the default (its pairs are within PDQ's limit).
     calibration: verdict.Calibration = verdict.SSCD
     featureless: bool = False  # the query picture is black or flat: only keypoints can confirm it
+    tone: str | None = None  # the query was searched toned back (matching/tones.py): how
 
     @property
     def score(self) -> float:
@@ -86,6 +87,7 @@ class Picture:
 
     rgb: np.ndarray  # the whole picture
     window: tuple[int, int, int, int] | None = None  # (x, y, w, h): the part searched
+    tone: str | None = None  # how the query was toned back (matching/tones.py); None: as it is
     features: dict[tuple[str, bool], Features] = field(default_factory=dict)
     vectors: dict[bool, np.ndarray] = field(default_factory=dict)  # mirrored → unit vector
     checks: dict[tuple[str, bool, str, int], Verification] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from firstseen.matching.hashbank import HashBank, similarity
 from firstseen.matching.insets import framed
 from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
+from firstseen.matching.tones import tonings
 from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor, pdq_distance, pdq_hash
@@ -108,15 +109,25 @@ class Searcher:
         matches = self.search_pictures([whole], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
         if not any(verdict.verified(m.check) for m in matches):
-            matches = self.search_pictures([whole], top)
+            toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
+            matches = self.search_pictures([whole, *toned], top)
+            # Later passes cut their parts from the toning that came closest to the archive.
+            if matches:
+                whole = [whole, *toned][matches[0].picture]
         confirmed = [m for m in matches if verdict.verified(m.check)]
         if not confirmed:
-            parts = [Picture(rgb, window) for window in _parts(rgb)]
+            parts = [Picture(whole.rgb, window, whole.tone) for window in _parts(whole.rgb)]
             matches = self.search_pictures([whole, *parts], top, photo_parts=True)
             if not any(verdict.verified(m.check) for m in matches):
                 matches = self._search_insets(whole, matches, top)
-        elif cells := _uncovered(collage_cells(rgb) or cut_cells(rgb.shape, confirmed), confirmed):
-            parts = [part for cell in cells if not (part := Picture(rgb, cell)).featureless]
+        elif cells := _uncovered(
+            collage_cells(whole.rgb) or cut_cells(whole.rgb.shape, confirmed), confirmed
+        ):
+            parts = [
+                part
+                for cell in cells
+                if not (part := Picture(whole.rgb, cell, whole.tone)).featureless
+            ]
             if parts:
                 matches = _per_item(matches + self.search_pictures([whole, *parts], top))
         matches += self._hash_matches(rgb)
@@ -126,7 +137,7 @@ class Searcher:
         """The answers so far, with what the pictures framed inside the still (matching/insets.py)
         confirm. A framed rectangle may be a window of a building as well as an inset: what it
         finds unconfirmed is left out, lest its similarities by chance outrank the answers."""
-        insets = [Picture(whole.rgb, window) for window in framed(whole.rgb)]
+        insets = [Picture(whole.rgb, window, whole.tone) for window in framed(whole.rgb)]
         if not insets:
             return matches
         found = self.search_pictures([whole, *insets], top)
@@ -337,6 +348,7 @@ class Searcher:
                     hit.mirrored,
                     picture=hit.picture,
                     calibration=self.calibration,
+                    tone=pictures[hit.picture].tone,
                 )
             )
         if depth == 0:
@@ -415,10 +427,13 @@ class Searcher:
         if not picture.whole:
             whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
             others.append((whole, hit.mirrored))
+        # Keypoints may find a toned copy only under another toning than the one the descriptor
+        # preferred (a rainbow palette's brightness rises and falls along it).
+        others += [(p, hit.mirrored) for p in pictures if _toned_alike(p, picture)]
         for other_picture, mirrored in others:
             other = self._check(other_picture, mirrored, found, local)
             if verdict.verified(other):
-                found.mirrored = mirrored
+                found.mirrored, found.tone = mirrored, other_picture.tone
                 return other
         return check
 
@@ -521,6 +536,11 @@ def _check_key(
 ) -> tuple[str, bool, str, int]:
     """Where a picture keeps its check against one reference frame (`Picture.checks`)."""
     return (local.kind, mirrored, item.sha256, ordinal)
+
+
+def _toned_alike(other: Picture, picture: Picture) -> bool:
+    """`other` shows the same part of the query as `picture`, toned otherwise."""
+    return other.tone != picture.tone and other.window == picture.window
 
 
 def _per_item(matches: list[Match]) -> list[Match]:

@@ -35,6 +35,10 @@ DESCRIPTOR_ALONE = 0.35  # dev split: unrelated pairs reached 0.25 at most
 # queries, dark film stills included, spread 3.3 and more; black and flat pictures 0 to 0.5.
 FEATURELESS = 2.0
 SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Segment.score)
+# Aligned frame pairs a segment needs before the descriptor alone may call it a copy: one pair is
+# one instant, no stretch in time (a dark frame once scored 0.37 against another video's black
+# opening, a segment zero seconds long).
+SEGMENT_ALONE_PAIRS = 2
 _INLIER_SATURATION = 50
 _CONTRADICTION_PENALTY = 0.25
 
@@ -95,11 +99,16 @@ def is_segment_match(
     v: Verification,
     calibration: Calibration = SSCD,
     featureless: bool = False,
+    pairs: int = SEGMENT_ALONE_PAIRS,
 ) -> bool:
     """A video segment: confirmed by its best frame pair, or consistent in time with similar
-    frames all along, which chance does not line up (docs/benchmarks.md), unless those frames
-    are mostly black or flat: every fade to black lines up with every other."""
-    return verified(v) or (not featureless and _alone(segment_score, v, calibration.segment_alone))
+    frames all along (`pairs` of them), which chance does not line up (docs/benchmarks.md),
+    unless those frames are mostly black or flat: every fade to black lines up with every
+    other."""
+    if verified(v):
+        return True
+    lasting = pairs >= SEGMENT_ALONE_PAIRS
+    return lasting and not featureless and _alone(segment_score, v, calibration.segment_alone)
 
 
 def descriptor_decides(similarity: float, v: Verification, threshold: float | None) -> bool:
