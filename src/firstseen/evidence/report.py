@@ -24,6 +24,7 @@ from firstseen.matching import verdict
 from firstseen.matching.align import Segment
 from firstseen.matching.results import Match
 from firstseen.matching.search import Searcher
+from firstseen.matching.tones import FALSE_COLOUR, FALSE_COLOUR_INVERTED, INVERTED, tonings
 from firstseen.matching.verify import LocalFeatures, inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink
@@ -32,6 +33,13 @@ from firstseen.outputs.render import clock, clock_span, match_json
 _CROPPED = 0.9  # a region covering less of the source than this is called a crop
 _QUERY_FRAMES = 12  # frames of a video query tried when drawing keypoint matches
 _CANDIDATES = 3  # closest non-matching candidates shown
+# How a copy found toned back (matching/tones.py) is described: a thermal look's "black-hot" is
+# a negative, its colour ramp a false colouring of the source's brightness.
+_TONE_WORDS = {
+    INVERTED: "tone-inverted",
+    FALSE_COLOUR: "false-coloured",
+    FALSE_COLOUR_INVERTED: "false-coloured and tone-inverted",
+}
 
 
 @dataclass(slots=True)
@@ -104,16 +112,23 @@ def _keypoints(
     for local in (LocalFeatures("orb", 640, 1500), LocalFeatures("sift", 640, 1500)):
         reference = local.extract(source, full_size=(item.width, item.height))
         for index, rgb in enumerate(queries):
-            flipped = np.ascontiguousarray(rgb[:, ::-1]) if match.mirrored else rgb
+            searched = _as_searched(rgb, match.tone)
+            flipped = np.ascontiguousarray(searched[:, ::-1]) if match.mirrored else searched
             q, s = inlier_pairs(local.extract(flipped), reference)
+            q = q * (rgb.shape[1] / searched.shape[1])
             if match.mirrored and len(q):
-                q = q.copy()
                 q[:, 0] = rgb.shape[1] - 1 - q[:, 0]
             if len(q) > len(best[1] or ()):
                 best = (index, pictures.Pairs(q, s), local.kind.upper())
         if best[1] is not None and len(best[1]) >= verdict.MIN_INLIERS:
             break
     return best
+
+
+def _as_searched(rgb: np.ndarray, tone: str | None) -> np.ndarray:
+    """The query picture toned as the search that found the match toned it (a thermal copy's
+    keypoints agree with the source only toned back)."""
+    return dict(tonings(rgb)).get(tone, rgb) if tone else rgb
 
 
 def _is_cropped(match: Match) -> bool:
@@ -134,7 +149,13 @@ def _what(match: Match, query_kind: str, query_sha256: str | None = None) -> str
     if query_sha256 == match.item.sha256:
         return "an identical copy (the same file, by SHA-256)"
     adjectives = [
-        w for w, on in (("cropped", _is_cropped(match)), ("mirrored", match.mirrored)) if on
+        w
+        for w, on in (
+            ("cropped", _is_cropped(match)),
+            ("mirrored", match.mirrored),
+            (_TONE_WORDS.get(match.tone or ""), match.tone),
+        )
+        if on and w
     ]
     adjective = " and ".join(adjectives)
     if match.item.kind == "video":

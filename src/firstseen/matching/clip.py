@@ -22,6 +22,7 @@ from firstseen.matching import verdict
 from firstseen.matching.align import align
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
+from firstseen.matching.tones import TONING_MARGIN, Toning, tonings_of
 from firstseen.media import Frame, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.signals import pdq_distance, pdq_hash
@@ -39,6 +40,8 @@ _FRAME_EDGE = 1280  # larger frames are reduced when decoded: bounds memory, cha
 _ITEMS = 8  # candidate references aligned
 _VERIFY_ITEMS = 4  # of which the best are checked with local features
 _VERIFY_SEGMENTS = 3  # segments checked per reference
+_TONING_SAMPLES = 4  # frames that choose the toning a clip which matches nothing is searched under
+_TONINGS_TRIED = 2
 
 
 def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
@@ -57,10 +60,32 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
         raise MediaError("no decodable video frames")
     if not len(searcher.archive.index) and not len(searcher.hashbank):
         return []
-    pictures = [Picture(f.rgb) for f in frames]
     times = np.array([f.time for f in frames])
     cuts = np.array([f.shot_start for f in frames])
     length = info.duration or float(times[-1]) + 1.0 / fps
+    sampled = (times, cuts)
+    matches = _search_pictures(searcher, [Picture(f.rgb) for f in frames], sampled, length, top)
+    for toning in [] if any(m.match for m in matches) else _tonings(searcher, frames):
+        toned = [Picture(toning.apply(f.rgb), tone=toning.name) for f in frames]
+        again = _search_pictures(searcher, toned, sampled, length, top)
+        if any(m.match for m in again):
+            matches = again
+            break
+    matches += _hash_matches(searcher, frames, sampled, length)
+    matches.sort(key=lambda m: -m.score)
+    return matches[:top]
+
+
+def _search_pictures(
+    searcher: "Searcher",
+    pictures: list[Picture],
+    sampled: tuple[np.ndarray, np.ndarray],
+    length: float,
+    top: int,
+) -> list[Match]:
+    """Matches of the clip's sampled frames (`sampled`: their times and shot starts) among the
+    indexed media, each video with its aligned segments."""
+    times = sampled[0]
     found = searcher.retrieve(pictures)
     mirrored = np.array([m for _, m in found.variants])
     plain, mirror = found.vectors[~mirrored], found.vectors[mirrored]
@@ -77,7 +102,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
             )
             matches.append(chosen)
             continue
-        aligned = _align_item(searcher, item, (plain, mirror), found.bias, (times, cuts), length)
+        aligned = _align_item(searcher, item, (plain, mirror), found.bias, sampled, length)
         if aligned is not None:
             chosen, seen = aligned
             matches.append(
@@ -87,15 +112,34 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
     stored = searcher.archive.catalog.frames_info([m.frame_id for m in matches])
     query_hashes: dict[int, bytes] = {}
     for chosen in matches:
+        chosen.tone = pictures[0].tone
         if chosen.frame_id not in stored:
             continue
         picture = chosen.segments[0].segment.best[0] if chosen.segments else chosen.picture
         if picture not in query_hashes:
             query_hashes[picture] = pdq_hash(pictures[picture].rgb).bits
         chosen.pdq_distance = pdq_distance(query_hashes[picture], stored[chosen.frame_id][3])
-    matches += _hash_matches(searcher, frames, (times, cuts), length)
-    matches.sort(key=lambda m: -m.score)
-    return matches[:top]
+    return matches
+
+
+def _tonings(searcher: "Searcher", frames: list[Frame]) -> list[Toning]:
+    """The tonings (matching/tones.py) under which a few of the clip's frames come clearly closer
+    to the archive than as they are, closest first, at most `_TONINGS_TRIED`: a thermal or
+    night-vision look is laid on a whole clip, so a few frames tell it, and all are then searched
+    under it. The closest is not always the right one (the grey negative of a black-hot rainbow
+    comes close too), so the next is tried when it matches nothing."""
+    if not len(searcher.archive.index):
+        return []
+    step = max(1, len(frames) // _TONING_SAMPLES)
+    samples = [f.rgb for f in frames[::step][:_TONING_SAMPLES]]
+    candidates = tonings_of(samples)
+    pictures = [rgb for toning in candidates for rgb in map(toning.apply, samples)]
+    vectors = searcher.descriptor.describe(samples + pictures)
+    nearest, _ = searcher.archive.index.search(vectors, 1)
+    normalised = nearest[:, 0] - searcher.background.bias(vectors)
+    closeness = normalised.reshape(len(candidates) + 1, len(samples)).mean(axis=1)
+    order = np.argsort(-closeness[1:])[:_TONINGS_TRIED]
+    return [candidates[i] for i in order if closeness[1 + i] > closeness[0] + TONING_MARGIN]
 
 
 def _mark_featureless(

@@ -23,7 +23,7 @@ from firstseen.matching.hashbank import HashBank, similarity
 from firstseen.matching.insets import framed
 from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
-from firstseen.matching.tones import tonings
+from firstseen.matching.tones import TONING_MARGIN, tonings
 from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor, pdq_distance, pdq_hash
@@ -111,9 +111,7 @@ class Searcher:
         if not any(verdict.verified(m.check) for m in matches):
             toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
             matches = self.search_pictures([whole, *toned], top)
-            # Later passes cut their parts from the toning that came closest to the archive.
-            if matches:
-                whole = [whole, *toned][matches[0].picture]
+            whole = _closest_toning([whole, *toned], matches)
         confirmed = [m for m in matches if verdict.verified(m.check)]
         if not confirmed:
             parts = [Picture(whole.rgb, window, whole.tone) for window in _parts(whole.rgb)]
@@ -536,6 +534,16 @@ def _check_key(
 ) -> tuple[str, bool, str, int]:
     """Where a picture keeps its check against one reference frame (`Picture.checks`)."""
     return (local.kind, mirrored, item.sha256, ordinal)
+
+
+def _closest_toning(tonings: list[Picture], matches: list[Match]) -> Picture:
+    """The still as it is (first of `tonings`), unless another toning came clearly closer to the
+    archive: the one later passes cut their parts from."""
+    closest = np.full(len(tonings), -np.inf)
+    for match in matches:
+        closest[match.picture] = max(closest[match.picture], match.normalised)
+    best = int(np.argmax(closest))
+    return tonings[best] if closest[best] > closest[0] + TONING_MARGIN else tonings[0]
 
 
 def _toned_alike(other: Picture, picture: Picture) -> bool:

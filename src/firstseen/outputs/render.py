@@ -54,6 +54,7 @@ def match_json(m: Match) -> dict[str, Any]:
         "correlation": round(m.check.correlation, 3),
         "agreement": round(m.check.agreement, 3),
         "mirrored": m.mirrored,
+        "tone": m.tone,
         "pdq_distance": m.pdq_distance,
         "reference_size": [m.item.width, m.item.height],
         "segments": [segment_json(s) for s in m.segments],

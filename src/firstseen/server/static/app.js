@@ -193,6 +193,7 @@ function resultCard(match, earliest, data, file) {
       ["Score", match.score.toFixed(3)],
       ["Region", region],
       ["Mirrored", match.mirrored ? "yes" : null],
+      ["Toned back", match.tone],
       ["Item", el("a", { href: `#/items/${match.item_id}`, text: `#${match.item_id} details` })],
     ]));
 }
