@@ -111,14 +111,13 @@ def test_a_thermal_copy_of_a_video_frame_is_traced(
 
 def test_a_black_hot_clip_is_aligned_to_its_source(demo_searcher, demo_dir, tmp_path):
     """A clip played through the black-hot look matches nothing as it is; searched as its
-    negative, its piece of the rug video is found with the stretch it copies."""
-    rug = demo_dir / "media" / "pattern-hd-no-bar.mp4"
-    write_clip(
-        tmp_path / "thermal.mp4", [(rug, 1.0, 6.0, 1.0, lambda rgb: _thermal(rgb, None, True))]
-    )
+    negative, its piece of the chair video is found with the stretch it copies."""
+    chair = demo_dir / "media" / "chair-20-sd-bar.mp4"
+    black_hot = [(chair, 4.0, 10.0, 1.0, lambda rgb: _thermal(rgb, None, True))]
+    write_clip(tmp_path / "thermal.mp4", black_hot, size=(320, 480))
     result = demo_searcher.search(tmp_path / "thermal.mp4")
     best = result.matches[0]
-    assert best.item.path.endswith("pattern-hd-no-bar.mp4") and best.match
+    assert best.item.path.endswith("chair-20-sd-bar.mp4") and best.match
     assert best.tone == INVERTED
     segment = next(s.segment for s in best.segments if s.match)
-    assert abs(segment.reference[0] - 1.0) <= 1.0 and abs(segment.reference[1] - 6.0) <= 1.0
+    assert abs(segment.reference[0] - 4.0) <= 1.0 and abs(segment.reference[1] - 10.0) <= 1.0
