@@ -74,6 +74,7 @@ PALETTES = {
     "heldout": ("rainbow", "arctic", "black_arctic", "nv_amber", "white_hot_clahe", "posterise"),
 }
 OVERLAYS = ("reticle", "hud", "subtitle", "logo")
+LOOK_VERSION = 2  # bump when a look or overlay draws differently, so cached clips are redone
 CJK_FONTS = [
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
@@ -217,11 +218,14 @@ def cjk_font_path() -> Path | None:
 
 
 def text_font(text: str, size: int, face: str) -> ImageFont.FreeTypeFont:
-    """DejaVu for Latin, Cyrillic and Arabic; a CJK face for Chinese when one is installed."""
+    """DejaVu for Latin and Cyrillic, DejaVu Sans for Arabic (the serif and condensed faces lack
+    it), a CJK face for Chinese when one is installed."""
     if any("\u3000" <= ch <= "\u9fff" for ch in text):
         path = cjk_font_path()
         if path is not None:
             return ImageFont.truetype(str(path), size)
+    if any("\u0600" <= ch <= "\u06ff" for ch in text):
+        return font(size, "DejaVuSans-Bold")
     return font(size, face)
 
 
@@ -355,7 +359,7 @@ def subtitle(draw: ImageDraw.ImageDraw, w: int, h: int, p: dict) -> None:
 def logo(draw: ImageDraw.ImageDraw, w: int, h: int, p: dict) -> None:
     text = p["logo"]
     if p["style"] == "dev":
-        fnt = font(max(10, round(w * 0.035)), "DejaVuSans-Bold")
+        fnt = text_font(text, max(10, round(w * 0.035)), "DejaVuSans-Bold")
         tw = draw.textlength(text, font=fnt)
         x1, y0 = w - w * 0.03, h * 0.12
         draw.rounded_rectangle(
@@ -376,7 +380,7 @@ def logo(draw: ImageDraw.ImageDraw, w: int, h: int, p: dict) -> None:
         for k, a in enumerate(np.linspace(-math.pi / 2, 1.5 * math.pi, 10, endpoint=False))
     ]
     draw.polygon(star, fill=(255, 215, 0, 170))
-    fnt = font(max(9, round(r * 0.45)), "DejaVuSansCondensed-Bold")
+    fnt = text_font(text, max(9, round(r * 0.45)), "DejaVuSansCondensed-Bold")
     x = cx - draw.textlength(text, font=fnt) / 2
     draw.text((x, cy + r + 2), text, font=fnt, fill=(255, 255, 255, 200))
 

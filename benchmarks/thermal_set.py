@@ -47,12 +47,12 @@ from dataset import (
 from edits import OPS
 from PIL import Image
 from render import ARCHIVED, NEGATIVES, Recording
-from thermal import OVERLAYS, PALETTES, THERMAL_OPS, draw_overlays, draw_palette
+from thermal import LOOK_VERSION, OVERLAYS, PALETTES, THERMAL_OPS, draw_overlays, draw_palette
 from video_clips import REFS as CLIP_REFS
 from video_clips import SPLITS as CLIP_SPLITS
 from video_clips import Clip, Piece, Planner, Spec, build, even, rng_for, source_size
 
-BUILD_VERSION = 1  # bump when the thermal queries change
+BUILD_VERSION = 2  # bump when the thermal queries change
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,7 @@ def clip_params(
     palette = deck.palette()
     kinds = deck.overlays()
     look = {
+        "version": LOOK_VERSION,
         "style": style,
         "palette": draw_palette(style, rng, palette),
         "overlays": draw_overlays(style, rng, tuple(kinds)),
