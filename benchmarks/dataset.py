@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import shutil
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import av
 import numpy as np
-from edits import Box, Edited, apply
+from edits import Box, Edited, Op, apply
 from PIL import Image, ImageOps
 
 GOLDENEYE_FPS = 24000 / 1001
@@ -467,6 +467,7 @@ class Builder:
     out: Path
     split: Split
     queries: list[Query] = field(default_factory=list)
+    ops: Mapping[str, Op] | None = None  # edits by name, when not only `edits.OPS`
 
     def ref_id(self, rel: str) -> str:
         return str((self.data / rel).resolve())
@@ -491,7 +492,7 @@ class Builder:
         group: str = "positive",
     ) -> None:
         backgrounds = [self.data / b for b in self.split.backgrounds]
-        edited = apply(recipe, img, rng, self.split.name, backgrounds)
+        edited = apply(recipe, img, rng, self.split.name, backgrounds, self.ops)
         stem = f"tmp{len(self.queries):04d}"
         path = self.save(edited, stem)
         region: Box = edited.box

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -712,8 +712,10 @@ def apply(
     rng: np.random.Generator,
     style: str,
     backgrounds: Sequence[Path],
+    ops: Mapping[str, Op] | None = None,
 ) -> Edited:
-    """Run edits in order and map the visible box back into the first picture's pixels.
+    """Run edits (by name in `ops`, default `OPS`) in order and map the visible box back into
+    the first picture's pixels.
 
     A box can only be mapped through edits whose output is a view of their visible box, so an
     edit that cuts (crop, rotate, feed crop) must come before any that flips or adds content.
@@ -721,7 +723,7 @@ def apply(
     cur = Edited(img.convert("RGB"), full(img), "jpeg", 92)
     box, exact = cur.box, True
     for name in recipe:
-        op = OPS[name]
+        op = (OPS if ops is None else ops)[name]
         out = (
             op.fn(cur.image, rng, style, backgrounds)
             if name == "pip"

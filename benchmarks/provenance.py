@@ -10,6 +10,16 @@ in the same run. Tune on `dev` only: `heldout` uses other random parameters and 
 that `dev` never produces, and is there to show whether tuning generalised; `unseen` applies
 edits neither makes (stretch, a 9:16 blurred fill, keystone, a framed caption, JPEG 4-8, a
 thumbnail, a hue turn, stickers, a tiled watermark).
+
+`thermal-dev` and `thermal-heldout` (`thermal_set.py`) are issue 17's "evidence": thermal,
+night-vision and false-colour looks with reticles, HUD numbers, captions in Cyrillic, Arabic and
+CJK and station logos, over frames of game-like footage rendered at run time (`render.py`),
+real archived videos and photos; negatives are other maps and missions of the same games. They
+search their own archive (`<work>/archive-thermal`: the usual references plus the archived
+renders), so the other splits' archive and queries stay as they were, and add a breakdown by
+palette and by overlay and how often each system ranks the source within its top 4.
+
+    .venv/bin/python benchmarks/provenance.py --split thermal-dev thermal-heldout --work /tmp/fs17
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,7 +47,10 @@ from dataset import (
     references,
 )
 from firstseen_cli import Firstseen
-from metrics import Result, Truth, Verdict, breakdown, summarise
+from metrics import Result, Truth, Verdict, breakdown, same_file, summarise
+from render import render_all
+from thermal import OVERLAYS, PALETTES
+from thermal_set import THERMAL_SPLITS, build_thermal_split, thermal_references
 
 REPO = Path(__file__).resolve().parents[1]
 FIRSTSEEN = "firstseen"
@@ -126,10 +140,13 @@ def report(
     verdicts: dict[str, dict[str, Verdict]],
     truths: dict[str, Truth],
     pad: int,
+    rendered: int = 0,
 ) -> str:
     first = summaries[names[0]]
-    archive = f"{len(REF_PHOTOS)} photos + {len(REF_VIDEOS)} videos" + (
-        f" + {pad} distractors" if pad else ""
+    archive = (
+        f"{len(REF_PHOTOS)} photos + {len(REF_VIDEOS)} videos"
+        + (f" + {rendered} rendered videos" if rendered else "")
+        + (f" + {pad} distractors" if pad else "")
     )
     out = [
         f"\n=== split {split}: {first['positives']} copies, {first['negatives']} negatives; "
@@ -198,6 +215,64 @@ def report(
     return "\n".join(out)
 
 
+def by_token(
+    truths: dict[str, Truth],
+    results: dict[str, Result],
+    verdicts: dict[str, Verdict],
+    tokens: Sequence[str],
+) -> dict[str, dict[str, int]]:
+    """Per edit token (a palette or an overlay; a query counts under each of its tokens): copies,
+    flagged, top-1 right, source in the top 4, and negatives with any match."""
+    rows: dict[str, dict[str, int]] = {
+        t: {"n": 0, "flagged": 0, "top1": 0, "top4": 0, "neg": 0, "neg_flagged": 0} for t in tokens
+    }
+    for q, truth in truths.items():
+        for t in set(truth.edit.split("+")) & set(tokens):
+            row, v = rows[t], verdicts[q]
+            if truth.ref is None:
+                row["neg"] += 1
+                row["neg_flagged"] += v.wrong > 0
+                continue
+            preds = results[q].preds if q in results else []
+            row["n"] += 1
+            row["flagged"] += v.flagged
+            row["top1"] += v.correct
+            row["top4"] += any(same_file(p.ref, truth.ref) for p in preds[:4])
+    return {t: r for t, r in rows.items() if r["n"] or r["neg"]}
+
+
+def thermal_report(
+    names: list[str],
+    truths: dict[str, Truth],
+    results: dict[str, dict[str, Result]],
+    verdicts: dict[str, dict[str, Verdict]],
+) -> tuple[str, dict]:
+    """The thermal splits' extra tables: by palette and by overlay, per system."""
+    out, dump = [], {}
+    for title, tokens in (
+        ("palette", [p for names_ in PALETTES.values() for p in names_]),
+        ("overlay", list(OVERLAYS)),
+    ):
+        per = {n: by_token(truths, results[n], verdicts[n], tokens) for n in names}
+        dump[title] = per
+        header = [title, "n", "neg"]
+        for n in names:
+            header += [f"{n} flag", "r@1", "top4", "neg hit"]
+        rows = []
+        for t in per[names[0]]:
+            row = [t, str(per[names[0]][t]["n"]), str(per[names[0]][t]["neg"])]
+            for n in names:
+                r = per[n][t]
+                row += [str(r["flagged"]), str(r["top1"]), str(r["top4"]), str(r["neg_flagged"])]
+            rows.append(row)
+        out.append(
+            f"\nby {title} (copies flagged, source ranked first, source in top 4; "
+            "negatives with a match)"
+        )
+        out.append(table(rows, header))
+    return "\n".join(out), dump
+
+
 def firstseen_index(
     fs: Firstseen, refs: list[Reference], pad: tuple[Path | None, int], scratch: Path, data: Path
 ) -> dict:
@@ -237,7 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--split", nargs="+", choices=["dev", "heldout", "unseen"], default=["dev"])
+    ap.add_argument(
+        "--split",
+        nargs="+",
+        choices=["dev", "heldout", "unseen", *THERMAL_SPLITS],
+        default=["dev"],
+    )
     ap.add_argument(
         "--work", type=Path, default=REPO / ".bench", help="where queries and archives go"
     )
@@ -260,15 +340,45 @@ def main(argv: list[str] | None = None) -> int:
 
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    refs = references(args.data)
     t0 = time.perf_counter()
-    splits = {s: build_split(args.data, work, s) for s in args.split}
-    pad_dir, pad_files = build_pad(args.data, work, args.pad) if args.pad else (None, [])
+    standard = [s for s in args.split if s not in THERMAL_SPLITS]
+    thermal = [s for s in args.split if s in THERMAL_SPLITS]
+    splits = {s: build_split(args.data, work, s) for s in standard}
+    renders = render_all(work, lambda m: print(m, file=sys.stderr)) if thermal else {}
+    splits.update({s: build_thermal_split(args.data, work, s, renders) for s in thermal})
+    pad_files = build_pad(args.data, work, args.pad)[1] if args.pad else []
     built = ", ".join(f"{s}: {len(q)} queries" for s, q in splits.items())
     if pad_files:
         built += f", {len(pad_files)} distractors"
     print(f"built {built} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
+    dump: dict = {"pad": args.pad, "splits": {}}
+    if standard:
+        refs = references(args.data)
+        speeds = evaluate(args, work, refs, {s: splits[s] for s in standard}, "archive", dump)
+        dump.update({"references": [str(r.path) for r in refs], "speed": speeds})
+    if thermal:
+        refs = thermal_references(args.data, renders)
+        chosen = {s: splits[s] for s in thermal}
+        speeds = evaluate(args, work, refs, chosen, "archive-thermal", dump)
+        dump.update({"thermal_references": [str(r.path) for r in refs], "thermal_speed": speeds})
+    if args.json:
+        args.json.write_text(json.dumps(dump, indent=1, default=str))
+    return 0
+
+
+def evaluate(
+    args: argparse.Namespace,
+    work: Path,
+    refs: list[Reference],
+    splits: dict[str, list[Query]],
+    archive: str,
+    dump: dict,
+) -> dict[str, dict]:
+    """Index refs (and the padding) for every system, search each split, print its report and
+    store its details in dump["splits"]; returns the indexing speeds."""
+    pad_dir, pad_files = build_pad(args.data, work, args.pad) if args.pad else (None, [])
+    rendered = sum(1 for r in refs if r.path.parent.name.startswith("renders-"))
     anchors = Anchors([] if args.no_anchors else Anchors.create().indexes)
     anchors.add(refs)
     anchors.add([Reference(p, "image") for p in pad_files])
@@ -285,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         for ix in anchors.indexes
     }
 
-    fs = Firstseen(args.firstseen, work / (f"archive-pad{args.pad}" if args.pad else "archive"))
+    fs = Firstseen(args.firstseen, work / (f"{archive}-pad{args.pad}" if args.pad else archive))
     if not args.no_firstseen:
         if fs.available() and args.keep_archive and fs.archive.exists():
             print(f"searching the existing archive {fs.archive}", file=sys.stderr)
@@ -300,15 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"firstseen not runnable at {args.firstseen}: anchors only", file=sys.stderr)
 
-    dump: dict = {
-        "pad": args.pad,
-        "references": [str(r.path) for r in refs],
-        "speed": speeds,
-        "splits": {},
-    }
     for split, queries in splits.items():
         paths = [Path(q.path) for q in queries]
         results: dict[str, dict[str, Result]] = {}
+        t0 = time.perf_counter()
         if FIRSTSEEN in names:
             results[FIRSTSEEN] = fs.search(paths, args.top)
         for ix, res in zip(anchors.indexes, anchors.search(paths, args.top), strict=True):
@@ -317,19 +422,23 @@ def main(argv: list[str] | None = None) -> int:
         summaries, verdicts = {}, {}
         for n in names:
             summaries[n], verdicts[n] = summarise(truths, results[n])
-        print(report(split, names, summaries, speeds, verdicts, truths, args.pad))
+        text = report(split, names, summaries, speeds, verdicts, truths, args.pad, rendered)
+        extra: dict = {}
+        if split in THERMAL_SPLITS:
+            more, extra = thermal_report(names, truths, results, verdicts)
+            text += more + f"\nsearching took {time.perf_counter() - t0:.0f} s for all systems"
+        print(text)
         dump["splits"][split] = {
             "summary": summaries,
             "by_edit": {n: breakdown(truths, verdicts[n]) for n in names},
             "negatives": {n: breakdown(truths, verdicts[n], positive=False) for n in names},
+            **extra,
             "queries": [
                 {**asdict(q), "results": {n: asdict(verdicts[n][q.path]) for n in names}}
                 for q in queries
             ],
         }
-    if args.json:
-        args.json.write_text(json.dumps(dump, indent=1, default=str))
-    return 0
+    return speeds
 
 
 if __name__ == "__main__":

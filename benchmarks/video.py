@@ -25,6 +25,14 @@ Three parts, all systems over the same files in the same run:
    search), and `add` of 73 s of 720p video into a scratch archive (times real time, with and
    without the start-up cost, measured by adding one tiny picture to another scratch archive).
 
+`--split thermal-dev thermal-heldout` (`thermal_set.py`, issue 17): thermal and night-vision
+clips with HUDs, captions and crops over rendered game footage (`render.py`) and real videos,
+and negative clips of other maps and missions of the same games, searched in their own archive
+(the 7 references and the archived renders) beside the same raw SSCD anchor:
+
+    .venv/bin/python benchmarks/video.py --split thermal-dev thermal-heldout --skip-te \
+        --skip-speed --work /tmp/fs17v
+
 Timings depend on what else runs on the machine; compare them only within one run.
 """
 
@@ -47,6 +55,8 @@ import video_metrics as vm
 from dataset import duration
 from firstseen_cli import Firstseen
 from metrics import Result
+from render import render_all
+from thermal_set import THERMAL_SPLITS, build_thermal_clips, thermal_clip_references
 from video_anchor import (
     VPDQ_SHARE,
     Described,
@@ -480,6 +490,7 @@ def split_part(
     fs: Firstseen | None,
     anchor: FrameAnchor | None,
     top: int,
+    archive: str = f"{len(REFS)} videos",
 ) -> tuple[str, dict]:
     gts = clip_truth(clips)
     queries = [c.path for c in clips]
@@ -526,7 +537,7 @@ def split_part(
     out = [
         f"\n=== split {split}: {pos} copies ({s0['gt_segments']} segments, "
         f"{s0['gt_seconds']:.0f} s of copied time), {len(negatives)} negatives; "
-        f"archive {len(REFS)} videos"
+        f"archive {archive}"
     ]
 
     def cells(fmt) -> list[str]:
@@ -769,6 +780,44 @@ def speed_part(
     return "\n".join(out), dump
 
 
+# ---------------------------------------------------------------- thermal clips
+
+
+def thermal_part(
+    args: argparse.Namespace,
+    fs: Firstseen | None,
+    with_anchor: bool,
+    renders: dict[str, Path],
+    splits: dict[str, list[Clip]],
+    dump: dict,
+) -> list[str]:
+    """The thermal clip splits, over their own archive: the 7 real references and the archived
+    renders (`thermal_set.py`)."""
+    refs = thermal_clip_references(args.data, renders)
+    archive = f"{len(refs)} videos ({len(refs) - len(REFS)} rendered)"
+    fs_t = Firstseen(fs.exe, args.work / "archive-thermal") if fs is not None else None
+    if fs_t is not None and not (args.keep_archive and fs_t.archive.exists()):
+        if fs_t.archive.exists():
+            shutil.rmtree(fs_t.archive)
+        log(f"firstseen: archiving {archive} ...")
+        t = fs_t.add(refs)
+        total = sum(duration(r) for r in refs)
+        dump["thermal_archive"] = {"add_seconds": t, "video_seconds": total}
+    anchor: FrameAnchor | None = None
+    if with_anchor:
+        log("anchor: describing the thermal archive at 1 fps ...")
+        anchor = FrameAnchor()
+        anchor.add(refs)
+    texts = []
+    for split, clips in splits.items():
+        t0 = time.perf_counter()
+        text, dump["splits"][split] = split_part(split, clips, fs_t, anchor, args.top, archive)
+        text += f"\nsearching took {time.perf_counter() - t0:.0f} s for both systems"
+        print(text, flush=True)
+        texts.append(text)
+    return texts
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -779,7 +828,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--split",
         nargs="*",
-        choices=["dev", "heldout"],
+        choices=["dev", "heldout", *THERMAL_SPLITS],
         default=["dev"],
         help="clip splits to run (none: only the other parts)",
     )
@@ -805,7 +854,11 @@ def main(argv: list[str] | None = None) -> int:
 
     vm.self_check()
     t0 = time.perf_counter()
-    splits = {s: build_split(args.data, args.work, s, log) for s in args.split}
+    standard = [s for s in args.split if s not in THERMAL_SPLITS]
+    thermal = [s for s in args.split if s in THERMAL_SPLITS]
+    splits = {s: build_split(args.data, args.work, s, log) for s in standard}
+    renders = render_all(args.work, log) if thermal else {}
+    thermal_clips = {s: build_thermal_clips(args.data, args.work, s, renders, log) for s in thermal}
     speed_clip, index_video = (
         (None, None) if args.skip_speed else build_speed(args.data, args.work, log)
     )
@@ -821,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
             fs = None
         elif args.keep_archive and fs.archive.exists():
             log(f"searching the existing archive {fs.archive}")
-        else:
+        elif standard or speed_clip is not None:
             if fs.archive.exists():
                 shutil.rmtree(fs.archive)
             log("firstseen: archiving the 7 reference videos ...")
@@ -832,10 +885,11 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {total:.0f} s of video in {t:.1f} s ({total / t:.1f}× real time)")
     anchor: FrameAnchor | None = None
     if not args.no_anchors:
-        log("anchor: describing the references at 1 fps ...")
         anchor = FrameAnchor()
-        anchor.add(refs)
-        dump["anchor_index"] = anchor.speed(list(anchor.refs))
+        if standard or speed_clip is not None:
+            log("anchor: describing the references at 1 fps ...")
+            anchor.add(refs)
+            dump["anchor_index"] = anchor.speed(list(anchor.refs))
 
     texts = []
     if not args.skip_te:
@@ -846,6 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         text, dump["splits"][split] = split_part(split, clips, fs, anchor, args.top)
         print(text, flush=True)
         texts.append(text)
+    if thermal:
+        texts += thermal_part(args, fs, anchor is not None, renders, thermal_clips, dump)
     if speed_clip is not None and index_video is not None:
         text, dump["speed"] = speed_part(args, fs, anchor, speed_clip, index_video)
         print(text, flush=True)

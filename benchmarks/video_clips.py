@@ -89,6 +89,7 @@ import numpy as np
 from dataset import load_rgb, upright
 from edits import font, wrap
 from PIL import Image, ImageDraw
+from thermal import ClipLook
 
 BUILD_VERSION = 2
 TE = "threatexchange-tmk-vpdq/sample-videos/"
@@ -762,6 +763,13 @@ def fit(rgb: np.ndarray, size: tuple[int, int], fill: np.ndarray | None = None) 
     return out
 
 
+def crop_share(rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    """The part (x, y, w, h as shares of the width and height) of a frame."""
+    h, w = rgb.shape[:2]
+    x0, y0 = round(box[0] * w), round(box[1] * h)
+    return rgb[y0 : y0 + max(2, round(box[3] * h)), x0 : x0 + max(2, round(box[2] * w))]
+
+
 def grade(rgb: np.ndarray, kind: str, strength: float) -> np.ndarray:
     a = rgb.astype(np.float32)
     lum = a @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -977,6 +985,7 @@ def render(spec: Spec, data: Path, out: Path) -> float:
     times = frame_times(total, p)
     logo = logo_layer(size1, p["logo"]) if p.get("logo") else None
     captions: dict[int, np.ndarray] = {}
+    look = ClipLook(p["thermal"], content) if p.get("thermal") else None
 
     starts = np.cumsum([0.0] + [pc.length for pc in spec.pieces])
     cursors: dict[int, VideoCursor | PhotoCursor] = {}
@@ -992,7 +1001,12 @@ def render(spec: Spec, data: Path, out: Path) -> float:
                     cursors[i] = PhotoCursor(data / pc.source[6:], pc, content)
                 else:
                     cursors[i] = VideoCursor(data / pc.source, pc.start, pc.mirror)
-            rgb = fit(cursors[i].at(pc.start + (t - starts[i]) * pc.speed), content)
+            rgb = cursors[i].at(pc.start + (t - starts[i]) * pc.speed)
+            if p.get("crop"):
+                rgb = crop_share(rgb, p["crop"])
+            rgb = fit(rgb, content)
+            if look is not None:
+                rgb = look.at(rgb, t)
             if p.get("grade"):
                 rgb = grade(rgb, p["grade"], p["grade_strength"])
             if p.get("box"):
