@@ -20,6 +20,7 @@ import numpy as np
 from firstseen.archive.catalog import AlreadyArchived, Catalog, FrameRecord, Sighting
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
+from firstseen.archive.thumbnails import Staged
 from firstseen.errors import FirstseenError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
 from firstseen.signals import Descriptor, pdq_hash
@@ -118,8 +119,11 @@ class Ingester:
             if known is not None:
                 return sighted(self.archive.catalog, known, sighting)
             kind = probe(path)
-            records, size, duration = self._describe(path, kind, sha)
-            item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
+            with self.archive.thumbnails.stage(sha) as staged:
+                records, size, duration = self._describe(path, kind, staged)
+                item_id = self.archive.add_item(
+                    sha, kind, size, duration, nbytes, records, sighting, staged
+                )
             return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
         except AlreadyArchived as raced:  # another writer added it meanwhile: keep the sighting
             return sighted(self.archive.catalog, raced.item_id, sighting)
@@ -161,11 +165,11 @@ class Ingester:
             return None
 
     def _describe(
-        self, path: Path, kind: str, sha: str
+        self, path: Path, kind: str, thumbnails: Staged
     ) -> tuple[list[FrameRecord], tuple[int, int], float | None]:
         if kind == "image":
             photo = Frame(load_image(path))
-            record = self._records([photo], 0, sha)[0]
+            record = self._records([photo], 0, thumbnails)[0]
             if self.archive.settings.photo_parts:
                 record = replace(record, parts=self.descriptor.describe(crop_parts(photo.rgb)))
             return [record], photo.size, None
@@ -178,19 +182,19 @@ class Ingester:
             size = frame.size
             batch.append(frame)
             if len(batch) == _BATCH:
-                records += self._records(batch, len(records), sha)
+                records += self._records(batch, len(records), thumbnails)
                 batch = []
         if batch:
-            records += self._records(batch, len(records), sha)
+            records += self._records(batch, len(records), thumbnails)
         if not records:
             raise FirstseenError("no decodable frames")
         return records, size, duration
 
-    def _records(self, frames: list[Frame], start: int, sha: str) -> list[FrameRecord]:
+    def _records(self, frames: list[Frame], start: int, thumbnails: Staged) -> list[FrameRecord]:
         vectors = self.descriptor.describe([f.rgb for f in frames])
         records = []
         for offset, (frame, vector) in enumerate(zip(frames, vectors, strict=True)):
-            self.archive.thumbnails.write(sha, start + offset, frame.rgb)
+            thumbnails.write(start + offset, frame.rgb)
             hashed = pdq_hash(frame.rgb)
             records.append(
                 FrameRecord(start + offset, frame.time, hashed.bits, hashed.quality, vector)
