@@ -15,7 +15,7 @@ from rich.progress import Progress
 
 from firstseen import __version__, sighting_options
 from firstseen.archive.catalog import MIN_PREFIX, Item
-from firstseen.archive.ingest import Ingester, media_files
+from firstseen.archive.ingest import Ingester, also_seen, media_files
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.config import default_archive
@@ -121,7 +121,8 @@ def add(
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")
-                result = ingester.add(file, sighting_of(file))
+                first, *also = sighting_of(file)
+                result = also_seen(archive.catalog, ingester.add(file, first), also)
                 counts[result.status] += 1
                 frames += result.frames
                 if result.status == "failed":

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -43,6 +43,18 @@ def sighted(catalog: Catalog, item_id: int, sighting: Sighting) -> AddResult:
     """Content already archived: the file only adds where and when it was seen."""
     fresh = catalog.add_sighting(item_id, sighting)
     return AddResult(sighting.path, "duplicate", item_id, new_sighting=fresh)
+
+
+def also_seen(catalog: Catalog, result: AddResult, sightings: Sequence[Sighting]) -> AddResult:
+    """Records the further sightings of a file just added or found archived (a CSV listing it
+    on several rows: each row is a place and date it was seen)."""
+    if result.item_id is None or not sightings:
+        return result
+    try:
+        fresh = [catalog.add_sighting(result.item_id, s) for s in sightings]
+    except FirstseenError as exc:
+        return replace(result, status="failed", reason=user_reason(exc))
+    return replace(result, new_sighting=result.new_sighting or any(fresh))
 
 
 def media_files(paths: Iterable[Path]) -> Iterator[Path]:
