@@ -146,6 +146,24 @@ def test_a_damaged_index_file_is_rebuilt_from_the_catalog(tmp_path, demo_dir):
     assert faiss.read_index(str(root / "vectors.faiss")).ntotal == 1  # repaired on disk too
 
 
+def test_an_index_holding_an_id_twice_or_a_wrong_vector_is_rebuilt(tmp_path, demo_dir):
+    root = tmp_path / "archive"
+    store = Archive(root)
+    add(store, demo_dir / "media" / "coffee.png")
+    (frame_id,) = store.catalog.frame_ids()
+    store.index.add(np.array([frame_id]), np.ones((1, 512), np.float32) / np.sqrt(512))
+    store.close()  # stamped as reflecting the catalog, yet wrong
+    reopened = Archive(root)
+    index_agrees_with_catalog(reopened)
+    assert len(reopened.index) == 1
+    reopened.index.remove(np.array([frame_id]))
+    reopened.index.add(np.array([frame_id]), np.ones((1, 512), np.float32) / np.sqrt(512))
+    reopened.close()
+    again = Archive(root)
+    index_agrees_with_catalog(again)
+    again.close()
+
+
 def test_a_stale_writer_cannot_leave_old_vectors_under_new_ids(tmp_path, demo_dir):
     """A server holds the index; the CLI removes the newest item and adds another; the server
     stops without a request between and saves what it holds."""

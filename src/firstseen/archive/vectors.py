@@ -149,8 +149,10 @@ class FaissIndex:
         only while ids are never reused for other vectors (the catalog's promise)."""
         with self._lock:
             present = self.ids()
-            extra = np.setdiff1d(present, catalog_ids)
-            missing = np.setdiff1d(catalog_ids, present)
+            # Ids are unique on both sides (checked by `agrees`), and numpy's set operations
+            # are many times faster told so.
+            extra = np.setdiff1d(present, catalog_ids, assume_unique=True)
+            missing = np.setdiff1d(catalog_ids, present, assume_unique=True)
             self.remove(extra)
             for start in range(0, len(missing), _CHUNK):
                 chunk = missing[start : start + _CHUNK]
@@ -158,10 +160,13 @@ class FaissIndex:
             return bool(len(extra) or len(missing))
 
     def agrees(self, catalog_ids: np.ndarray, load: Callable[[np.ndarray], np.ndarray]) -> bool:
-        """Whether the vectors held for a sample of the ids both sides know equal the catalog's:
-        the newest ids, and ids spread over the rest."""
+        """Whether the index holds each id once, and the vectors it holds for a sample of the
+        ids both sides know equal the catalog's: the newest ids, and ids spread over the rest."""
         with self._lock:
-            shared = np.intersect1d(self.ids(), catalog_ids)
+            present = np.sort(self.ids())
+            if np.any(present[1:] == present[:-1]):
+                return False
+            shared = np.intersect1d(present, catalog_ids, assume_unique=True)
             if not len(shared):
                 return True
             spread = shared[np.linspace(0, len(shared) - 1, _CHECKED).astype(int)]
