@@ -145,10 +145,12 @@ def _close(archive: Archive) -> bool:
     """Saves the indexes and closes the archive. A save that fails loses nothing (the catalog
     has every change, and the index catches up from it when next opened): one line, False."""
     try:
-        archive.close()
+        archive.write_indexes()
     except FirstseenError as exc:
         _error(f"{exc} (every change is in the catalog; the index catches up from it next time)")
         return False
+    finally:
+        archive.catalog.close()
     return True
 
 

@@ -233,24 +233,24 @@ class Archive:
         nothing: the previous files are kept, the catalog has every change, and the next process
         to open the archive brings the index up to date from it; it is logged, and False."""
         try:
-            self._write_indexes()
+            self.write_indexes()
         except SaveError as exc:
             log.warning("archive: %s; the index catches up from the catalog next time", exc)
             return False
         return True
 
-    def _write_indexes(self) -> None:
-        """Writes the indexes stamped with the catalog revision they reflect; raises SaveError."""
+    def write_indexes(self) -> None:
+        """Writes the indexes stamped with the catalog revision they reflect; raises SaveError
+        (for a command to report) where `save()` only logs."""
         stamp = Stamp(self.catalog.identity, self._revision)
         for index in (self._index, self._parts):
             if index is not None:
                 index.save(stamp)
 
-    def close(self) -> None:
-        """Saves the indexes and closes the catalog; raises SaveError (after closing) if the
-        indexes could not be saved, for a command to say so."""
+    def close(self) -> bool:
+        """Saves the indexes, as `save()` does, and closes the catalog."""
         try:
-            self._write_indexes()
+            return self.save()
         finally:
             self.catalog.close()
 
