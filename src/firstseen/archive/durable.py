@@ -3,9 +3,8 @@ half-written: the bytes go to a new file, every one is checked written, the file
 the disk, and only then does it take its name (a rename, which is atomic). A write that fails
 leaves the previous file as it was, removes what it wrote, and says why in one line.
 
-numpy's `tofile` and Python's buffered files cannot be used for this: on a full disk they may
-lose a buffered tail without raising, so the size written is checked here against the size
-meant.
+numpy's `tofile` cannot be used for this: on a full disk it may lose a buffered tail without
+raising. Here every write's count is checked, and the size on disk against the size meant.
 """
 
 import errno

@@ -43,10 +43,7 @@ def read_meta_csv(path: Path) -> list[tuple[Path, Row]]:
             reader = csv.DictReader(stream)
             if reader.fieldnames is None or "path" not in reader.fieldnames:
                 raise FirstseenError(f"{path}: needs a header with a 'path' column")
-            rows = []
-            for number, row in enumerate(reader, start=2):
-                rows.append(_row(path, number, row))
-            return rows
+            return [_row(path, number, row) for number, row in enumerate(reader, start=2)]
     except UnicodeDecodeError:
         raise FirstseenError(f"{path}: cannot read metadata: not UTF-8 text") from None
     except (OSError, csv.Error) as exc:
