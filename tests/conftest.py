@@ -33,7 +33,7 @@ def demo_archive(tmp_path_factory, demo_dir) -> Archive:
     """The demo media archived with their metadata, once per test session."""
     archive = Archive(tmp_path_factory.mktemp("demo") / "archive")
     ingester = Ingester(archive, open_descriptor(archive))
-    for path, meta in read_meta_csv(demo_dir / "media.csv").items():
+    for path, meta in read_meta_csv(demo_dir / "media.csv"):
         result = ingester.add(path, Sighting(str(path), **meta))
         assert result.status == "added", result.reason
     archive.save()

@@ -18,6 +18,7 @@ from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.parts import crop_parts, part_frame, part_id, part_windows
 from firstseen.archive.store import Archive
+from firstseen.archive.thumbnails import Staged
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
 from firstseen.media import load_image
@@ -255,6 +256,8 @@ def test_add_killed_half_way_resumes_without_duplicates(tmp_path, demo_dir):
     assert len(ids) == frames and len(set(ids)) == frames
     assert set(ids) == set(store.catalog.frame_ids())
     assert set(store.parts.ids()) == set(store.catalog.part_ids())
+    folders = {p.name for p in (root / "thumbnails").glob("*/*")}
+    assert folders == {i.sha256 for i in store.catalog.items()}  # none left by the killed add
     store.close()
 
 
@@ -281,14 +284,14 @@ def test_a_video_failing_half_way_leaves_no_decoder_behind(
 ):
     """Disk full while a long video is added: the file fails alone, and the thread decoding
     ahead of the descriptor stops instead of waiting for ever on frames nobody will take."""
-    write = archive.thumbnails.write
+    write = Staged.write
 
-    def fill_up(sha256: str, ordinal: int, rgb: np.ndarray) -> None:
+    def fill_up(staged: Staged, ordinal: int, rgb: np.ndarray) -> None:
         if ordinal >= 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        write(sha256, ordinal, rgb)
+        write(staged, ordinal, rgb)
 
-    monkeypatch.setattr(archive.thumbnails, "write", fill_up)
+    monkeypatch.setattr(Staged, "write", fill_up)
     video = shared_data / "opencv-samples-data" / "vtest.avi"  # 80 samples: more than prefetched
     before = set(threading.enumerate())
     result = ingester.add(video, Sighting(str(video)))
@@ -298,6 +301,7 @@ def test_a_video_failing_half_way_leaves_no_decoder_behind(
         assert time.monotonic() < deadline, "the decoding thread is still waiting"
         time.sleep(0.05)
     assert archive.catalog.counts() == (0, 0)
+    assert not list(archive.thumbnails.root.rglob("*.jpg"))
 
 
 def test_content_added_by_another_writer_meanwhile_keeps_the_sighting(

@@ -90,10 +90,10 @@ def test_a_bug_on_one_file_is_reported_and_the_batch_goes_on(archive_dir, demo_d
     media = demo_dir / "media"
     describe, search_image = Ingester._describe, Searcher.search_image
 
-    def describe_unless_chelsea(self, path, kind, sha):
+    def describe_unless_chelsea(self, path, kind, thumbnails):
         if path.name == "chelsea.png":
             raise KeyError(144)
-        return describe(self, path, kind, sha)
+        return describe(self, path, kind, thumbnails)
 
     monkeypatch.setattr(Ingester, "_describe", describe_unless_chelsea)
     added = invoke("--archive", archive_dir, "add", media / "chelsea.png", media / "coffee.png")
@@ -182,3 +182,40 @@ def test_bad_meta_csv(archive_dir, tmp_path):
     meta.write_text("file,url\nx.jpg,http://a\n")
     result = invoke("--archive", archive_dir, "add", "--meta", meta)
     assert result.exit_code == 2 and "'path' column" in result.output
+
+
+def test_references_to_items_are_exact(archive_dir, demo_dir):
+    """`%` and `_` are not wildcards, a SHA-256 prefix is hex digits, and a reference naming
+    several items removes none."""
+    media = demo_dir / "media"
+    assert invoke("--archive", archive_dir, "add", media / "coffee.png", media / "rocket.jpg")
+    listed = json.loads(invoke("--archive", archive_dir, "list", "-f", "json").stdout)
+    for ref in ("%%%%%%", "______", "%", listed[0]["sha256"][:4] + "%%"):
+        removed = invoke("--archive", archive_dir, "remove", ref)
+        assert (
+            removed.exit_code == 1 and f"{ref}: no such item (name one by its id" in removed.output
+        )
+        assert invoke("--archive", archive_dir, "info", ref).exit_code == 1
+    assert len(json.loads(invoke("--archive", archive_dir, "list", "-f", "json").stdout)) == 2
+
+    sha = listed[0]["sha256"]
+    assert invoke("--archive", archive_dir, "info", sha[:5]).exit_code == 1  # too short
+    assert (
+        json.loads(invoke("--archive", archive_dir, "info", sha[:6].upper()).stdout)["sha256"]
+        == sha
+    )
+    removed = invoke("--archive", archive_dir, "remove", sha[:8])
+    assert removed.exit_code == 0 and f"removed {listed[0]['id']}" in removed.output
+    left = json.loads(invoke("--archive", archive_dir, "list", "-f", "json").stdout)
+    assert [i["sha256"] for i in left] == [listed[1]["sha256"]]
+
+
+def test_a_reference_naming_several_items_removes_none(archive_dir, tmp_path, demo_dir):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes((demo_dir / "media" / "coffee.png").read_bytes())
+    invoke("--archive", archive_dir, "add", photo)
+    photo.write_bytes((demo_dir / "media" / "chelsea.png").read_bytes())  # new content, same path
+    invoke("--archive", archive_dir, "add", photo)
+    removed = invoke("--archive", archive_dir, "remove", photo)
+    assert removed.exit_code == 1 and "names 2 items (1, 2)" in removed.output
+    assert len(json.loads(invoke("--archive", archive_dir, "list", "-f", "json").stdout)) == 2

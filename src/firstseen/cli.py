@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from firstseen import __version__, sighting_options
-from firstseen.archive.ingest import Ingester, media_files
+from firstseen.archive.catalog import MIN_PREFIX, Item
+from firstseen.archive.ingest import Ingester, also_seen, media_files
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.config import default_archive
 from firstseen.engine import open_descriptor, open_searcher
-from firstseen.errors import FirstseenError
+from firstseen.errors import FirstseenError, user_reason
 from firstseen.evidence.commands import register as register_evidence_commands
 from firstseen.matching.duplicates import find_shared_footage
 from firstseen.outputs.progress import progress_bar
@@ -120,23 +121,37 @@ def add(
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")
-                result = ingester.add(file, sighting_of(file))
+                first, *also = sighting_of(file)
+                result = also_seen(archive.catalog, ingester.add(file, first), also)
                 counts[result.status] += 1
                 frames += result.frames
                 if result.status == "failed":
                     _error(f"{file}: {result.reason}", progress.console)
                 progress.advance(task)
     except KeyboardInterrupt:
-        archive.close()
+        _close(archive)
         err.print("interrupted: items added so far are kept; run the same command to resume")
         raise typer.Exit(130) from None
-    archive.close()
+    saved = _close(archive)
     err.print(
         f"added {counts['added']} ({frames} frames), skipped {counts['duplicate']} already in the"
         f" archive, failed {counts['failed']}"
     )
-    if counts["failed"]:
+    if counts["failed"] or not saved:
         raise typer.Exit(1)
+
+
+def _close(archive: Archive) -> bool:
+    """Saves the indexes and closes the archive. A save that fails loses nothing (the catalog
+    has every change, and the index catches up from it when next opened): one line, False."""
+    try:
+        archive.write_indexes()
+    except FirstseenError as exc:
+        _error(f"{exc} (every change is in the catalog; the index catches up from it next time)")
+        return False
+    finally:
+        archive.catalog.close()
+    return True
 
 
 def _catch_up_parts(ingester: Ingester, progress: Progress) -> None:
@@ -215,7 +230,7 @@ def info(
     archive = _archive()
     found = archive.catalog.find_items(item)
     if not found:
-        _fail(f"no item {item!r} in {archive.root}", 1)
+        _fail(_no_item(item), 1)
     for entry in found:
         data = item_json(entry)
         data["sightings"] = [asdict(s) for s in archive.catalog.sightings(entry.id)]
@@ -231,15 +246,31 @@ def remove(
     missing = 0
     for ref in items:
         found = archive.catalog.find_items(ref)
-        if not found:
-            _error(f"{ref}: no such item")
+        if len(found) != 1:
+            _error(_no_item(ref) if not found else _several_items(ref, found))
             missing += 1
-        for entry in found:
-            archive.remove(entry)
-            err.print(f"removed {entry.id} {entry.path}")
-    archive.close()
-    if missing:
+            continue
+        try:
+            archive.remove(found[0])
+        except (FirstseenError, OSError) as exc:
+            _error(f"{ref}: not removed: {user_reason(exc)}")
+            missing += 1
+            continue
+        err.print(f"removed {found[0].id} {found[0].path}")
+    if not _close(archive) or missing:
         raise typer.Exit(1)
+
+
+def _no_item(ref: str) -> str:
+    return (
+        f"{ref}: no such item (name one by its id, by {MIN_PREFIX} or more hex digits of its"
+        " SHA-256, or by a path it was added from)"
+    )
+
+
+def _several_items(ref: str, found: list[Item]) -> str:
+    ids = ", ".join(str(i.id) for i in found)
+    return f"{ref}: names {len(found)} items ({ids}): remove them by id, one by one"
 
 
 @app.command()

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from firstseen import sighting_options
 from firstseen.archive.hashfiles import import_vpdq
+from firstseen.archive.ingest import also_seen
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
@@ -118,7 +119,8 @@ def register(
             task = progress.add_task("importing", total=len(named))
             for file in named:
                 progress.update(task, description=f"importing {file.name}")
-                result = import_vpdq(archive, file, sighting_of(file))
+                first, *also = sighting_of(file)
+                result = also_seen(archive.catalog, import_vpdq(archive, file, first), also)
                 counts[result.status] += 1
                 hashes += result.frames
                 if result.status == "failed":

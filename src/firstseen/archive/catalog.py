@@ -9,10 +9,18 @@ always be rebuilt from the catalog.
 One catalog may serve many threads (the HTTP service): its connection is used under a lock, held
 for the whole of a write transaction, so a reader never sees a write half-done; other processes
 read the committed state alongside it (WAL).
+
+Ids are never reused (AUTOINCREMENT): an id, and the vector stored under it in an index, names one
+piece of content for ever, so an index written by a process that missed a removal can be put right
+by its ids alone. Every change of items, frames or parts also counts up the catalog's revision,
+which an index file records (archive/vectors.py), so that an older index never replaces a newer
+one.
 """
 
 import sqlite3
+import string
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from firstseen.archive.parts import part_id
+from firstseen.errors import FirstseenError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id INTEGER PRIMARY KEY,
+# Each table's columns, by name: the schema below, and the definition a migration rebuilds with.
+_TABLES = {
+    "items": """
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256 TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL CHECK (kind IN ('image', 'video')),
     path TEXT NOT NULL,
@@ -35,9 +45,9 @@ CREATE TABLE IF NOT EXISTS items (
     bytes INTEGER NOT NULL,
     added_at TEXT NOT NULL,
     origin TEXT NOT NULL DEFAULT 'media' CHECK (origin IN ('media', 'vpdq'))
-);
-CREATE TABLE IF NOT EXISTS frames (
-    id INTEGER PRIMARY KEY,
+""",
+    "frames": """
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     time REAL,
@@ -45,8 +55,8 @@ CREATE TABLE IF NOT EXISTS frames (
     pdq_quality INTEGER NOT NULL,
     vector BLOB NOT NULL,
     UNIQUE (item_id, ordinal)
-);
-CREATE TABLE IF NOT EXISTS sightings (
+""",
+    "sightings": """
     id INTEGER PRIMARY KEY,
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
     path TEXT NOT NULL,
@@ -55,21 +65,29 @@ CREATE TABLE IF NOT EXISTS sightings (
     published TEXT,
     seen_at TEXT NOT NULL,
     UNIQUE (item_id, path, url, title, published)
-);
-CREATE TABLE IF NOT EXISTS parts (
+""",
+    "parts": """
     id INTEGER PRIMARY KEY,  -- the frame's id x 16 + the part's place (archive/parts.py)
     frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
     vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS frames_item ON frames(item_id);
-CREATE INDEX IF NOT EXISTS sightings_item ON sightings(item_id);
-CREATE INDEX IF NOT EXISTS parts_frame ON parts(frame_id);
-"""
+""",
+    "meta": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
+}
+SCHEMA = "".join(f"CREATE TABLE IF NOT EXISTS {n} ({c});\n" for n, c in _TABLES.items()) + (
+    "CREATE INDEX IF NOT EXISTS frames_item ON frames(item_id);\n"
+    "CREATE INDEX IF NOT EXISTS sightings_item ON sightings(item_id);\n"
+    "CREATE INDEX IF NOT EXISTS parts_frame ON parts(frame_id);\n"
+)
 # Columns added since the first release, for catalogs made before them: (table, column, definition).
 _ADDED_COLUMNS = (
     ("items", "origin", "TEXT NOT NULL DEFAULT 'media' CHECK (origin IN ('media', 'vpdq'))"),
 )
+# Tables whose ids were reused before AUTOINCREMENT; catalogs made then are rebuilt once.
+_UNIQUE_IDS = ("items", "frames")
+_REVISION = "revision"  # meta key: counts every change of items, frames and parts
+_IDENTITY = "catalog_id"  # meta key: tells this catalog from another with the same revision
+# Hex digits of a SHA-256 that name an item: few enough to type, enough to name one of millions.
+MIN_PREFIX = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +146,11 @@ ORDER BY published IS NULL, published, seen_at, id LIMIT 1
 """
 
 
+def is_sha_prefix(ref: str) -> bool:
+    """Whether `ref` can name an item by its SHA-256: hex digits only, enough of them."""
+    return MIN_PREFIX <= len(ref) <= 64 and all(c in string.hexdigits for c in ref)
+
+
 class AlreadyArchived(Exception):
     """The content was added by another writer (a CLI `add` beside the server, say) between the
     check for it and the insert: the caller records its sighting instead."""
@@ -137,22 +160,49 @@ class AlreadyArchived(Exception):
         self.item_id = item_id
 
 
+class CatalogError(FirstseenError):
+    """The catalog could not be read or written (a full disk, a damaged file, a lock held too
+    long); a write that fails changes nothing."""
+
+
 class Catalog:
     """Typed access to the archive's SQLite database."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+        with self._reported("opening it"):
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._migrate()
+            if self.meta(_IDENTITY) is None:
+                with self.transaction() as db:
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                        (_IDENTITY, uuid.uuid4().hex),
+                    )
+        self.identity: str = self.meta(_IDENTITY) or ""
+
+    @contextmanager
+    def _reported(self, doing: str) -> Iterator[None]:
+        """SQLite's failures as one line naming the catalog; constraint failures and misuse
+        (bugs, or handled by the caller) pass unchanged."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            reason = "no space left on device" if full else str(exc)
+            raise CatalogError(f"catalog {self.path}: {reason} while {doing}") from exc
 
     def _migrate(self) -> None:
-        """Adds the columns an older catalog lacks, so archives made before still open. Checked
-        again under the write lock, as another process may be adding them at the same time."""
+        """Brings a catalog made by an earlier release up to date, so archives made before still
+        open. Each step is checked again under the write lock, as another process may be taking
+        it at the same time."""
         for table, column, definition in _ADDED_COLUMNS:
             if column in self._columns(table):
                 continue
@@ -160,9 +210,45 @@ class Catalog:
                 self._db.execute("BEGIN IMMEDIATE")
                 if column not in self._columns(table):
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        if not all(self._ids_unique(t) for t in _UNIQUE_IDS):
+            self._make_ids_unique()
+
+    def _make_ids_unique(self) -> None:
+        """Rebuilds the tables whose ids could be reused with AUTOINCREMENT, rows unchanged
+        (SQLite's documented way to change a table's definition): foreign keys are off while the
+        referenced tables are replaced, and checked before the change commits."""
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for table in _UNIQUE_IDS:
+                    if not self._ids_unique(table):
+                        self._rebuild(table)
+                if self._db.execute("PRAGMA foreign_key_check").fetchall():
+                    raise sqlite3.DatabaseError("references broken by the migration to unique ids")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)  # the indexes dropped with the old tables
+
+    def _rebuild(self, table: str) -> None:
+        columns = ", ".join(self._columns_in_order(table))
+        new = f"{table}_unique_ids"
+        self._db.execute(f"CREATE TABLE {new} ({_TABLES[table]})")
+        self._db.execute(f"INSERT INTO {new} ({columns}) SELECT {columns} FROM {table}")
+        self._db.execute(f"DROP TABLE {table}")
+        self._db.execute(f"ALTER TABLE {new} RENAME TO {table}")
+
+    def _ids_unique(self, table: str) -> bool:
+        row = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        return "AUTOINCREMENT" in row[0].upper()
 
     def _columns(self, table: str) -> set[str]:
-        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        return set(self._columns_in_order(table))
+
+    def _columns_in_order(self, table: str) -> list[str]:
+        return [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
 
     def close(self) -> None:
         with self._lock:
@@ -171,16 +257,30 @@ class Catalog:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: the unit a killed `add` can never leave half-written."""
-        with self._lock, self._db:
+        with self._lock, self._reported("writing to it"), self._db:
             yield self._db
 
     def _rows(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._reported("reading it"):
             return self._db.execute(sql, params).fetchall()
 
     def _row(self, sql: str, params: Sequence | dict = ()) -> tuple | None:
-        with self._lock:
+        with self._lock, self._reported("reading it"):
             return self._db.execute(sql, params).fetchone()
+
+    def vectors_revision(self) -> int:
+        """Counts every committed change of items, frames and parts, by any process: an index
+        that reflects revision r holds exactly the vectors the catalog held at r."""
+        row = self._row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", (_REVISION,))
+        return row[0] if row else 0
+
+    @staticmethod
+    def _count_change(db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key)"
+            " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (_REVISION,),
+        )
 
     def data_version(self) -> int:
         """Changes whenever another connection (another process) commits to the catalog."""
@@ -265,6 +365,7 @@ class Catalog:
                     ],
                 )
             self._insert_sighting(db, item_id, sighting)
+            self._count_change(db)
         return item_id
 
     def add_sighting(self, item_id: int, sighting: Sighting) -> bool:
@@ -293,6 +394,7 @@ class Catalog:
         with self.transaction() as db:
             ids = [r[0] for r in db.execute("SELECT id FROM frames WHERE item_id = ?", (item_id,))]
             db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+            self._count_change(db)
         return ids
 
     def _item(self, row: tuple) -> Item:
@@ -315,14 +417,17 @@ class Catalog:
             return self._item(row) if row else None
 
     def find_items(self, ref: str) -> list[Item]:
-        """Items named by id, SHA-256 prefix (≥ 6 characters) or a path they were added from."""
+        """Items named exactly by `ref`: their id, a prefix of their SHA-256 (at least
+        MIN_PREFIX hex digits; nothing else is a prefix) or a path they were seen at. No
+        character is a wildcard."""
+        prefix = ref.lower() if is_sha_prefix(ref) else None
         query = (
             self._ITEM_COLUMNS + " WHERE CAST(i.id AS TEXT) = :ref"
-            " OR (length(:ref) >= 6 AND i.sha256 LIKE :ref || '%')"
+            " OR substr(i.sha256, 1, length(:prefix)) = :prefix"
             " OR i.id IN (SELECT item_id FROM sightings WHERE path = :ref)"
         )
         with self._lock:
-            return [self._item(r) for r in self._rows(query, {"ref": ref})]
+            return [self._item(r) for r in self._rows(query, {"ref": ref, "prefix": prefix})]
 
     def page(
         self,
@@ -422,6 +527,8 @@ class Catalog:
                     for pid, v in zip(ids, vectors, strict=True)
                 ],
             ).rowcount
+            if stored:
+                self._count_change(db)
         return ids if stored else []
 
     def part_vectors(self, part_ids: Sequence[int]) -> np.ndarray:

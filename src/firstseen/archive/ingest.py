@@ -10,7 +10,7 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -20,6 +20,7 @@ import numpy as np
 from firstseen.archive.catalog import AlreadyArchived, Catalog, FrameRecord, Sighting
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
+from firstseen.archive.thumbnails import Staged
 from firstseen.errors import FirstseenError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
 from firstseen.signals import Descriptor, pdq_hash
@@ -42,6 +43,18 @@ def sighted(catalog: Catalog, item_id: int, sighting: Sighting) -> AddResult:
     """Content already archived: the file only adds where and when it was seen."""
     fresh = catalog.add_sighting(item_id, sighting)
     return AddResult(sighting.path, "duplicate", item_id, new_sighting=fresh)
+
+
+def also_seen(catalog: Catalog, result: AddResult, sightings: Sequence[Sighting]) -> AddResult:
+    """Records the further sightings of a file just added or found archived (a CSV listing it
+    on several rows: each row is a place and date it was seen)."""
+    if result.item_id is None or not sightings:
+        return result
+    try:
+        fresh = [catalog.add_sighting(result.item_id, s) for s in sightings]
+    except FirstseenError as exc:
+        return replace(result, status="failed", reason=user_reason(exc))
+    return replace(result, new_sighting=result.new_sighting or any(fresh))
 
 
 def media_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -118,8 +131,11 @@ class Ingester:
             if known is not None:
                 return sighted(self.archive.catalog, known, sighting)
             kind = probe(path)
-            records, size, duration = self._describe(path, kind, sha)
-            item_id = self.archive.add_item(sha, kind, size, duration, nbytes, records, sighting)
+            with self.archive.thumbnails.stage(sha) as staged:
+                records, size, duration = self._describe(path, kind, staged)
+                item_id = self.archive.add_item(
+                    sha, kind, size, duration, nbytes, records, sighting, staged
+                )
             return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
         except AlreadyArchived as raced:  # another writer added it meanwhile: keep the sighting
             return sighted(self.archive.catalog, raced.item_id, sighting)
@@ -161,11 +177,11 @@ class Ingester:
             return None
 
     def _describe(
-        self, path: Path, kind: str, sha: str
+        self, path: Path, kind: str, thumbnails: Staged
     ) -> tuple[list[FrameRecord], tuple[int, int], float | None]:
         if kind == "image":
             photo = Frame(load_image(path))
-            record = self._records([photo], 0, sha)[0]
+            record = self._records([photo], 0, thumbnails)[0]
             if self.archive.settings.photo_parts:
                 record = replace(record, parts=self.descriptor.describe(crop_parts(photo.rgb)))
             return [record], photo.size, None
@@ -178,19 +194,19 @@ class Ingester:
             size = frame.size
             batch.append(frame)
             if len(batch) == _BATCH:
-                records += self._records(batch, len(records), sha)
+                records += self._records(batch, len(records), thumbnails)
                 batch = []
         if batch:
-            records += self._records(batch, len(records), sha)
+            records += self._records(batch, len(records), thumbnails)
         if not records:
             raise FirstseenError("no decodable frames")
         return records, size, duration
 
-    def _records(self, frames: list[Frame], start: int, sha: str) -> list[FrameRecord]:
+    def _records(self, frames: list[Frame], start: int, thumbnails: Staged) -> list[FrameRecord]:
         vectors = self.descriptor.describe([f.rgb for f in frames])
         records = []
         for offset, (frame, vector) in enumerate(zip(frames, vectors, strict=True)):
-            self.archive.thumbnails.write(sha, start + offset, frame.rgb)
+            thumbnails.write(start + offset, frame.rgb)
             hashed = pdq_hash(frame.rgb)
             records.append(
                 FrameRecord(start + offset, frame.time, hashed.bits, hashed.quality, vector)

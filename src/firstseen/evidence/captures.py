@@ -5,13 +5,13 @@ The WARC is the evidence and is never modified; the JSON is derived from it and 
 """
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from firstseen.archive.durable import replace_file
 from firstseen.errors import FirstseenError
 
 _WARC_SUFFIXES = (".warc.gz", ".warc")
@@ -76,7 +76,5 @@ class CaptureStore:
 
     def save(self, capture_id: str, info: dict[str, Any]) -> Path:
         path = self.info_path(capture_id)
-        partial = path.with_name(path.name + ".part")
-        partial.write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(partial, path)
+        replace_file(path, json.dumps(info, indent=2, ensure_ascii=False).encode("utf-8"))
         return path
