@@ -392,7 +392,11 @@ class Searcher:
             return replace(chosen, time_span=span)
         local = self.fast if alignment.query.kind == self.fast.kind else self.robust
         reference = self.reference_features(chosen.item, moment.ordinal, local)
-        check = NOT_VERIFIED if reference is None else verify(alignment.query, reference)
+        check = (
+            NOT_VERIFIED
+            if reference is None
+            else verify(alignment.query, reference, _least_inliers(chosen.tone))
+        )
         if not verdict.verified(check):
             return chosen
         return replace(
@@ -468,7 +472,9 @@ class Searcher:
             reference = self._reference_cache.get(
                 (item.sha256, ordinal, local.kind)
             ) or self._reference_features(item, ordinal, local)
-            return reference, NOT_VERIFIED if reference is None else verify(queries[job], reference)
+            if reference is None:
+                return reference, NOT_VERIFIED
+            return reference, verify(queries[job], reference, _least_inliers(jobs[job][2].tone))
 
         for (item, ordinal, picture, _, key), (reference, checked) in zip(
             jobs, self._pool.map(check, range(len(jobs))), strict=True
@@ -488,7 +494,11 @@ class Searcher:
             picture.checks[key] = (
                 NOT_VERIFIED
                 if reference is None
-                else verify(self._query_features(picture, mirrored, local), reference)
+                else verify(
+                    self._query_features(picture, mirrored, local),
+                    reference,
+                    _least_inliers(picture.tone),
+                )
             )
         return picture.checks[key]
 
@@ -544,6 +554,13 @@ def _closest_toning(tonings: list[Picture], matches: list[Match]) -> Picture:
         closest[match.picture] = max(closest[match.picture], match.normalised)
     best = int(np.argmax(closest))
     return tonings[best] if closest[best] > closest[0] + TONING_MARGIN else tonings[0]
+
+
+def _least_inliers(tone: str | None) -> int:
+    """Inliers a check needs to align anything: a query toned back is tried several ways over,
+    each another chance for a weak alignment by chance, so its checks must stand on the ground
+    a contradiction needs (a rendered road seen on another mission once aligned on 8)."""
+    return verdict.CONTRADICTING_INLIERS if tone else verdict.MIN_INLIERS
 
 
 def _toned_alike(other: Picture, picture: Picture) -> bool:

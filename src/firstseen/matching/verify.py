@@ -470,14 +470,15 @@ def _refine(
     return refined if _plausible(refined) else None
 
 
-def verify(query: Features, reference: Features) -> Verification:
-    """Checks whether `query` shows (part of) `reference`, and where."""
+def verify(query: Features, reference: Features, min_inliers: int = _MIN_MATCHES) -> Verification:
+    """Checks whether `query` shows (part of) `reference`, and where; fewer inliers than
+    `min_inliers` align nothing."""
     fit = _fit(query, reference)
     if fit is None:
         return NOT_VERIFIED
     src, _, h_work, keep = fit
     inliers = int(keep.sum())
-    if inliers < _MIN_MATCHES:
+    if inliers < max(_MIN_MATCHES, min_inliers):
         return Verification(inliers, len(src), 0.0, 0.0, None)
     points = src[keep] * query.scale
     (x0, y0, x1, y1), corr, agreement = _content(query, reference, h_work, points)
