@@ -9,6 +9,7 @@ each, the rest carry on, exit code 1.
 import os
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from firstseen import sighting_options
 from firstseen.archive.hashfiles import import_vpdq
+from firstseen.archive.ingest import add_named
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
@@ -118,7 +120,7 @@ def register(
             task = progress.add_task("importing", total=len(named))
             for file in named:
                 progress.update(task, description=f"importing {file.name}")
-                result = import_vpdq(archive, file, sighting_of(file))
+                result = add_named(partial(import_vpdq, archive), file, sighting_of)
                 counts[result.status] += 1
                 hashes += result.frames
                 if result.status == "failed":
