@@ -320,3 +320,11 @@ def test_printable_escapes_what_a_terminal_would_obey():
     assert stored(" a\tb\nc\x1b[0m\u202e ") == "a b c[0m"
     assert stored("\x07") is None
 
+
+def test_report_refuses_an_output_folder_that_does_not_exist(archive_dir, tmp_path, demo_dir):
+    """`report --out /nonexistent/dir/x.html` made the folders silently."""
+    target = tmp_path / "no" / "such" / "report.html"
+    result = invoke("--archive", archive_dir, "report", demo_dir / "evidence.jpg", "--out", target)
+    assert result.exit_code == 2
+    assert f"{target}: no folder {target.parent} to write it in" in result.output
+    assert not (tmp_path / "no").exists()
