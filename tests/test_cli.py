@@ -1,15 +1,23 @@
 """The command line as a user meets it: exit codes, one line per bad file, formats."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.matching.search import Searcher
+from firstseen.text import printable, stored
 
+ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
@@ -219,3 +227,141 @@ def test_a_reference_naming_several_items_removes_none(archive_dir, tmp_path, de
     removed = invoke("--archive", archive_dir, "remove", photo)
     assert removed.exit_code == 1 and "names 2 items (1, 2)" in removed.output
     assert len(json.loads(invoke("--archive", archive_dir, "list", "-f", "json").stdout)) == 2
+
+
+# Hostile paths and metadata
+
+
+def _firstseen(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The CLI in a process of its own, so that a hang fails the test instead of the suite."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        "COLUMNS": "400",  # tables wide enough to keep each path on one line
+    }
+    command = [sys.executable, "-m", "firstseen", *map(str, args)]
+    return subprocess.run(command, capture_output=True, timeout=timeout, env=env, check=False)
+
+
+def test_loops_fifos_devices_and_folders_named_are_refused_and_the_batch_goes_on(
+    archive_dir, tmp_path, demo_dir
+):
+    """A symlink loop aborted the batch with a RuntimeError; a FIFO made add and search wait
+    forever; /dev/zero would be read forever. Each is named in one line, never opened."""
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(tmp_path / "loop2.jpg")
+    (tmp_path / "loop2.jpg").symlink_to(loop)
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    good = demo_dir / "media" / "coffee.png"
+    named = [loop, fifo, "/dev/zero", good]
+    added = _firstseen("--archive", archive_dir, "add", *named)
+    errors = added.stderr.decode().splitlines()
+    assert added.returncode == 1, added.stderr
+    assert f"error: {loop}: symlink loop: too many levels of symbolic links" in errors
+    assert f"error: {fifo}: is a FIFO (named pipe), not a regular file" in errors
+    assert "error: /dev/zero: is a character device, not a regular file" in errors
+    assert "added 1 (1 frames), skipped 0 already in the archive, failed 3" in errors
+    assert "Traceback" not in added.stderr.decode()
+
+    found = _firstseen("--archive", archive_dir, "search", *named, tmp_path, "-f", "json")
+    assert found.returncode == 1
+    answers = {a["query"]: a for a in json.loads(found.stdout)}
+    assert answers[str(fifo)]["error"] == "is a FIFO (named pipe), not a regular file"
+    assert answers[str(loop)]["error"].startswith("symlink loop")
+    assert answers[str(tmp_path)]["error"] == "is a directory"
+    assert answers[str(good)]["matches"][0]["match"]
+
+    imported = _firstseen("--archive", archive_dir, "import-vpdq", loop, fifo)
+    assert imported.returncode == 1 and b"failed 2" in imported.stderr
+    assert b"Traceback" not in imported.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_added_searched_and_printed(
+    archive_dir, tmp_path, demo_dir
+):
+    """A name with the byte 0xff gave `internal error … UnicodeEncodeError` and a traceback."""
+    folder = os.fsencode(tmp_path)
+    try:
+        name = os.fsdecode(folder + b"/caf\xe9-\xff.png")
+        Path(name).write_bytes((demo_dir / "media" / "coffee.png").read_bytes())
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    added = _firstseen("--archive", archive_dir, "add", name)
+    assert added.returncode == 0, added.stderr
+    assert b"added 1" in added.stderr and b"Traceback" not in added.stderr
+    shown = f"{tmp_path}/caf\\xe9-\\xff.png"
+    listed = _firstseen("--archive", archive_dir, "list", "-f", "json")
+    assert json.loads(listed.stdout)[0]["path"] == shown
+    assert shown in _firstseen("--archive", archive_dir, "list").stdout.decode()
+    table = _firstseen("--archive", archive_dir, "search", name)
+    assert table.returncode == 0, table.stderr
+    assert shown in table.stdout.decode() and "caf\\xe9-\\xff.png" in table.stdout.decode()
+    for format in ("json", "jsonl"):
+        found = _firstseen("--archive", archive_dir, "search", name, "-f", format)
+        assert found.returncode == 0, found.stderr
+        (answer,) = json.loads(found.stdout) if format == "json" else [json.loads(found.stdout)]
+        assert answer["query"] == shown and answer["matches"][0]["path"] == shown
+    info = _firstseen("--archive", archive_dir, "info", name)
+    assert info.returncode == 0 and json.loads(info.stdout)["path"] == shown
+    report = tmp_path / "report.json"
+    reported = _firstseen("--archive", archive_dir, "report", name, "--out", report)
+    assert reported.returncode == 0, reported.stderr
+    assert json.loads(report.read_text())["query"]["name"] == "caf\\xe9-\\xff.png"
+    missing = _firstseen("--archive", archive_dir, "add", os.fsdecode(folder + b"/gone\xff.jpg"))
+    assert missing.returncode == 1
+    assert f"error: {tmp_path}/gone\\xff.jpg: No such file or directory" in missing.stderr.decode()
+
+
+HOSTILE_TITLE = (
+    "\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\ \x1b[31mred\x1b[0m [bold]b[/] [/]"
+)
+
+
+def test_terminal_escapes_in_metadata_are_stripped_and_markup_shown_as_text(
+    archive_dir, tmp_path, demo_dir
+):
+    """An OSC-8 link and colours in a title or URL reached the terminal from `search`; Rich
+    markup in a name or title was obeyed (or, `[/]`, crashed)."""
+    picture = tmp_path / "[red]x[bold].png"
+    picture.write_bytes((demo_dir / "media" / "coffee.png").read_bytes())
+    meta = tmp_path / "meta.csv"
+    meta.write_text(f'path,url,title\n"{picture}","https://a.example/\x1b[2J",x\n')
+    added = invoke("--archive", archive_dir, "add", picture, "--title", HOSTILE_TITLE)
+    assert added.exit_code == 0, added.output
+    assert invoke("--archive", archive_dir, "add", "--meta", meta).exit_code == 0
+    info = json.loads(invoke("--archive", archive_dir, "info", "1").stdout)
+    titles = [s["title"] for s in info["sightings"]]
+    assert titles[0] == "]8;;https://evil.example\\click]8;;\\ [31mred[0m [bold]b[/] [/]"
+    assert info["sightings"][1]["url"] == "https://a.example/[2J"
+
+    for args in (["search", picture], ["list"], ["search", picture, "-f", "json"]):
+        result = invoke("--archive", archive_dir, *args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stdout
+    table = invoke("--archive", archive_dir, "search", picture).stdout
+    assert "[red]x[bold].png" in table and "[bold]b[/] [/]" in table
+
+    # What an archive stored before is escaped where it is printed.
+    archive = Archive(archive_dir)
+    archive.catalog.add_sighting(1, Sighting("old.png", None, "\x1b[31mold\x9b", "1999"))
+    archive.close()
+    table = invoke("--archive", archive_dir, "search", picture).stdout
+    assert "\x1b" not in table and "\x9b" not in table
+    assert "untitled" not in table and "\\x1b[31mold\\x9b" in table
+
+
+def test_printable_escapes_what_a_terminal_would_obey():
+    assert printable("a\x1b[31mb\x07\x9b\u202e\ud8ff") == "a\\x1b[31mb\\x07\\x9b\\u202e\\ud8ff"
+    assert printable(os.fsdecode(b"caf\xc3\xa9 \xff")) == "café \\xff"
+    assert stored(" a\tb\nc\x1b[0m\u202e ") == "a b c[0m"
+    assert stored("\x07") is None
+
+
+def test_report_refuses_an_output_folder_that_does_not_exist(archive_dir, tmp_path, demo_dir):
+    """`report --out /nonexistent/dir/x.html` made the folders silently."""
+    target = tmp_path / "no" / "such" / "report.html"
+    result = invoke("--archive", archive_dir, "report", demo_dir / "evidence.jpg", "--out", target)
+    assert result.exit_code == 2
+    assert f"{target}: no folder {target.parent} to write it in" in result.output
+    assert not (tmp_path / "no").exists()

@@ -224,7 +224,7 @@ def test_empty_file_and_directory_are_refused(tmp_path):
         probe(empty)
     with pytest.raises(MediaError):
         load_image(empty)
-    with pytest.raises(MediaError, match="Is a directory"):
+    with pytest.raises(MediaError, match=r"^is a directory$"):
         probe(tmp_path)
     with pytest.raises(MediaError, match="No such file"):
         load_image(tmp_path / "missing.png")
@@ -245,7 +245,7 @@ def test_decompression_bomb_is_refused(tmp_path, side):
     path.write_bytes(_png(side, side))
     assert path.stat().st_size < 10_000
     assert probe(path) == "image"
-    with pytest.raises(MediaError, match=r"^decompression bomb: over the 210-megapixel limit$"):
+    with pytest.raises(MediaError, match=r"^too large: (15000 x 15000 pixels is )?over the 210-"):
         load_image(path)
 
 

@@ -3,8 +3,10 @@
 import io
 import re
 import socket
+import time
 import uuid
 
+import crafted
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
@@ -160,6 +162,26 @@ def test_search_refuses_corrupt_image(client, demo_dir, shared_data):
     # a file of noise named .jpg: no image or video by its content
     corrupt = shared_data / "imagededup-ukbench/mixed_images/ukbench09268_corrupt.jpg"
     assert_error(client.post("/api/search", files={"file": ("c.jpg", corrupt.read_bytes())}), 415)
+
+
+def test_a_huge_canvas_is_refused_413_before_decoding(client):
+    """37 bytes of GIF declaring a 14000 x 14000 screen took 30 s and 2 GB to search."""
+    started = time.monotonic()
+    upload = {"file": ("screen.gif", crafted.gif_screen(14000, 14000))}
+    response = client.post("/api/search", files=upload)
+    assert_error(response, 413, "14000 x 14000 pixels is over the 50-megapixel budget")
+    assert time.monotonic() - started < 5
+
+
+def test_search_budget_is_the_servers_to_set(demo_archive, demo_searcher, evidence, demo_dir):
+    with client_for(demo_archive, demo_searcher, max_pixels=100_000) as small:
+        response = small.post("/api/search", files={"file": ("e.jpg", evidence)})
+        assert_error(response, 413, "380 x 530 pixels is over the 0.1-megapixel budget")
+    clip = (demo_dir / "evidence-clip.mp4").read_bytes()
+    with client_for(demo_archive, demo_searcher, search_seconds=0) as hasty:
+        response = hasty.post("/api/search", files={"file": ("clip.mp4", clip)})
+        assert_error(response, 413, "too long to decode: over the 0-second budget")
+        assert hasty.post("/api/search", files={"file": ("e.jpg", evidence)}).status_code == 200
 
 
 def test_search_request_errors(client, evidence):

@@ -1,6 +1,6 @@
 """The `firstseen` command line: archive media, search it, inspect it."""
 
-import json
+import io
 import os
 import signal
 import sys
@@ -12,10 +12,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.text import Text
 
 from firstseen import __version__, sighting_options
 from firstseen.archive.catalog import MIN_PREFIX, Item
-from firstseen.archive.ingest import Ingester, also_seen, media_files
+from firstseen.archive.ingest import Ingester, add_named, media_files
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.config import default_archive
@@ -23,6 +24,7 @@ from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.evidence.commands import register as register_evidence_commands
 from firstseen.matching.duplicates import find_shared_footage
+from firstseen.media.budget import SEARCH_MAX_PIXELS, SEARCH_SECONDS
 from firstseen.outputs.progress import progress_bar
 from firstseen.outputs.render import (
     item_json,
@@ -32,6 +34,7 @@ from firstseen.outputs.render import (
     shared_json,
     shared_table,
 )
+from firstseen.text import json_text, printable, shown, storable_path
 from firstseen.vpdq_commands import register as register_vpdq_commands
 
 app = typer.Typer(
@@ -84,8 +87,14 @@ def _archive() -> Archive:
 
 
 def _error(message: str, console: Console = err) -> None:
-    """One unwrapped line per problem, so each bad file's line names it whole."""
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One unwrapped line per problem, so each bad file's line names it whole; the message is
+    shown as text, never obeyed (no markup, control characters escaped)."""
+    console.print(Text.assemble(("error:", "red"), " ", printable(message)), soft_wrap=True)
+
+
+def _say(message: str, console: Console = out) -> None:
+    """A line that names a file or an item, printed as text whatever it holds."""
+    console.print(Text(printable(message)), soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -121,12 +130,11 @@ def add(
             task = progress.add_task("adding", total=len(files))
             for file in files:
                 progress.update(task, description=f"adding {file.name}")
-                first, *also = sighting_of(file)
-                result = also_seen(archive.catalog, ingester.add(file, first), also)
+                result = add_named(ingester.add, archive.catalog, file, sighting_of)
                 counts[result.status] += 1
                 frames += result.frames
                 if result.status == "failed":
-                    _error(f"{file}: {result.reason}", progress.console)
+                    _error(f"{shown(file)}: {result.reason}", progress.console)
                 progress.advance(task)
     except KeyboardInterrupt:
         _close(archive)
@@ -185,23 +193,23 @@ def search(
     with progress_bar(err, len(queries)) as progress:
         task = progress.add_task("searching", total=len(queries))
         for query in queries:
-            result = searcher.search(query, top=top, name=str(query))
+            result = searcher.search(query, top=top, name=shown(query))
             failed += result.error is not None
             if format is Format.jsonl:
-                typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+                typer.echo(json_text(result_json(result)))
             elif format is Format.table:
                 if result.error:
-                    _error(f"{query}: {result.error}")
+                    _error(f"{result.query}: {result.error}")
                 elif result.matches:
                     out.print(results_table(result))
                 elif archive.catalog.counts()[0]:
-                    out.print(f"{query}: nothing like it in the archive")
+                    _say(f"{result.query}: nothing like it in the archive")
                 else:
-                    out.print(f"{query}: no candidates (the archive is empty)")
+                    _say(f"{result.query}: no candidates (the archive is empty)")
             results.append(result)
             progress.advance(task)
     if format is Format.json:
-        typer.echo(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
+        typer.echo(json_text([result_json(r) for r in results], indent=2))
     archive.catalog.close()
     if failed:
         raise typer.Exit(1)
@@ -215,7 +223,7 @@ def list_items(
     archive = _archive()
     items = archive.catalog.items()
     if format is ListFormat.json:
-        typer.echo(json.dumps([item_json(i) for i in items], indent=2))
+        typer.echo(json_text([item_json(i) for i in items], indent=2))
     else:
         out.print(items_table(items))
         if hashes_only := [str(i.id) for i in items if i.origin != "media"]:
@@ -228,13 +236,13 @@ def info(
 ) -> None:
     """Show one item and every sighting of it."""
     archive = _archive()
-    found = archive.catalog.find_items(item)
+    found = archive.catalog.find_items(storable_path(item))  # as a path is stored
     if not found:
         _fail(_no_item(item), 1)
     for entry in found:
         data = item_json(entry)
         data["sightings"] = [asdict(s) for s in archive.catalog.sightings(entry.id)]
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json_text(data, indent=2))
 
 
 @app.command()
@@ -245,7 +253,7 @@ def remove(
     archive = _archive()
     missing = 0
     for ref in items:
-        found = archive.catalog.find_items(ref)
+        found = archive.catalog.find_items(storable_path(ref))  # as a path is stored
         if len(found) != 1:
             _error(_no_item(ref) if not found else _several_items(ref, found))
             missing += 1
@@ -253,10 +261,10 @@ def remove(
         try:
             archive.remove(found[0])
         except (FirstseenError, OSError) as exc:
-            _error(f"{ref}: not removed: {user_reason(exc)}")
+            _error(f"{shown(ref)}: not removed: {user_reason(exc)}")
             missing += 1
             continue
-        err.print(f"removed {found[0].id} {found[0].path}")
+        _say(f"removed {found[0].id} {shown(found[0].path)}", err)
     if not _close(archive) or missing:
         raise typer.Exit(1)
 
@@ -287,7 +295,7 @@ def duplicates(
     if not all_pairs:
         found = [f for f in found if f.match]
     if format is ListFormat.json:
-        typer.echo(json.dumps([shared_json(f) for f in found], indent=2, ensure_ascii=False))
+        typer.echo(json_text([shared_json(f) for f in found], indent=2))
     elif found:
         out.print(shared_table(found))
     else:
@@ -300,6 +308,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload")] = 50.0,
+    max_megapixels: Annotated[
+        float,
+        typer.Option(min=0.001, help="Largest picture (or GIF canvas) a search decodes"),
+    ] = SEARCH_MAX_PIXELS / 1_000_000,
+    search_seconds: Annotated[
+        float, typer.Option(min=0.1, help="Longest a search may spend decoding a video")
+    ] = SEARCH_SECONDS,
     search_workers: Annotated[
         int, typer.Option(min=0, help="Searches run at once (0: one per core, at most 4)")
     ] = 0,
@@ -316,6 +331,8 @@ def serve(
     settings = ServerSettings(
         token=token,
         max_upload=int(max_upload_mb * 1024 * 1024),
+        max_pixels=int(max_megapixels * 1_000_000),
+        search_seconds=search_seconds,
         search_workers=search_workers,
         cors_origins=tuple(cors_origin or ()),
     )
@@ -329,7 +346,7 @@ def serve(
     elif missing := len(service.ingester.photos_missing_parts()):
         photos = "1 photo has" if missing == 1 else f"{missing} photos have"
         err.print(f"{photos} no parts yet: `firstseen add` describes them")
-    err.print(f"starting on http://{host}:{port} for {_state['archive']} ({mode})")
+    _say(f"starting on http://{host}:{port} for {_state['archive']} ({mode})", err)
     run_server(service, host, port, access_log)
 
 
@@ -340,7 +357,11 @@ register_vpdq_commands(app, _archive, _fail, _error)
 
 
 def run() -> None:
-    """Entry point: unexpected errors still end with one line, not a traceback."""
+    """Entry point: unexpected errors still end with one line, not a traceback; text that cannot
+    be encoded for the terminal (a name's undecodable bytes) is escaped rather than fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         app()
     except FirstseenError as exc:

@@ -9,6 +9,7 @@ each, the rest carry on, exit code 1.
 import os
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from firstseen import sighting_options
 from firstseen.archive.hashfiles import import_vpdq
-from firstseen.archive.ingest import also_seen
+from firstseen.archive.ingest import add_named
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
@@ -119,8 +120,8 @@ def register(
             task = progress.add_task("importing", total=len(named))
             for file in named:
                 progress.update(task, description=f"importing {file.name}")
-                first, *also = sighting_of(file)
-                result = also_seen(archive.catalog, import_vpdq(archive, file, first), also)
+                importer = partial(import_vpdq, archive)
+                result = add_named(importer, archive.catalog, file, sighting_of)
                 counts[result.status] += 1
                 hashes += result.frames
                 if result.status == "failed":

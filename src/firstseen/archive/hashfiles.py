@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
-from firstseen.archive.ingest import AddResult, sighted
+from firstseen.archive.ingest import AddResult, sighted, stored_sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
+from firstseen.media.files import check_regular_file
 from firstseen.signals.vpdq import parse_vpdq
 
 # About 30 hours of video hashed at every frame of 30 fps: anything larger is not a hash file.
@@ -25,10 +26,10 @@ _NO_VECTOR = np.zeros(0, np.float32)
 def import_vpdq(archive: Archive, path: Path, sighting: Sighting) -> AddResult:
     """Adds one vPDQ hash file as an item; a bad file yields a failed result naming the reason
     (the first malformed line), never an exception, so a batch carries on."""
+    sighting = stored_sighting(sighting)
     name = sighting.path
     try:
-        if path.is_dir():
-            raise FirstseenError("is a directory")
+        check_regular_file(path)
         if path.stat().st_size > _MAX_BYTES:
             raise FirstseenError(f"over {_MAX_BYTES >> 20} MB: not a vPDQ hash file")
         data = path.read_bytes()

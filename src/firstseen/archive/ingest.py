@@ -10,7 +10,7 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -21,12 +21,19 @@ from firstseen.archive.catalog import AlreadyArchived, Catalog, FrameRecord, Sig
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.store import Archive
 from firstseen.archive.thumbnails import Staged
-from firstseen.errors import FirstseenError, internal_reason, user_reason
+from firstseen.errors import FirstseenError, MediaError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
+from firstseen.media.files import check_regular_file
 from firstseen.signals import Descriptor, pdq_hash
+from firstseen.text import shown, storable_path, stored
 
 Status = Literal["added", "duplicate", "failed"]
 _BATCH = 16
+# Decoded video frames held at once (as RGB), queued after decoding and batched for description:
+# full-HD frames keep the full batch, larger ones come fewer at a time (a batch's
+# vectors are the same whatever its size), so no video costs more than about 400 MB of frames.
+_QUEUE_BYTES = 128 << 20
+_BATCH_BYTES = 256 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,36 @@ class AddResult:
     frames: int = 0
     reason: str | None = None
     new_sighting: bool = False
+
+
+def stored_sighting(sighting: Sighting) -> Sighting:
+    """The sighting as the catalog keeps it: its metadata without control characters (a title
+    or URL is printed on terminals), its path with undecodable bytes escaped (SQLite holds
+    UTF-8 text)."""
+    return replace(
+        sighting,
+        path=storable_path(sighting.path),
+        url=stored(sighting.url),
+        title=stored(sighting.title),
+        published=stored(sighting.published),
+    )
+
+
+def add_named(
+    add: Callable[[Path, Sighting], AddResult],
+    catalog: Catalog,
+    path: Path,
+    sightings_of: Callable[[Path], list[Sighting]],
+) -> AddResult:
+    """Adds a file a user named, with `add`, if it is a regular file (checked before its
+    sightings are made, which resolves the path: a symlink loop cannot be resolved), and records
+    its further sightings."""
+    try:
+        check_regular_file(path)
+    except MediaError as exc:
+        return AddResult(shown(path), "failed", reason=str(exc))
+    first, *also = sightings_of(path)
+    return also_seen(catalog, add(path, first), also)
 
 
 def sighted(catalog: Catalog, item_id: int, sighting: Sighting) -> AddResult:
@@ -80,7 +117,7 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _prefetch(frames: Iterator[Frame], depth: int = 2 * _BATCH) -> Iterator[Frame]:
+def _prefetch(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
     """Decodes in a background thread so decoding overlaps descriptor inference (both release
     the GIL); errors are re-raised in the consumer, and the thread ends when the consumer does."""
     box: queue.Queue = queue.Queue(maxsize=depth)
@@ -122,10 +159,10 @@ class Ingester:
         self.descriptor = descriptor
 
     def add(self, path: Path, sighting: Sighting) -> AddResult:
+        sighting = stored_sighting(sighting)
         name = sighting.path
         try:
-            if path.is_dir():
-                raise FirstseenError("is a directory")
+            check_regular_file(path)
             sha, nbytes = sha256_of(path)
             known = self.archive.catalog.item_id(sha)
             if known is not None:
@@ -185,22 +222,25 @@ class Ingester:
             if self.archive.settings.photo_parts:
                 record = replace(record, parts=self.descriptor.describe(crop_parts(photo.rgb)))
             return [record], photo.size, None
-        duration = video_info(path).duration
-        frames = _prefetch(sample_video(path, fps=self.archive.settings.sample_fps))
+        info = video_info(path)
+        frame_bytes = max(1, info.width * info.height * 3)
+        depth = max(2, min(2 * _BATCH, _QUEUE_BYTES // frame_bytes))
+        batch_size = max(1, min(_BATCH, _BATCH_BYTES // frame_bytes))
+        frames = _prefetch(sample_video(path, fps=self.archive.settings.sample_fps), depth)
         records: list[FrameRecord] = []
         size = (0, 0)
         batch: list[Frame] = []
         for frame in frames:
             size = frame.size
             batch.append(frame)
-            if len(batch) == _BATCH:
+            if len(batch) == batch_size:
                 records += self._records(batch, len(records), thumbnails)
                 batch = []
         if batch:
             records += self._records(batch, len(records), thumbnails)
         if not records:
             raise FirstseenError("no decodable frames")
-        return records, size, duration
+        return records, size, info.duration
 
     def _records(self, frames: list[Frame], start: int, thumbnails: Staged) -> list[FrameRecord]:
         vectors = self.descriptor.describe([f.rgb for f in frames])

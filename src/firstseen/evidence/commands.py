@@ -18,6 +18,7 @@ from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
+from firstseen.text import printable
 
 out = Console()
 err = Console(stderr=True)
@@ -50,11 +51,13 @@ def register(
     ) -> None:
         """Write a provenance report: verdict, side-by-side pictures, timeline, provenance."""
         from firstseen.engine import open_searcher
-        from firstseen.evidence.render import FORMATS, write_report
+        from firstseen.evidence.render import check_target, write_report
         from firstseen.evidence.report import Claim, build_report
 
-        if out_file.suffix.lower() not in FORMATS:
-            fail(f"{out_file}: the report is written as .html, .pdf or .json")
+        try:
+            check_target(out_file)
+        except FirstseenError as exc:
+            fail(str(exc))
         archive = open_archive()
         try:
             claimed = Claim(claimed_date, claim_url, claim, reviewer, review_url)
@@ -65,7 +68,7 @@ def register(
         finally:
             archive.catalog.close()
         out.print(built.verdict, highlight=False, soft_wrap=True)
-        err.print(f"wrote {out_file}")
+        err.print(f"wrote {printable(str(out_file))}", markup=False, highlight=False)
 
     @app.command()
     def capture(

@@ -71,12 +71,19 @@ def render_pdf(html: str, target: Path) -> None:
     _weasyprint()(string=html).write_pdf(target)
 
 
+def check_target(target: Path) -> None:
+    """Refuses a report file of no known format, or in a folder that does not exist: a mistyped
+    folder is named, not made."""
+    if target.suffix.lower() not in FORMATS:
+        raise FirstseenError(f"{target}: the report is written as .html, .pdf or .json")
+    if not target.parent.is_dir():
+        raise FirstseenError(f"{target}: no folder {target.parent} to write it in")
+
+
 def write_report(report: Report, target: Path) -> Path:
     """Writes the report in the format the file name's extension names; atomically."""
+    check_target(target)
     suffix = target.suffix.lower()
-    if suffix not in FORMATS:
-        raise FirstseenError(f"{target}: the report is written as .html, .pdf or .json")
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.part")
     try:
         if suffix == ".json":

@@ -29,6 +29,7 @@ from firstseen.matching.verify import LocalFeatures, inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.outputs.render import clock, clock_span, match_json
+from firstseen.text import shown as printable_name
 
 _CROPPED = 0.9  # a region covering less of the source than this is called a crop
 _QUERY_FRAMES = 12  # frames of a video query tried when drawing keypoint matches
@@ -363,7 +364,8 @@ def build_report(
     claimed = period(claim.date)
     if claim.date and claimed is None:
         raise FirstseenError(f"not a date: {claim.date!r} (use YYYY-MM-DD)")
-    result = searcher.search(query, top=top, name=query.name)
+    name = printable_name(query.name)  # as the report prints it, whatever bytes the file name holds
+    result = searcher.search(query, top=top, name=name)
     if result.error:
         raise FirstseenError(f"{query}: {result.error}")
     query_kind, query_pictures, facts = _query_pictures(query)
@@ -398,10 +400,10 @@ def build_report(
         shown.append(entry)
     timeline = _timeline(archive, matches, claim)
     data: dict[str, Any] = {
-        "title": f"Provenance report: {query.name}",
+        "title": f"Provenance report: {name}",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "software": {"name": "firstseen", "version": __version__},
-        "query": {"name": query.name, "kind": query_kind, "sha256": sha, "bytes": size, **facts},
+        "query": {"name": name, "kind": query_kind, "sha256": sha, "bytes": size, **facts},
         "claim": {"date": claim.date, "url": claim.url, "text": claim.text},
         "archive": _archive_summary(archive),
         "search": {"top": top, "elapsed_ms": round(result.elapsed_ms, 1)},

@@ -7,6 +7,7 @@ import av
 from PIL import Image, UnidentifiedImageError
 
 from firstseen.errors import MediaError
+from firstseen.media.files import check_regular_file
 from firstseen.media.video import video_streams
 
 MediaKind = Literal["image", "video"]
@@ -29,8 +30,10 @@ _NOT_VIDEO_FORMATS = {"image2", "tty"}
 def probe(path: Path) -> MediaKind:
     """Say whether `path` holds an image or a video, judging by content alone.
 
-    Known signatures decide at once; anything else is offered to Pillow, then to FFmpeg.
+    Known signatures decide at once; anything else is offered to Pillow, then to FFmpeg. Only a
+    regular file is opened (see `check_regular_file`).
     """
+    check_regular_file(path)
     try:
         with path.open("rb") as file:
             head = file.read(16)
@@ -61,7 +64,7 @@ def _identify(path: Path) -> MediaKind | None:
     try:
         with path.open("rb") as file, Image.open(file):
             return "image"
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return "image"  # load_image refuses it with a clear reason
     except UnidentifiedImageError:
         pass

@@ -19,6 +19,8 @@ from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
 from firstseen.errors import MediaError
+from firstseen.media.budget import check_frame
+from firstseen.media.files import check_regular_file
 from firstseen.media.frames import Frame
 
 # A cut is a jump in the change between consecutive 32x32 grey thumbnails (mean absolute
@@ -45,7 +47,7 @@ class VideoInfo:
 def video_info(path: Path) -> VideoInfo:
     """Describe a video; decodes its first frame, so an undecodable file fails here too."""
     with _open(path) as (container, stream):
-        first = next(container.decode(stream), None)
+        first = next(_decode(container, stream), None)
         if first is None:
             raise MediaError("no decodable video frames")
         rotation = _rotation(first)
@@ -78,7 +80,7 @@ def sample_video(
         start = _start(stream)
         is_cut = _CutDetector(shot_threshold)
         due, last, end = 0.0, -math.inf, 0.0
-        for index, frame in enumerate(container.decode(stream)):
+        for index, frame in enumerate(_decode(container, stream)):
             cut = is_cut(frame)
             time = _time(frame, index, stream, start)
             end = max(end, time + _duration(frame))
@@ -101,7 +103,7 @@ def decoded_frames(path: Path) -> Iterator[tuple[VideoFrame, float]]:
         if not rate:
             raise MediaError("unknown frame rate")
         fps, start, end = float(rate), _start(stream), 0.0
-        for index, frame in enumerate(container.decode(stream)):
+        for index, frame in enumerate(_decode(container, stream)):
             end = max(end, _time(frame, index, stream, start) + _duration(frame))
             yield frame, fps
         _check_complete(stream, end)
@@ -131,7 +133,7 @@ def _frame_near(path: Path, time: float, seek: bool) -> Frame | None:
         if seek:
             container.seek(round((start + time) / stream.time_base), stream=stream)
         best, best_time, keyed = None, math.inf, not seek
-        for index, frame in enumerate(container.decode(stream)):
+        for index, frame in enumerate(_decode(container, stream)):
             # Pictures shown before the keyframe (an open GOP's leading ones) refer to frames
             # before the seek: passed over, whether flagged corrupt or not.
             keyed = keyed or frame.key_frame
@@ -154,17 +156,28 @@ def video_streams(container: InputContainer) -> list[VideoStream]:
 
 @contextmanager
 def _open(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
-    """Open the first real video stream for threaded decoding; FFmpeg errors become MediaError."""
+    """Open the first real video stream for threaded decoding, if its frames are within the
+    decoding budget (`media.budget`); FFmpeg errors become MediaError."""
+    check_regular_file(path)
     try:
         with av.open(str(path)) as container:
             streams = video_streams(container)
             if not streams:
                 raise MediaError("no video stream")
             stream = streams[0]
+            check_frame(stream.width, stream.height)
             stream.thread_type = "AUTO"
             yield container, stream
     except av.FFmpegError as error:
         raise MediaError(f"unreadable video: {error.strerror}") from error
+
+
+def _decode(container: InputContainer, stream: VideoStream) -> Iterator[VideoFrame]:
+    """The stream's frames, each checked against the decoding budget: a stream may change its
+    size part-way, and a request its time."""
+    for frame in container.decode(stream):
+        check_frame(frame.width, frame.height)
+        yield frame
 
 
 class _CutDetector:

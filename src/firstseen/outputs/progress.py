@@ -2,14 +2,32 @@
 that what a command prints for other tools stays clean."""
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from firstseen.text import printable
+
+
+class _Description(ProgressColumn):
+    """What is being done, as text: a description names files, whose names may hold markup
+    (`[/]`), control characters or undecodable bytes."""
+
+    def render(self, task: Task) -> Text:
+        return Text(printable(task.description))
 
 
 def progress_bar(console: Console, total: int | None = None) -> Progress:
     """What is being done, how far, and for how long; none for a batch of one or two (`total`),
     which is over before a bar would help."""
     return Progress(
-        TextColumn("{task.description}"),
+        _Description(),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

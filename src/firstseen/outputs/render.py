@@ -3,6 +3,9 @@
 The fields `query`, `error`, `matches[].{path, kind, time, score, match, region, url, title,
 published}` and, for video queries, `matches[].segments[].{query, reference, score, match}` are a
 stable contract; the others may grow.
+
+Tables and lines print what the archive holds (paths, titles, URLs) as text: never as Rich
+markup, with control characters escaped (`cell`), whatever a file name or a page put there.
 """
 
 from pathlib import Path
@@ -16,6 +19,16 @@ from firstseen.archive.catalog import Item
 from firstseen.matching.align import Segment
 from firstseen.matching.duplicates import SharedFootage
 from firstseen.matching.results import Match, QueryResult, SegmentMatch
+from firstseen.text import printable
+
+
+def cell(value: str | None) -> Text:
+    """Stored or given text for a table cell or a line: shown, not obeyed."""
+    return Text(printable(value or ""))
+
+
+def _name(path: str) -> Text:
+    return cell(Path(path).name)
 
 
 def clock(seconds: float | None) -> str:
@@ -93,7 +106,7 @@ def result_json(r: QueryResult) -> dict[str, Any]:
 
 def results_table(r: QueryResult) -> Group:
     """A compact table that fits an 80-column terminal, then the provenance of each match."""
-    table = Table(title=f"{r.query}", title_justify="left", expand=False)
+    table = Table(title=cell(r.query), title_justify="left", expand=False)
     for column in ("verdict", "source", "time", "region x,y wxh", "score", "published"):
         table.add_column(column, overflow="fold")
     for m in r.matches:
@@ -103,11 +116,11 @@ def results_table(r: QueryResult) -> Group:
             region = f"{x},{y} {w}x{h}"
         table.add_row(
             "[bold green]MATCH[/]" if m.match else "[dim]no[/]",
-            Path(m.item.path).name,
+            _name(m.item.path),
             clock_span(m.time_span) if m.time_span else clock(m.time),
             region,
             f"{m.score:.3f}",
-            m.item.first_seen.published or "",
+            cell(m.item.first_seen.published),
         )
     lines = []
     for m in r.matches:
@@ -115,7 +128,8 @@ def results_table(r: QueryResult) -> Group:
             verdict = ("MATCH", "bold green") if s.match else ("no", "dim")
             lines.append(
                 Text.assemble(
-                    f"{Path(m.item.path).name}  {span(s.segment)}  ",
+                    _name(m.item.path),
+                    f"  {span(s.segment)}  ",
                     verdict,
                     f" {s.score:.3f}",
                 )
@@ -129,9 +143,11 @@ def results_table(r: QueryResult) -> Group:
             lines.append(
                 Text.assemble(
                     ("MATCH ", "bold green"),
-                    f"{m.item.path}{where}: {first.title or 'untitled'}, "
-                    f"published {first.published or 'on an unknown date'}"
-                    + (f", {first.url}" if first.url else ""),
+                    cell(
+                        f"{m.item.path}{where}: {first.title or 'untitled'}, "
+                        f"published {first.published or 'on an unknown date'}"
+                        + (f", {first.url}" if first.url else "")
+                    ),
                 )
             )
     return Group(table, *lines)
@@ -158,8 +174,8 @@ def shared_table(found: list[SharedFootage]) -> Table:
         spans = [span(s.segment).replace(" ← source ", " ← ") for s in f.segments if s.match]
         table.add_row(
             "[bold green]MATCH[/]" if f.match else "[dim]no[/]",
-            Path(f.a.path).name,
-            Path(f.b.path).name,
+            _name(f.a.path),
+            _name(f.b.path),
             "\n".join(spans or [span(f.segments[0].segment).replace(" ← source ", " ← ")]),
             f"{f.score:.3f}",
         )
@@ -194,10 +210,10 @@ def items_table(items: list[Item]) -> Table:
         table.add_row(
             str(item.id),
             item.kind,
-            item.path,
+            cell(item.path),
             str(item.frames),
             f"{item.width}x{item.height}",
-            item.first_seen.published or "",
-            item.first_seen.title or "",
+            cell(item.first_seen.published),
+            cell(item.first_seen.title),
         )
     return table

@@ -14,6 +14,7 @@ from firstseen import __version__
 from firstseen.archive.catalog import Item, Sighting
 from firstseen.archive.metadata import parse_published
 from firstseen.errors import FirstseenError
+from firstseen.media.budget import OverBudget
 from firstseen.outputs.render import item_json, result_json
 from firstseen.server.schemas import (
     AddOut,
@@ -123,6 +124,8 @@ async def search(
             raise HTTPException(
                 503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
             ) from None
+        except OverBudget as exc:
+            raise HTTPException(413, f"cannot search the upload: {exc}") from None
     if result.error:
         raise HTTPException(422, f"cannot read the upload: {result.error}")
     data = result_json(result) | {"query_kind": kind}

@@ -23,6 +23,7 @@ from firstseen.archive.store import Archive
 from firstseen.engine import open_searcher
 from firstseen.matching.results import QueryResult
 from firstseen.matching.search import Searcher
+from firstseen.media.budget import SEARCH_MAX_PIXELS, SEARCH_SECONDS, limited
 from firstseen.signals import model_key
 
 T = TypeVar("T")
@@ -41,6 +42,8 @@ class ServerSettings:
     max_upload: int = DEFAULT_MAX_UPLOAD  # bytes per uploaded file
     search_workers: int = 0  # 0: one per core (at most 4)
     max_queued_searches: int = 64  # beyond this, searches are refused with 503
+    max_pixels: int = SEARCH_MAX_PIXELS  # per picture or frame a search decodes
+    search_seconds: float = SEARCH_SECONDS  # of decoding per search
     cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser
 
 
@@ -97,11 +100,18 @@ class Service:
         return cached[1]
 
     def search_now(self, path: Path, top: int, name: str) -> QueryResult:
-        """Searches in the calling thread (the search pool's, when called through `search`)."""
+        """Searches in the calling thread (the search pool's, when called through `search`),
+        within the request's decoding budget: raises OverBudget for an upload over it."""
         self.archive.refresh()
         searcher = self._searcher()
-        with self.archive.reading():
-            return searcher.search(path, top=top, name=name)
+        with (
+            self.archive.reading(),
+            limited(self.settings.max_pixels, self.settings.search_seconds) as budget,
+        ):
+            result = searcher.search(path, top=top, name=name)
+        if budget.breaches:
+            raise budget.breaches[0]
+        return result
 
     async def search(self, path: Path, top: int, name: str) -> QueryResult:
         with self._queued_lock:
