@@ -12,12 +12,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
+from firstseen.evidence.fetch import TOTAL_MB, WARC_HEADERS_MB
 
 out = Console()
 err = Console(stderr=True)
@@ -85,7 +87,9 @@ def register(
         ] = True,
         max_media: Annotated[int, typer.Option(min=0, help="Images and videos per page")] = 40,
         max_mb: Annotated[float, typer.Option(min=0.001, help="Largest file fetched, MiB")] = 200,
-        total_mb: Annotated[float, typer.Option(min=0.001, help="All files of a page, MiB")] = 1000,
+        total_mb: Annotated[
+            float, typer.Option(min=0.001, help="All files of a page, MiB")
+        ] = TOTAL_MB,
         timeout: Annotated[float, typer.Option(min=0.1, help="Seconds of silence allowed")] = 20,
         max_seconds: Annotated[float, typer.Option(min=1, help="Whole capture, seconds")] = 600,
         redirects: Annotated[int, typer.Option(min=0, max=20, help="Redirects followed")] = 5,
@@ -123,14 +127,27 @@ def register(
         add: Annotated[
             bool, typer.Option(help="Add the media found to the archive as sources")
         ] = True,
+        total_mb: Annotated[
+            float,
+            typer.Option(
+                min=0.001, help="Most a WARC may hold, decompressed (MiB; any default capture fits)"
+            ),
+        ] = TOTAL_MB + WARC_HEADERS_MB,
     ) -> None:
         """Import captures made by other archivers; their media become searchable sources."""
         from firstseen.evidence.capture import import_warc as run_import
+        from firstseen.evidence.fetch import MiB
 
         archive = open_archive()
         make = _lazy_ingester(archive)
+        budget = int(total_mb * MiB)
 
-        _each(files, lambda file: run_import(file, archive, make if add else None), archive, error)
+        _each(
+            files,
+            lambda file: run_import(file, archive, make if add else None, budget=budget),
+            archive,
+            error,
+        )
 
     @app.command("show-capture")
     def show_capture(
@@ -220,15 +237,20 @@ def register(
 def _each(
     sources: list, run: Callable[[object], dict], archive: Archive, error: Callable[[str], None]
 ) -> None:
-    """Runs a capture or import per source: one line per failure, the rest carry on, and the exit
-    code says whether any failed."""
+    """Runs a capture or import per source: one line per failure (and per record of a WARC that
+    could not be read), the rest carry on, and the exit code says whether any failed."""
     failed = 0
     for source in sources:
         try:
-            _summary(run(source))
+            info = run(source)
         except FirstseenError as exc:
             error(_named(str(source), exc))
             failed += 1
+            continue
+        _summary(info)
+        for refused in info.get("refused", []):
+            error(f"{source}: record at offset {refused['offset']}: {refused['reason']}")
+        failed += bool(info.get("refused"))
     archive.close()
     if failed:
         raise typer.Exit(1)
@@ -272,10 +294,17 @@ def _summary(info: dict, detail: bool = False) -> None:
     if detail and page.get("text"):
         text = " ".join(page["text"].split())
         out.print(f"  text: {text[:400]}{'…' if len(text) > 400 else ''}", highlight=False)
+    for note in [*page.get("notes", []), *info.get("notes", [])]:
+        out.print(f"  [yellow]note[/] {escape(note)}", highlight=False, soft_wrap=True)
     for r in media:
         added = r.get("added", "not added")
         item = f" item {r['item_id']}" if r.get("item_id") else ""
-        out.print(f"  {r['kind']} {r['url']}: {added}{item}", highlight=False, soft_wrap=True)
+        reason = f" ({r['reason']})" if r.get("reason") else ""
+        out.print(
+            f"  {r['kind']} {escape(r['url'])}: {added}{item}{escape(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if detail:
         for r in info["resources"]:
             if r.get("kind") not in ("image", "video"):
