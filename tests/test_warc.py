@@ -4,9 +4,14 @@ the reason, the good ones are imported, the exit code says so, and no traceback 
 """
 
 import gzip
+import hashlib
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from firstseen.archive.ingest import Ingester
@@ -196,3 +201,63 @@ def test_a_failed_image_prints_its_reason(tmp_path, photo):
     result = cli_import(tmp_path, path)
     assert "https://news.example/r.jpg: failed (truncated image data)" in result.output
     assert "Traceback" not in result.output
+
+
+# --- property: any bytes built from records, mutated, are imported or refused clearly ---
+
+_HEADER_LINES = st.sampled_from(
+    [b"WARC-Target-URI: http://[bad", b"WARC-Type: revisit", b"Content-Length: -1",
+     b"Content-Length: 18446744073709551616", b"WARC-Date: yesterday", b"X: \xff\xfe",
+     b"Content-Type: application/vnd.firstseen.capture+json", b"WARC-Type: metadata",
+     b"WARC-Truncated: length", b"WARC-Payload-Digest: sha1:XYZ", b" continued", b"no colon"]
+)  # fmt: skip
+
+
+@st.composite
+def warc_bytes(draw) -> bytes:
+    """A few records (page, image, metadata), each perhaps mutated, perhaps gzipped."""
+    records = []
+    for _ in range(draw(st.integers(1, 4))):
+        body = draw(
+            st.sampled_from([PAGE, b"<a href='http://[x/'>", b"{}", b"[1]", b"\x89PNG\r\n\x1a\n"])
+        )
+        raw = record(
+            uri=draw(st.sampled_from([b"https://news.example/a", None, b"http://[::1/", b"x"])),
+            body=body + draw(st.binary(max_size=64)),
+            content_type=draw(st.sampled_from([b"text/html", b"image/png", b""])),
+            length=draw(st.sampled_from([None, None, b"0", b"5", b"99999999999999999999"])),
+            extra=b"".join(line + b"\r\n" for line in draw(st.lists(_HEADER_LINES, max_size=3))),
+            kind=draw(st.sampled_from([b"response", b"resource", b"metadata", b"request"])),
+        )
+        if draw(st.booleans()):  # a few bytes flipped or cut anywhere
+            at = draw(st.integers(0, len(raw) - 1))
+            raw = raw[:at] + draw(st.binary(max_size=8)) + raw[at + draw(st.integers(0, 8)) :]
+        records.append(raw)
+    data = gz(*records) if draw(st.booleans()) else b"".join(records)
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return data
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=warc_bytes())
+def test_any_warc_bytes_are_imported_or_refused_clearly(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzzed.warc"
+        path.write_bytes(data)
+        archive = Archive(Path(folder) / "archive")
+        try:
+            info = import_warc(path, archive, budget=4 * MiB)
+        except FirstseenError as exc:
+            assert str(exc).startswith(str(path)), exc
+            assert CaptureStore(archive.root).refs() == []
+            return
+        for refused in info["refused"]:
+            assert isinstance(refused["offset"], int) and refused["reason"]
+        assert info["warc_sha256"] == hashlib.sha256(data).hexdigest()
