@@ -19,6 +19,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def client_for(archive, searcher, owns=False, **settings) -> TestClient:
+    """A client of a server over `archive`; TestClient names its server `testserver` in the Host
+    header, which is allowed unless the test says otherwise."""
+    settings.setdefault("allowed_hosts", ("testserver",))
     service = Service(archive, ServerSettings(**settings), searcher=searcher, owns_archive=owns)
     return TestClient(create_app(service))
 
@@ -101,6 +104,36 @@ def test_openapi_and_offline_docs(client):
 def test_unknown_route_is_json_404(client):
     assert_error(client.get("/api/nothing-here"), 404, "not found")
     assert_error(client.put("/api/items/1"), 405)
+
+
+@pytest.mark.parametrize(
+    ("bind", "host", "status"),
+    [("127.0.0.1", "attacker.example:8000", 421), ("127.0.0.1", "attacker.example", 421),
+     ("127.0.0.1", "127.0.0.1:8000", 200), ("127.0.0.1", "LOCALHOST:8000", 200),
+     ("127.0.0.1", "[::1]:8000", 200), ("127.0.0.1", "127.0.0.2", 421),
+     ("127.0.0.1", "127.0.0.1.attacker.example", 421), ("127.0.0.1", "", 400),
+     ("127.0.0.1", "127.0.0.1:port", 400), ("127.0.0.1", "a@127.0.0.1", 400),
+     ("::1", "[::1]:8000", 200), ("::1", "localhost", 200), ("::1", "evil.example", 421),
+     ("192.0.2.7", "192.0.2.7:8000", 200), ("192.0.2.7", "localhost", 421),
+     ("0.0.0.0", "198.51.100.3:8000", 200), ("0.0.0.0", "[2001:db8::1]", 200),
+     ("0.0.0.0", "rebound.example", 421), ("0.0.0.0", "localhost", 200)],
+)  # fmt: skip
+def test_host_header_must_name_this_server(demo_archive, demo_searcher, bind, host, status):
+    with client_for(demo_archive, demo_searcher, bind=bind, allowed_hosts=()) as test_client:
+        response = test_client.get("/api/items", headers={"Host": host})
+    if status == 200:
+        assert response.status_code == 200, response.text
+    else:
+        body = assert_error(response, status)
+        assert "--allow-host" in body["error"] or status == 400
+
+
+def test_allow_host_adds_names(demo_archive, demo_searcher):
+    allowed = ("photos.example.org", "[2001:db8::5]", "Archive.Example:8443")
+    with client_for(demo_archive, demo_searcher, allowed_hosts=allowed) as test_client:
+        for host in ("photos.example.org:8000", "[2001:db8::5]:80", "archive.example"):
+            assert test_client.get("/health", headers={"Host": host}).status_code == 200, host
+        assert_error(test_client.get("/health", headers={"Host": "other.example"}), 421)
 
 
 # --- search ---
@@ -215,7 +248,8 @@ def test_busy_server_answers_503(demo_archive, demo_searcher, evidence):
 
 
 def test_internal_errors_are_json_without_details(demo_archive, demo_searcher, evidence):
-    service = Service(demo_archive, ServerSettings(), demo_searcher, owns_archive=False)
+    settings = ServerSettings(allowed_hosts=("testserver",))
+    service = Service(demo_archive, settings, demo_searcher, owns_archive=False)
 
     def explode(*args):
         raise RuntimeError("secret internals /etc/passwd")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firstseen import __version__
 from firstseen.server.api import router
+from firstseen.server.hosts import HostCheck, host_policy
 from firstseen.server.service import Service
 from firstseen.server.uploads import BodyLimit
 
@@ -64,6 +65,8 @@ def create_app(service: Service) -> FastAPI:
         )
     app.add_middleware(Guard, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimit, max_upload=settings.max_upload)
+    # Outermost: a request for another host name is refused before anything else is done.
+    app.add_middleware(HostCheck, policy=host_policy(settings.bind, settings.allowed_hosts))
     return app
 
 

@@ -42,6 +42,8 @@ class ServerSettings:
     search_workers: int = 0  # 0: one per core (at most 4)
     max_queued_searches: int = 64  # beyond this, searches are refused with 503
     cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser
+    bind: str = "127.0.0.1"  # the address listened on: Host headers naming it are answered
+    allowed_hosts: tuple[str, ...] = ()  # other names answered in the Host header
 
 
 class Busy(Exception):
