@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
 
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.server import ServerSettings, Service, create_app
 from firstseen.server.app import STATIC
@@ -75,6 +77,16 @@ def test_health(client, demo_archive):
     assert body["items"] == len(demo_archive.catalog.items()) == 9
     assert body["frames"] == body["indexed"] == len(demo_archive.index)
     assert body["max_upload_bytes"] == 50 * 1024 * 1024
+
+
+def test_health_counts_what_another_process_indexed(writable, demo_dir, demo_searcher):
+    service = writable.app.state.service
+    assert writable.get("/health").json()["indexed"] == 0
+    cli = Archive(service.archive.root)  # the CLI adding while the server runs
+    Ingester(cli, demo_searcher.descriptor).add(demo_dir / "media" / "rocket.jpg", Sighting("r"))
+    cli.close()
+    body = writable.get("/health").json()
+    assert body["items"] == 1 and body["indexed"] == body["frames"] >= 1
 
 
 def test_ui_is_served_whole_and_offline(client):

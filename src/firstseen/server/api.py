@@ -93,7 +93,9 @@ def _jpeg(request: Request, svc: Service, item: Item, ordinal: int) -> Response:
 
 @router.get("/health", response_model=Health, tags=["service"])
 def health(svc: ServiceDep) -> dict[str, Any]:
-    """Liveness and what the archive holds."""
+    """Liveness and what the archive holds, caught up with changes made by the CLI (a check of
+    the catalog's version when nothing changed)."""
+    svc.archive.refresh()
     items, frames = svc.archive.catalog.counts()
     return {
         "status": "ok",
