@@ -113,6 +113,58 @@ def test_openapi_and_offline_docs(client):
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
+def test_openapi_states_what_the_server_enforces(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    items = {p["name"]: p["schema"] for p in paths["/api/items"]["get"]["parameters"]}
+    for bound in ("published_from", "published_to"):
+        kinds = items[bound]["anyOf"]
+        assert {"type": "string", "format": "date"} in kinds
+        assert any("pattern" in kind for kind in kinds)
+    expected = {
+        ("/health", "get"): {"400", "421"},
+        ("/api/search", "post"): {"400", "403", "413", "415", "421", "422", "503"},
+        ("/api/items", "get"): {"400", "421", "422"},
+        ("/api/items", "post"): {"400", "401", "403", "413", "415", "421", "422"},
+        ("/api/items/{item_id}", "get"): {"400", "404", "421", "422"},
+        ("/api/items/{item_id}", "delete"): {"400", "401", "403", "404", "421", "422"},
+    }
+    for (path, method), codes in expected.items():
+        answers = paths[path][method]["responses"]
+        assert {c for c in answers if c.startswith(("4", "5"))} == codes, (path, method)
+        assert all(answers[c]["description"] for c in codes)
+    for path in ("/api/search", "/api/items"):
+        form = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert form["additionalProperties"] is False and "file" in form["required"]
+        assert form["maxProperties"] == len(form["properties"])
+        assert "At most 8 parts" in form["description"]
+        assert form["properties"]["file"]["minLength"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("2021", 200), ("2021-03", 200), ("2021-03-04", 200), ("2021-02-30", 422),
+     ("2021-13", 422), ("0000", 422), (" 2021", 422), ("2021-03-04T10:00", 422), ("", 422)],
+)  # fmt: skip
+def test_date_filters_take_exactly_what_the_schema_states(client, query, status):
+    response = client.get("/api/items", params={"published_from": query})
+    assert response.status_code == status, response.text
+
+
+def test_upload_forms_refuse_unknown_and_too_many_fields(writable, demo_dir):
+    photo = (demo_dir / "media" / "rocket.jpg").read_bytes()
+    unknown = writable.post(
+        "/api/items", headers=AUTH, files={"file": ("r.jpg", photo)}, data={"note": "x"}
+    )
+    assert_error(unknown, 422, "unknown form field: 'note'")
+    many = {f"f{n}": "x" for n in range(9)}
+    assert_error(writable.post("/api/search", files={"file": ("r.jpg", photo)}, data=many), 400)
+    assert_error(writable.post("/api/search", data={"top": "3"}), 422, "unknown form field")
+    dated = writable.post(
+        "/api/items", headers=AUTH, files={"file": ("r.jpg", photo)}, data={"published": "soon"}
+    )
+    assert_error(dated, 422, "published: not a date")
+
+
 def test_unknown_route_is_json_404(client):
     assert_error(client.get("/api/nothing-here"), 404, "not found")
     assert_error(client.put("/api/items/1"), 405)
