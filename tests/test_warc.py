@@ -261,3 +261,13 @@ def test_any_warc_bytes_are_imported_or_refused_clearly(data):
         for refused in info["refused"]:
             assert isinstance(refused["offset"], int) and refused["reason"]
         assert info["warc_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_hostile_page_text_cannot_rewrite_the_terminal(tmp_path):
+    title = b"\x1b]8;;https://evil.example\x07Launch\x1b]8;;\x07 [bold]day\x1b[2J"
+    path = tmp_path / "hostile.warc"
+    path.write_bytes(record(body=PAGE.replace(b"Launch day", title)))
+    result = cli_import(tmp_path, path, "--no-add")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "title: ]8;;https://evil.exampleLaunch]8;; [bold]day[2J" in result.output

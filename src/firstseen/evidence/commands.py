@@ -6,6 +6,7 @@ libraries (WeasyPrint, trafilatura) are imported only when a command needs them.
 """
 
 import json
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -278,10 +279,17 @@ def _log(message: str) -> None:
     err.print(message, highlight=False, soft_wrap=True)
 
 
+def _shown(value: object) -> str:
+    """A value from a page or WARC as printed: control characters (terminal escapes, bidi
+    overrides) dropped, and Rich markup escaped, so a hostile page cannot rewrite the terminal."""
+    text = "".join(c for c in str(value) if unicodedata.category(c)[0] != "C")
+    return escape(text)
+
+
 def _summary(info: dict, detail: bool = False) -> None:
     page = info.get("page") or {}
     media = [r for r in info["resources"] if r.get("kind") in ("image", "video")]
-    out.print(f"capture [bold]{info['id']}[/] of {info.get('url')}", highlight=False)
+    out.print(f"capture [bold]{info['id']}[/] of {_shown(info.get('url'))}", highlight=False)
     for label, value in (
         ("title", page.get("title")),
         ("author", page.get("author")),
@@ -290,18 +298,19 @@ def _summary(info: dict, detail: bool = False) -> None:
         ("warc", f"{info['warc']} ({info['warc_bytes']:,} bytes, SHA-256 {info['warc_sha256']})"),
     ):
         if value:
-            out.print(f"  {label}: {value}", highlight=False, soft_wrap=True)
+            out.print(f"  {label}: {_shown(value)}", highlight=False, soft_wrap=True)
     if detail and page.get("text"):
         text = " ".join(page["text"].split())
-        out.print(f"  text: {text[:400]}{'…' if len(text) > 400 else ''}", highlight=False)
+        shown = _shown(text[:400])
+        out.print(f"  text: {shown}{'…' if len(text) > 400 else ''}", highlight=False)
     for note in [*page.get("notes", []), *info.get("notes", [])]:
-        out.print(f"  [yellow]note[/] {escape(note)}", highlight=False, soft_wrap=True)
+        out.print(f"  [yellow]note[/] {_shown(note)}", highlight=False, soft_wrap=True)
     for r in media:
         added = r.get("added", "not added")
         item = f" item {r['item_id']}" if r.get("item_id") else ""
         reason = f" ({r['reason']})" if r.get("reason") else ""
         out.print(
-            f"  {r['kind']} {escape(r['url'])}: {added}{item}{escape(reason)}",
+            f"  {r['kind']} {_shown(r['url'])}: {added}{item}{_shown(reason)}",
             highlight=False,
             soft_wrap=True,
         )
@@ -310,7 +319,10 @@ def _summary(info: dict, detail: bool = False) -> None:
             if r.get("kind") not in ("image", "video"):
                 state = r.get("status") or "no response"
                 out.print(
-                    f"  {r['kind']} {r['url']}: {state}, {r['bytes']:,} bytes", highlight=False
+                    f"  {r['kind']} {_shown(r['url'])}: {state}, {r['bytes']:,} bytes",
+                    highlight=False,
                 )
     for e in info.get("errors", []):
-        out.print(f"  [yellow]not captured[/] {e['url']}: {e['error']}", highlight=False)
+        out.print(
+            f"  [yellow]not captured[/] {_shown(e['url'])}: {_shown(e['error'])}", highlight=False
+        )

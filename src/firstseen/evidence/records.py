@@ -58,7 +58,9 @@ class Refused:
 
 
 def size(n: int) -> str:
-    return f"{n / MiB:g} MiB" if n >= MiB else f"{n:,} bytes"
+    if n >= MiB:
+        return f"{n / MiB:g} MiB"
+    return f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
 
 
 class _Reader(DecompressingBufferedReader):
