@@ -271,3 +271,15 @@ def test_hostile_page_text_cannot_rewrite_the_terminal(tmp_path):
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "title: ]8;;https://evil.exampleLaunch]8;; [bold]day[2J" in result.output
+
+
+def test_budget_counts_each_byte_once_and_show_capture_reads_it_back(tmp_path):
+    """A gzip member decompressed ahead of reading is not counted again for its record."""
+    path = tmp_path / "big.warc.gz"
+    path.write_bytes(gz(record(), record(b"https://x.example/z.bin", b"\0" * (3 * MiB), b"")))
+    assert cli_import(tmp_path, path, "--no-add", "--total-mb", "4").exit_code == 0
+    (ref,) = CaptureStore(tmp_path / "archive").refs()
+    shown = CliRunner().invoke(
+        app, ["--archive", str(tmp_path / "archive"), "show-capture", ref.id, "--json"]
+    )
+    assert shown.exit_code == 0, shown.output

@@ -73,6 +73,12 @@ class _Reader(DecompressingBufferedReader):
         self.header_bytes = 0  # header-line bytes of the current record
         self.mid_line = False  # the last line read stopped short of its end
 
+    @property
+    def consumed(self) -> int:
+        """Decompressed bytes read past (those given, less those still buffered)."""
+        buffered = self.buff_size - self.buff.tell() if self.buff is not None else 0
+        return self.total - buffered
+
     def _process_read(self, data: bytes) -> None:
         super()._process_read(data)
         if data and self.buff is not None:
@@ -153,7 +159,7 @@ class _Loader(ArcWarcRecordLoader):
             raise RecordError("it has no WARC-Type", length)
         if kind in _NEEDS_TARGET and not headers.get_header("WARC-Target-URI"):
             raise RecordError(f"a {kind} record without WARC-Target-URI", length)
-        if stream.budget is not None and stream.total + length > stream.budget:
+        if stream.budget is not None and stream.consumed + length > stream.budget:
             raise OverBudget(
                 f"holds more than the {size(stream.budget)} allowed "
                 f"(a record declares {size(length)})"
