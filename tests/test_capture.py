@@ -83,6 +83,8 @@ class Site:
         self.redirect("/redirect/coffee", "/img/coffee.png")
         self.redirect("/redirect/metadata", "http://169.254.169.254/latest/meta-data/")
         self.redirect("/loop", "/loop")
+        # 10 MB of whitespace before the markup: past libxml2's default limit on one text node
+        self.add("/padded.html", b" " * 10_000_000 + ARTICLE.encode(), "text/html")
 
     def add(self, path: str, body: bytes, content_type: str) -> None:
         self.routes[path] = (200, [("Content-Type", content_type)], body)
@@ -454,3 +456,41 @@ def test_cli_capture_list_and_refusal(site, tmp_path):
     assert record["problems"] == [] and record["resources"][0]["kind"] == "image"
     (item,) = Archive(root).catalog.items()
     assert item.first_seen.url == site.base + "/img/rocket.jpg"  # a media URL is its own page
+
+
+def test_a_page_padded_past_parser_limits_is_captured_and_imported(site, tmp_path):
+    archive = Archive(tmp_path / "archive")
+    info = capture(site.base + "/padded.html", archive, LOOPBACK, LIMITS)
+    assert info["page"]["title"] == "Flood in the old town"
+    assert info["page"]["published"] == "2021-03-04"
+    assert "fire brigade" in info["page"]["text"]
+    assert site.base + "/img/chelsea.png" in {r["url"] for r in info["resources"]}
+    stored = CaptureStore(archive.root).find(info["id"]).warc
+    again = import_warc(stored, Archive(tmp_path / "other"))
+    assert again["page"]["title"] == "Flood in the old town" and again["refused"] == []
+
+
+def test_extraction_failures_leave_a_note_and_keep_the_capture(site, tmp_path, monkeypatch):
+    import trafilatura
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("extractor broke")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", broken)
+    archive = Archive(tmp_path / "archive")
+    info = capture(site.base + "/news/flood.html", archive, LOOPBACK, LIMITS)
+    assert info["page"]["title"] == "Flood in the old town - Daily Example"  # its <title>
+    assert any("extractor broke" in note for note in info["page"]["notes"])
+    assert CaptureStore(archive.root).find(info["id"]).warc.is_file()
+
+
+def test_a_page_redirected_to_a_refused_address_is_not_captured(site, tmp_path):
+    root = tmp_path / "archive"
+    refused = CliRunner().invoke(
+        app,
+        ["--archive", str(root), "capture", site.base + "/redirect/metadata",
+         "--allow-network", "127.0.0.1/32"],
+    )  # fmt: skip
+    assert refused.exit_code == 1, refused.output
+    assert "169.254.169.254 is a link-local address" in refused.output
+    assert CaptureStore(root).refs() == []

@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
 
+from firstseen.archive.catalog import Sighting
+from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.server import ServerSettings, Service, create_app
 from firstseen.server.app import STATIC
@@ -21,6 +23,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def client_for(archive, searcher, owns=False, **settings) -> TestClient:
+    """A client of a server over `archive`; TestClient names its server `testserver` in the Host
+    header, which is allowed unless the test says otherwise."""
+    settings.setdefault("allowed_hosts", ("testserver",))
     service = Service(archive, ServerSettings(**settings), searcher=searcher, owns_archive=owns)
     return TestClient(create_app(service))
 
@@ -76,6 +81,16 @@ def test_health(client, demo_archive):
     assert body["max_upload_bytes"] == 50 * 1024 * 1024
 
 
+def test_health_counts_what_another_process_indexed(writable, demo_dir, demo_searcher):
+    service = writable.app.state.service
+    assert writable.get("/health").json()["indexed"] == 0
+    cli = Archive(service.archive.root)  # the CLI adding while the server runs
+    Ingester(cli, demo_searcher.descriptor).add(demo_dir / "media" / "rocket.jpg", Sighting("r"))
+    cli.close()
+    body = writable.get("/health").json()
+    assert body["items"] == 1 and body["indexed"] == body["frames"] >= 1
+
+
 def test_ui_is_served_whole_and_offline(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
@@ -100,9 +115,91 @@ def test_openapi_and_offline_docs(client):
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
+def test_openapi_states_what_the_server_enforces(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    items = {p["name"]: p["schema"] for p in paths["/api/items"]["get"]["parameters"]}
+    for bound in ("published_from", "published_to"):
+        kinds = items[bound]["anyOf"]
+        assert {"type": "string", "format": "date"} in kinds
+        assert any("pattern" in kind for kind in kinds)
+    expected = {
+        ("/health", "get"): {"400", "421"},
+        ("/api/search", "post"): {"400", "403", "413", "415", "421", "422", "503"},
+        ("/api/items", "get"): {"400", "421", "422"},
+        ("/api/items", "post"): {"400", "401", "403", "413", "415", "421", "422"},
+        ("/api/items/{item_id}", "get"): {"400", "404", "421", "422"},
+        ("/api/items/{item_id}", "delete"): {"400", "401", "403", "404", "421", "422"},
+    }
+    for (path, method), codes in expected.items():
+        answers = paths[path][method]["responses"]
+        assert {c for c in answers if c.startswith(("4", "5"))} == codes, (path, method)
+        assert all(answers[c]["description"] for c in codes)
+    for path in ("/api/search", "/api/items"):
+        form = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert form["additionalProperties"] is False and "file" in form["required"]
+        assert form["maxProperties"] == len(form["properties"])
+        assert "At most 8 parts" in form["description"]
+        assert form["properties"]["file"]["minLength"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("2021", 200), ("2021-03", 200), ("2021-03-04", 200), ("2021-02-30", 422),
+     ("2021-13", 422), ("0000", 422), (" 2021", 422), ("2021-03-04T10:00", 422), ("", 422)],
+)  # fmt: skip
+def test_date_filters_take_exactly_what_the_schema_states(client, query, status):
+    response = client.get("/api/items", params={"published_from": query})
+    assert response.status_code == status, response.text
+
+
+def test_upload_forms_refuse_unknown_and_too_many_fields(writable, demo_dir):
+    photo = (demo_dir / "media" / "rocket.jpg").read_bytes()
+    unknown = writable.post(
+        "/api/items", headers=AUTH, files={"file": ("r.jpg", photo)}, data={"note": "x"}
+    )
+    assert_error(unknown, 422, "unknown form field: 'note'")
+    many = {f"f{n}": "x" for n in range(9)}
+    assert_error(writable.post("/api/search", files={"file": ("r.jpg", photo)}, data=many), 400)
+    assert_error(writable.post("/api/search", data={"top": "3"}), 422, "unknown form field")
+    dated = writable.post(
+        "/api/items", headers=AUTH, files={"file": ("r.jpg", photo)}, data={"published": "soon"}
+    )
+    assert_error(dated, 422, "published: not a date")
+
+
 def test_unknown_route_is_json_404(client):
     assert_error(client.get("/api/nothing-here"), 404, "not found")
     assert_error(client.put("/api/items/1"), 405)
+
+
+@pytest.mark.parametrize(
+    ("bind", "host", "status"),
+    [("127.0.0.1", "attacker.example:8000", 421), ("127.0.0.1", "attacker.example", 421),
+     ("127.0.0.1", "127.0.0.1:8000", 200), ("127.0.0.1", "LOCALHOST:8000", 200),
+     ("127.0.0.1", "[::1]:8000", 200), ("127.0.0.1", "127.0.0.2", 421),
+     ("127.0.0.1", "127.0.0.1.attacker.example", 421), ("127.0.0.1", "", 400),
+     ("127.0.0.1", "127.0.0.1:port", 400), ("127.0.0.1", "a@127.0.0.1", 400),
+     ("::1", "[::1]:8000", 200), ("::1", "localhost", 200), ("::1", "evil.example", 421),
+     ("192.0.2.7", "192.0.2.7:8000", 200), ("192.0.2.7", "localhost", 421),
+     ("0.0.0.0", "198.51.100.3:8000", 200), ("0.0.0.0", "[2001:db8::1]", 200),
+     ("0.0.0.0", "rebound.example", 421), ("0.0.0.0", "localhost", 200)],
+)  # fmt: skip
+def test_host_header_must_name_this_server(demo_archive, demo_searcher, bind, host, status):
+    with client_for(demo_archive, demo_searcher, bind=bind, allowed_hosts=()) as test_client:
+        response = test_client.get("/api/items", headers={"Host": host})
+    if status == 200:
+        assert response.status_code == 200, response.text
+    else:
+        body = assert_error(response, status)
+        assert "--allow-host" in body["error"] or status == 400
+
+
+def test_allow_host_adds_names(demo_archive, demo_searcher):
+    allowed = ("photos.example.org", "[2001:db8::5]", "Archive.Example:8443")
+    with client_for(demo_archive, demo_searcher, allowed_hosts=allowed) as test_client:
+        for host in ("photos.example.org:8000", "[2001:db8::5]:80", "archive.example"):
+            assert test_client.get("/health", headers={"Host": host}).status_code == 200, host
+        assert_error(test_client.get("/health", headers={"Host": "other.example"}), 421)
 
 
 # --- search ---
@@ -237,7 +334,8 @@ def test_busy_server_answers_503(demo_archive, demo_searcher, evidence):
 
 
 def test_internal_errors_are_json_without_details(demo_archive, demo_searcher, evidence):
-    service = Service(demo_archive, ServerSettings(), demo_searcher, owns_archive=False)
+    settings = ServerSettings(allowed_hosts=("testserver",))
+    service = Service(demo_archive, settings, demo_searcher, owns_archive=False)
 
     def explode(*args):
         raise RuntimeError("secret internals /etc/passwd")

@@ -321,6 +321,10 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Origin allowed to call the API (repeatable)")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Another name clients reach the server by (Host header; repeatable)"),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
 ) -> None:
     """Serve the web UI and HTTP API (writes need $FIRSTSEEN_TOKEN; without it, read-only)."""
@@ -335,6 +339,8 @@ def serve(
         search_seconds=search_seconds,
         search_workers=search_workers,
         cors_origins=tuple(cors_origin or ()),
+        bind=host,
+        allowed_hosts=tuple(allow_host or ()),
     )
     mode = "token required for writes" if token else "read-only: set FIRSTSEEN_TOKEN for writes"
     service = Service(_archive(), settings)

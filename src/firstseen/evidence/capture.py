@@ -18,7 +18,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 from firstseen import __version__
 from firstseen.archive.catalog import Sighting
@@ -28,8 +27,15 @@ from firstseen.errors import FirstseenError
 from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.fetch import REDIRECTS, Fetched, Limits, fetch
 from firstseen.evidence.netsafety import Policy, UnsafeAddress, parse_url
-from firstseen.evidence.pages import PageInfo, is_html, media_links, page_info
-from firstseen.evidence.warc import CaptureWriter, Response, scan
+from firstseen.evidence.pages import PageInfo, is_html, join_url, media_links, page_info
+from firstseen.evidence.warc import (
+    DEFAULT_BUDGET,
+    HEADERS_ALLOWANCE,
+    CaptureWriter,
+    Response,
+    Scan,
+    scan,
+)
 from firstseen.media import probe
 
 IngesterFactory = Callable[[], Ingester]
@@ -56,6 +62,15 @@ def _outcome(fetched: Fetched, role: str) -> dict[str, Any]:
     }
 
 
+def _reached(page: Fetched) -> bool:
+    """Whether the page itself answered: a redirect chain cut short (refused, failed, too long)
+    captured only the way to it."""
+    last = page.final
+    if last is None or last.status is None:
+        return False
+    return not (page.error and last.status in REDIRECTS)
+
+
 def capture(
     url: str,
     archive: Archive,
@@ -66,8 +81,8 @@ def capture(
 ) -> dict[str, Any]:
     """Captures one page (or one media URL) into a new WARC in the archive, then registers it.
 
-    Raises UnsafeAddress for a refused URL and FirstseenError when the page never answered; a
-    failure of any of its media is recorded in the capture and does not stop it.
+    Raises UnsafeAddress for a refused URL (or redirect) and FirstseenError when the page never
+    answered; a failure of any of its media is recorded in the capture and does not stop it.
     """
     log = log or (lambda _: None)
     limits = limits or Limits()
@@ -90,7 +105,7 @@ def capture(
             for exchange in page.chain:
                 writer.write_exchange(exchange)
             outcomes.append(_outcome(page, "page"))
-            if page.final is None or page.final.status is None:
+            if not _reached(page):
                 if page.refused:
                     raise UnsafeAddress(page.error)
                 raise FirstseenError(f"{url}: {page.error or 'no response'}")
@@ -136,7 +151,8 @@ def capture(
         os.replace(partial, warc_path)
     finally:
         partial.unlink(missing_ok=True)
-    return register(archive, capture_id, warc_path, "capture", ingester, log)
+    budget = limits.max_total_bytes + HEADERS_ALLOWANCE
+    return register(archive, capture_id, warc_path, "capture", ingester, log, budget=budget)
 
 
 def import_warc(
@@ -144,8 +160,11 @@ def import_warc(
     archive: Archive,
     ingester: IngesterFactory | None = None,
     log: Log | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> dict[str, Any]:
-    """Copies a WARC (byte for byte) into the archive's captures and registers it."""
+    """Copies a WARC (byte for byte) into the archive's captures and registers it. Records that
+    cannot be read are listed in the record's `refused`; a file that is no WARC or holds more
+    than `budget` decompressed bytes is refused whole (and nothing of it is kept)."""
     if not source.is_file():
         raise FirstseenError(f"{source}: no such file")
     store = CaptureStore(archive.root)
@@ -155,9 +174,7 @@ def import_warc(
     target = store.warc_path(capture_id, suffix)
     shutil.copyfile(source, target)
     try:
-        return register(
-            archive, capture_id, target, "import", ingester, log, imported_from=str(source)
-        )
+        return register(archive, capture_id, target, "import", ingester, log, str(source), budget)
     except BaseException:
         target.unlink(missing_ok=True)
         store.info_path(capture_id).unlink(missing_ok=True)
@@ -188,13 +205,15 @@ def register(
     ingester: IngesterFactory | None = None,
     log: Log | None = None,
     imported_from: str | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> dict[str, Any]:
-    """Reads a stored WARC, extracts its pages' metadata, adds its media to the archive (when an
-    ingester is given) and writes the capture's JSON record beside it."""
+    """Reads a stored WARC (at most `budget` decompressed bytes of it), extracts its pages'
+    metadata, adds its media to the archive (when an ingester is given) and writes the capture's
+    JSON record beside it."""
     log = log or (lambda _: None)
     store = CaptureStore(archive.root)
     with tempfile.TemporaryDirectory(dir=store.root, prefix=".spool-") as spool:
-        found = scan(warc_path, Path(spool) if ingester else None)
+        found = scan(warc_path, Path(spool) if ingester else None, budget, name=imported_from)
         try:
             info = _describe(archive, capture_id, warc_path, source, found, ingester, log)
         finally:
@@ -207,14 +226,43 @@ def register(
     return info
 
 
-def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> dict[str, Any]:
+def _capture_record(found: Scan) -> dict[str, Any]:
+    """The fields of the WARC's firstseen metadata record that are used here, each as the type it
+    must be: an imported WARC may hold any JSON object under that content type."""
     meta = found.metadata[0] if found.metadata else {}
-    redirects = {
-        r.uri: urljoin(r.uri, r.header("location") or "")
-        for r in found.responses
-        if r.status in REDIRECTS and r.header("location")
+    fetches = meta.get("fetches") if isinstance(meta.get("fetches"), list) else []
+    return {
+        "url": _text(meta.get("url")),
+        "started": _text(meta.get("started")),
+        "finished": _text(meta.get("finished")),
+        "errors": [
+            {"url": _text(f.get("url")), "error": _text(f.get("error"))}
+            for f in fetches
+            if isinstance(f, dict) and _text(f.get("error"))
+        ],
     }
-    requested = meta.get("url") or next(iter(found.pages), None)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _redirects(found: Scan) -> dict[str, str]:
+    """Where each redirect of the WARC leads (those with a usable Location)."""
+    found_redirects = {}
+    for response in found.responses:
+        location = response.header("location")
+        if response.status in REDIRECTS and location:
+            target = join_url(response.uri, location)
+            if target is not None:
+                found_redirects[response.uri] = target
+    return found_redirects
+
+
+def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> dict[str, Any]:
+    meta = _capture_record(found)
+    redirects = _redirects(found)
+    requested = meta["url"] or next(iter(found.pages), None)
     if requested is None:
         requested = found.responses[0].uri if found.responses else ""
     main = _follow(requested, redirects)
@@ -253,9 +301,6 @@ def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> d
         resources.append(entry)
     if made is not None:
         archive.save()
-    errors = [
-        {"url": f["url"], "error": f["error"]} for f in meta.get("fetches", []) if f.get("error")
-    ]
     main_page = pages.get(main)
     dates = sorted(r.date for r in found.responses if r.date)
     return {
@@ -263,15 +308,17 @@ def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> d
         "source": source,
         "url": requested,
         "final_url": main,
-        "captured_at": meta.get("started") or (dates[0] if dates else None),
-        "finished_at": meta.get("finished"),
+        "captured_at": meta["started"] or (dates[0] if dates else None),
+        "finished_at": meta["finished"],
         "warc": warc_path.name,
         "warc_bytes": warc_path.stat().st_size,
         "warc_sha256": _file_sha256(warc_path),
         "page": main_page.as_dict() if main_page else None,
         "pages": [p.as_dict() for uri, p in pages.items() if uri != main],
         "resources": resources,
-        "errors": errors,
+        "errors": meta["errors"],
+        "refused": [{"offset": r.offset, "reason": r.reason} for r in found.refused],
+        "notes": found.notes,
         "warcinfo": found.warcinfo,
     }
 

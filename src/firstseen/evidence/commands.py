@@ -6,18 +6,21 @@ libraries (WeasyPrint, trafilatura) are imported only when a command needs them.
 """
 
 import json
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
+from firstseen.evidence.fetch import TOTAL_MB, WARC_HEADERS_MB
 from firstseen.text import printable
 
 out = Console()
@@ -88,7 +91,9 @@ def register(
         ] = True,
         max_media: Annotated[int, typer.Option(min=0, help="Images and videos per page")] = 40,
         max_mb: Annotated[float, typer.Option(min=0.001, help="Largest file fetched, MiB")] = 200,
-        total_mb: Annotated[float, typer.Option(min=0.001, help="All files of a page, MiB")] = 1000,
+        total_mb: Annotated[
+            float, typer.Option(min=0.001, help="All files of a page, MiB")
+        ] = TOTAL_MB,
         timeout: Annotated[float, typer.Option(min=0.1, help="Seconds of silence allowed")] = 20,
         max_seconds: Annotated[float, typer.Option(min=1, help="Whole capture, seconds")] = 600,
         redirects: Annotated[int, typer.Option(min=0, max=20, help="Redirects followed")] = 5,
@@ -126,14 +131,27 @@ def register(
         add: Annotated[
             bool, typer.Option(help="Add the media found to the archive as sources")
         ] = True,
+        total_mb: Annotated[
+            float,
+            typer.Option(
+                min=0.001, help="Most a WARC may hold, decompressed (MiB; any default capture fits)"
+            ),
+        ] = TOTAL_MB + WARC_HEADERS_MB,
     ) -> None:
         """Import captures made by other archivers; their media become searchable sources."""
         from firstseen.evidence.capture import import_warc as run_import
+        from firstseen.evidence.fetch import MiB
 
         archive = open_archive()
         make = _lazy_ingester(archive)
+        budget = int(total_mb * MiB)
 
-        _each(files, lambda file: run_import(file, archive, make if add else None), archive, error)
+        _each(
+            files,
+            lambda file: run_import(file, archive, make if add else None, budget=budget),
+            archive,
+            error,
+        )
 
     @app.command("show-capture")
     def show_capture(
@@ -223,15 +241,20 @@ def register(
 def _each(
     sources: list, run: Callable[[object], dict], archive: Archive, error: Callable[[str], None]
 ) -> None:
-    """Runs a capture or import per source: one line per failure, the rest carry on, and the exit
-    code says whether any failed."""
+    """Runs a capture or import per source: one line per failure (and per record of a WARC that
+    could not be read), the rest carry on, and the exit code says whether any failed."""
     failed = 0
     for source in sources:
         try:
-            _summary(run(source))
+            info = run(source)
         except FirstseenError as exc:
             error(_named(str(source), exc))
             failed += 1
+            continue
+        _summary(info)
+        for refused in info.get("refused", []):
+            error(f"{source}: record at offset {refused['offset']}: {refused['reason']}")
+        failed += bool(info.get("refused"))
     archive.close()
     if failed:
         raise typer.Exit(1)
@@ -259,10 +282,17 @@ def _log(message: str) -> None:
     err.print(message, highlight=False, soft_wrap=True)
 
 
+def _shown(value: object) -> str:
+    """A value from a page or WARC as printed: control characters (terminal escapes, bidi
+    overrides) dropped, and Rich markup escaped, so a hostile page cannot rewrite the terminal."""
+    text = "".join(c for c in str(value) if unicodedata.category(c)[0] != "C")
+    return escape(text)
+
+
 def _summary(info: dict, detail: bool = False) -> None:
     page = info.get("page") or {}
     media = [r for r in info["resources"] if r.get("kind") in ("image", "video")]
-    out.print(f"capture [bold]{info['id']}[/] of {info.get('url')}", highlight=False)
+    out.print(f"capture [bold]{info['id']}[/] of {_shown(info.get('url'))}", highlight=False)
     for label, value in (
         ("title", page.get("title")),
         ("author", page.get("author")),
@@ -271,20 +301,31 @@ def _summary(info: dict, detail: bool = False) -> None:
         ("warc", f"{info['warc']} ({info['warc_bytes']:,} bytes, SHA-256 {info['warc_sha256']})"),
     ):
         if value:
-            out.print(f"  {label}: {value}", highlight=False, soft_wrap=True)
+            out.print(f"  {label}: {_shown(value)}", highlight=False, soft_wrap=True)
     if detail and page.get("text"):
         text = " ".join(page["text"].split())
-        out.print(f"  text: {text[:400]}{'…' if len(text) > 400 else ''}", highlight=False)
+        shown = _shown(text[:400])
+        out.print(f"  text: {shown}{'…' if len(text) > 400 else ''}", highlight=False)
+    for note in [*page.get("notes", []), *info.get("notes", [])]:
+        out.print(f"  [yellow]note[/] {_shown(note)}", highlight=False, soft_wrap=True)
     for r in media:
         added = r.get("added", "not added")
         item = f" item {r['item_id']}" if r.get("item_id") else ""
-        out.print(f"  {r['kind']} {r['url']}: {added}{item}", highlight=False, soft_wrap=True)
+        reason = f" ({r['reason']})" if r.get("reason") else ""
+        out.print(
+            f"  {r['kind']} {_shown(r['url'])}: {added}{item}{_shown(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if detail:
         for r in info["resources"]:
             if r.get("kind") not in ("image", "video"):
                 state = r.get("status") or "no response"
                 out.print(
-                    f"  {r['kind']} {r['url']}: {state}, {r['bytes']:,} bytes", highlight=False
+                    f"  {r['kind']} {_shown(r['url'])}: {state}, {r['bytes']:,} bytes",
+                    highlight=False,
                 )
     for e in info.get("errors", []):
-        out.print(f"  [yellow]not captured[/] {e['url']}: {e['error']}", highlight=False)
+        out.print(
+            f"  [yellow]not captured[/] {_shown(e['url'])}: {_shown(e['error'])}", highlight=False
+        )

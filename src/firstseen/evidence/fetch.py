@@ -23,6 +23,8 @@ from firstseen.evidence.netsafety import IPAddress, Policy, UnsafeAddress, check
 USER_AGENT = f"firstseen/{__version__} (media provenance capture)"
 REDIRECTS = (301, 302, 303, 307, 308)
 MiB = 1 << 20
+TOTAL_MB = 1000  # everything one capture downloads
+WARC_HEADERS_MB = 16  # the record and HTTP headers a capture's WARC holds around those bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class Limits:
     max_media: int = 40  # images and videos fetched per page
     max_bytes: int = 200 * MiB  # one image or video
     max_page_bytes: int = 10 * MiB  # the page itself
-    max_total_bytes: int = 1000 * MiB  # everything a capture downloads
+    max_total_bytes: int = TOTAL_MB * MiB  # everything a capture downloads
     timeout: float = 20.0  # connecting, and any silence while reading
     resource_seconds: float = 120.0  # one download, start to end
     total_seconds: float = 600.0  # the whole capture
@@ -166,7 +168,11 @@ def fetch(url: str, policy: Policy, limits: Limits, cap: int, deadline: float) -
             return result
         location = exchange.header("location")
         if exchange.status in REDIRECTS and location:
-            current = urljoin(current, location.strip())
+            try:
+                current = urljoin(current, location.strip())
+            except ValueError:
+                result.error = "the redirect's Location is not a URL"
+                return result
             continue
         return result
     result.error = f"more than {limits.max_redirects} redirects"

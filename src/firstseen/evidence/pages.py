@@ -3,8 +3,13 @@
 Text and metadata come from trafilatura; the publication date from htmldate, asked for the
 original (not the last-updated) date and only from the page's markup and URL, not guessed from
 dates in running text: a wrong date in an evidence trail is worse than none.
+
+Any page a server can send is read without an exception: libxml2's default limits (a text node of
+10 MB, such as whitespace before the markup) are lifted for the page sizes a capture keeps, a page
+the extractors still cannot read leaves a note saying so, and malformed URLs in it are skipped.
 """
 
+import copy
 import logging
 import re
 from dataclasses import asdict, dataclass
@@ -46,6 +51,9 @@ _META_MEDIA = {
     "twitter:player:stream",
 }
 _TEXT_LIMIT = 20_000  # characters of main text kept in the capture's record
+# Pages are at most a capture's page limit (10 MiB), so libxml2's limits on one text node and on
+# nesting depth, meant for unbounded input, would only refuse pages that browsers show.
+_PARSER = lxml.html.HTMLParser(huge_tree=True)
 
 for _name in ("trafilatura", "htmldate", "courlan"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -60,6 +68,7 @@ class PageInfo:
     sitename: str | None = None
     description: str | None = None
     text: str | None = None
+    notes: tuple[str, ...] = ()  # what could not be extracted, and why
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,10 +82,34 @@ def is_html(content_type: str, body: bytes) -> bool:
 
 
 def _document(html: bytes) -> lxml.html.HtmlElement | None:
+    """The page's tree, or None for a page with no markup libxml2 can make a document of."""
     try:
-        return lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+        return lxml.html.document_fromstring(html, parser=_PARSER)
+    except (etree.LxmlError, ValueError):
         return None
+
+
+def join_url(base: str, reference: str) -> str | None:
+    """`reference` resolved against `base`, without its fragment; None when either is no URL
+    (such as an unclosed IPv6 literal)."""
+    try:
+        return urldefrag(urljoin(base, reference.strip())).url
+    except ValueError:
+        return None
+
+
+def _is_web_url(url: str | None) -> bool:
+    try:
+        return url is not None and urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
+
+
+def _path_of(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).path
+    except ValueError:
+        return ""
 
 
 def _largest(srcset: str) -> str | None:
@@ -103,7 +136,7 @@ def media_links(html: bytes, base_url: str) -> list[str]:
     base = base_url
     for element in document.iter("base"):
         if element.get("href"):
-            base = urljoin(base_url, element.get("href").strip())
+            base = join_url(base_url, element.get("href")) or base_url
             break
     found: list[str] = []
     for element in document.iter("meta"):
@@ -128,35 +161,47 @@ def media_links(html: bytes, base_url: str) -> list[str]:
             found.append(element.get("href"))
         elif tag == "a" and element.get("href"):
             href = element.get("href")
-            if urlsplit(href.strip()).path.lower().endswith(MEDIA_EXTENSIONS):
+            if _path_of(href).lower().endswith(MEDIA_EXTENSIONS):
                 found.append(href)
     links: list[str] = []
     for raw in found:
-        url = urldefrag(urljoin(base, raw.strip())).url
-        if urlsplit(url).scheme in ("http", "https") and url not in links:
+        url = join_url(base, raw)
+        if _is_web_url(url) and url not in links:
             links.append(url)
     return links
 
 
 def page_info(html: bytes, url: str) -> PageInfo:
-    """Title, author, original publication date, site name, description and main text."""
+    """Title, author, original publication date, site name, description and main text; what
+    cannot be extracted is left out, with a note saying why."""
     import htmldate
     import trafilatura
 
-    document = None
+    tree = _document(html)
+    notes: list[str] = []
+    document = _extract(
+        "text and metadata",
+        lambda page: trafilatura.bare_extraction(page, url=url, with_metadata=True),
+        html,
+        tree,
+        notes,
+    )
+    found = _extract(
+        "publication date",
+        lambda page: htmldate.find_date(page, url=url, original_date=True, extensive_search=False),
+        html,
+        tree,
+        notes,
+    )
     try:
-        document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
-    except Exception:  # a page trafilatura cannot handle still gets its date and title
-        logging.getLogger(__name__).debug("trafilatura failed on %s", url, exc_info=True)
-    published = None
-    try:
-        found = htmldate.find_date(html, url=url, original_date=True, extensive_search=False)
         published = parse_published(found)
     except (FirstseenError, ValueError, TypeError):
         published = None
     title = getattr(document, "title", None)
-    if not title and (tree := _document(html)) is not None:
+    if not title and tree is not None:
         title = (tree.findtext(".//title") or "").strip() or None
+    if tree is None:
+        notes.append("no HTML document could be made of the page")
     text = getattr(document, "text", None)
     return PageInfo(
         url=url,
@@ -166,4 +211,26 @@ def page_info(html: bytes, url: str) -> PageInfo:
         sitename=getattr(document, "sitename", None),
         description=getattr(document, "description", None),
         text=text[:_TEXT_LIMIT] if text else None,
+        notes=tuple(notes),
     )
+
+
+def _extract(what: str, extractor, html: bytes, tree, notes: list[str]):
+    """The extractor's answer for the page as it loads it, else for the tree parsed here (which
+    has no size limits on text), else None with a note: a library's failure on one page must not
+    lose the capture."""
+    failure = None
+    for page in (html, None if tree is None else copy.deepcopy(tree)):
+        if page is None:
+            continue
+        try:
+            answer = extractor(page)
+        except Exception as exc:  # any failure of a third-party extractor on hostile markup
+            failure = f"{type(exc).__name__}: {exc}"
+            logging.getLogger(__name__).debug("%s of a page failed", what, exc_info=True)
+            continue
+        if answer is not None:
+            return answer
+    if failure is not None:
+        notes.append(f"{what} not extracted: {failure[:200]}")
+    return None

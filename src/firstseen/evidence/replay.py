@@ -108,11 +108,15 @@ class Replay:
         if self.info.get("warc_sha256") and digest.hexdigest() != self.info["warc_sha256"]:
             problems.append(f"{self.ref.warc.name}: SHA-256 differs from the one recorded")
         stored = {(r["url"], r["offset"]): r for r in self.info.get("resources", [])}
-        try:
-            responses = scan(self.ref.warc).responses
+        try:  # the budget was applied when the WARC was stored
+            found = scan(self.ref.warc, budget=None)
         except FirstseenError as exc:
             return [*problems, str(exc)]
-        for response in responses:
+        refused_before = {r.get("offset") for r in self.info.get("refused", [])}
+        for refused in found.refused:
+            if refused.offset not in refused_before:
+                problems.append(f"record at offset {refused.offset}: {refused.reason}")
+        for response in found.responses:
             if response.digest_ok is False:
                 problems.append(f"{response.uri}: the record's payload digest does not match")
             known = stored.get((response.uri, response.offset))

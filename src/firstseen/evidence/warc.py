@@ -18,19 +18,29 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
 from firstseen import __version__
-from firstseen.errors import FirstseenError
-from firstseen.evidence.fetch import Exchange
+from firstseen.errors import FirstseenError, user_reason
+from firstseen.evidence.fetch import TOTAL_MB, WARC_HEADERS_MB, Exchange, Limits
 from firstseen.evidence.pages import MEDIA_EXTENSIONS
+from firstseen.evidence.records import (
+    RecordError,
+    Records,
+    Refused,
+    size,
+)
 
 FIRSTSEEN_METADATA = "application/vnd.firstseen.capture+json"
 _CHUNK = 1 << 16
+HEADERS_ALLOWANCE = WARC_HEADERS_MB << 20
+# The decompressed bytes one WARC may hold: what one capture may download, and its headers.
+DEFAULT_BUDGET = (TOTAL_MB + WARC_HEADERS_MB) << 20
+PAGE_CAP = Limits().max_page_bytes  # a page larger than a capture keeps is not parsed
+MEDIA_CAP = 1 << 30  # a larger payload is not spooled for ingesting
+METADATA_CAP = 16 << 20  # a capture's own JSON record
 
 
 def sha256_digest(data: bytes) -> str:
@@ -146,6 +156,8 @@ class Scan:
     pages: dict[str, bytes] = field(default_factory=dict)  # HTML bodies by URI
     metadata: list[dict[str, Any]] = field(default_factory=list)  # firstseen capture records
     warcinfo: dict[str, str] = field(default_factory=dict)
+    refused: list[Refused] = field(default_factory=list)  # records that could not be read
+    notes: list[str] = field(default_factory=list)  # records read, but not wholly used
 
 
 def _digest_matches(stated: str | None, payload_hashers: dict[str, Any]) -> bool | None:
@@ -182,38 +194,68 @@ def open_warc(path: Path) -> BinaryIO:
 def scan(
     path: Path,
     spool: Path | None = None,
-    page_cap: int = 10 << 20,
-    media_cap: int = 1 << 30,
+    budget: int | None = DEFAULT_BUDGET,
+    page_cap: int = PAGE_CAP,
+    media_cap: int = MEDIA_CAP,
+    name: str | None = None,
 ) -> Scan:
     """Every response and resource record of a WARC with its payload's SHA-256 (and whether the
     record's own digest holds); HTML pages kept in memory, and possible media copied to files
-    under `spool` (when given) for ingesting."""
+    under `spool` (when given) for ingesting. A record that cannot be read is listed in
+    `refused`; a file that is no WARC, or gives more than `budget` decompressed bytes (None: no
+    limit), raises FirstseenError naming the file as `name` (else its path)."""
+    name = name or str(path)
     result = Scan()
-    with open_warc(path) as stream:
-        records = ArchiveIterator(stream)
-        try:
+    try:
+        with path.open("rb") as stream:
+            records = Records(stream, budget)
             for record in records:
-                if record.format != "warc":
-                    raise FirstseenError(f"{path}: not a WARC file (ARC files are not read)")
-                kind = record.rec_type
-                if kind == "warcinfo":
-                    result.warcinfo = _warc_fields(record.raw_stream.read(1 << 16))
+                if isinstance(record, Refused):
+                    result.refused.append(record)
                     continue
-                if kind == "metadata":
-                    ctype = record.rec_headers.get_header("Content-Type") or ""
-                    if ctype.startswith(FIRSTSEEN_METADATA):
-                        result.metadata.append(json.loads(record.raw_stream.read(16 << 20)))
-                    continue
-                if kind not in ("response", "resource"):
-                    continue
-                result.responses.append(
-                    _read_response(record, records, result, spool, page_cap, media_cap)
-                )
-        except (ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
-            raise FirstseenError(f"{path}: not a readable WARC file: {exc}") from exc
+                try:
+                    _take(record, records, result, spool, page_cap, media_cap)
+                except RecordError as exc:
+                    reason = f"{exc}; the rest of the file cannot be read"
+                    result.refused.append(Refused(records.start, reason))
+                    break
+    except OSError as exc:
+        raise FirstseenError(f"{name}: cannot read: {user_reason(exc)}") from None
+    except FirstseenError as exc:  # no WARC, over the budget, not one gzip member per record
+        raise FirstseenError(f"{name}: {exc}") from None
     if not result.responses and not result.metadata:
-        raise FirstseenError(f"{path}: no response records")
+        refused = f" ({len(result.refused)} records refused)" if result.refused else ""
+        raise FirstseenError(f"{name}: no response records{refused}")
     return result
+
+
+def _take(record, records: Records, result: Scan, spool, page_cap: int, media_cap: int) -> None:
+    """Adds one record to the scan: a response or resource, the capture's metadata, or the
+    warcinfo; other kinds (requests, revisits) are passed over."""
+    kind = record.rec_type
+    if kind == "warcinfo":
+        result.warcinfo = _warc_fields(record.raw_stream.read(1 << 16))
+    elif kind == "metadata":
+        ctype = record.rec_headers.get_header("Content-Type") or ""
+        if ctype.startswith(FIRSTSEEN_METADATA):
+            _take_metadata(record, records, result)
+    elif kind in ("response", "resource"):
+        response = _read_response(record, records, result, spool, page_cap, media_cap)
+        if response is not None:
+            result.responses.append(response)
+
+
+def _take_metadata(record, records: Records, result: Scan) -> None:
+    data = record.raw_stream.read(METADATA_CAP + 1)
+    try:
+        found = json.loads(data) if len(data) <= METADATA_CAP else None
+    except ValueError:
+        found = None
+    if isinstance(found, dict):
+        result.metadata.append(found)
+    else:
+        reason = f"its capture record is not a JSON object of at most {size(METADATA_CAP)}"
+        result.refused.append(Refused(records.get_record_offset(), reason))
 
 
 def _warc_fields(data: bytes) -> dict[str, str]:
@@ -226,6 +268,8 @@ def _warc_fields(data: bytes) -> dict[str, str]:
 
 
 def _read_response(record, records, result: Scan, spool, page_cap: int, media_cap: int):
+    """The record as a Response, its payload hashed (and kept or spooled as asked); None, with
+    the record refused, when the file ends before the record does."""
     headers = record.rec_headers
     uri = headers.get_header("WARC-Target-URI") or ""
     http = record.http_headers
@@ -242,7 +286,7 @@ def _read_response(record, records, result: Scan, spool, page_cap: int, media_ca
         content_type = headers.get_header("Content-Type") or ""
     content_type = content_type.split(";")[0].strip().lower()
     hashers = {"sha256": hashlib.sha256(), "sha1": hashlib.sha1(), "md5": hashlib.md5()}
-    size = 0
+    size_read = 0
     keep_page = _is_html(content_type) and (status is None or 200 <= status < 300)
     page = bytearray()
     wanted = spool is not None and _may_be_media(uri, content_type)
@@ -255,17 +299,27 @@ def _read_response(record, records, result: Scan, spool, page_cap: int, media_ca
             spooled = Path(name)
             sink = stack.enter_context(os.fdopen(handle, "wb"))
         while chunk := record.raw_stream.read(_CHUNK):
-            size += len(chunk)
+            size_read += len(chunk)
             for hasher in hashers.values():
                 hasher.update(chunk)
-            if keep_page and size <= page_cap:
+            if keep_page and size_read <= page_cap:
                 page += chunk
-            if sink is not None and size <= media_cap:
+            if sink is not None and size_read <= media_cap:
                 sink.write(chunk)
-    if spooled is not None and size > media_cap:
+    offset = records.get_record_offset()
+    missing = record.raw_stream.limit
+    if spooled is not None and (missing or size_read > media_cap):
         spooled.unlink()
         spooled = None
-    if keep_page and size <= page_cap:
+    if missing:
+        result.refused.append(Refused(offset, f"the file ends {size(missing)} before it does"))
+        return None
+    if keep_page and size_read > page_cap:
+        result.notes.append(
+            f"record at offset {offset}: the page {uri} is larger than {size(page_cap)}: "
+            "its text and metadata are not read"
+        )
+    elif keep_page:
         result.pages.setdefault(uri, bytes(page))
     return Response(
         uri=uri,
@@ -274,9 +328,9 @@ def _read_response(record, records, result: Scan, spool, page_cap: int, media_ca
         status=status,
         headers=http_fields,
         content_type=content_type,
-        size=size,
+        size=size_read,
         sha256=hashers["sha256"].hexdigest(),
-        offset=records.get_record_offset(),
+        offset=offset,
         digest_ok=_digest_matches(headers.get_header("WARC-Payload-Digest"), hashers),
         truncated=headers.get_header("WARC-Truncated"),
         record_id=headers.get_header("WARC-Record-ID") or "",
@@ -289,9 +343,13 @@ def response_at(path: Path, offset: int) -> tuple[int | None, list[tuple[str, st
     with open_warc(path) as stream:
         stream.seek(offset)
         try:
-            record = next(iter(ArchiveIterator(stream)), None)
-        except (ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
-            raise FirstseenError(f"{path}: unreadable record at offset {offset}: {exc}") from exc
+            record = next(iter(Records(stream, None)), None)
+        except (FirstseenError, OSError) as exc:
+            raise FirstseenError(
+                f"{path}: unreadable record at offset {offset}: {user_reason(exc)}"
+            ) from None
+        if isinstance(record, Refused):
+            raise FirstseenError(f"{path}: unreadable record at offset {offset}: {record.reason}")
         if record is None or record.rec_type not in ("response", "resource"):
             raise FirstseenError(f"{path}: no response record at offset {offset}")
         status, headers = None, []
@@ -303,4 +361,7 @@ def response_at(path: Path, offset: int) -> tuple[int | None, list[tuple[str, st
             headers = list(record.http_headers.headers)
         elif content_type := record.rec_headers.get_header("Content-Type"):
             headers = [("Content-Type", content_type)]
-        return status, headers, record.raw_stream.read()
+        try:
+            return status, headers, record.raw_stream.read()
+        except FirstseenError as exc:
+            raise FirstseenError(f"{path}: unreadable record at offset {offset}: {exc}") from None

@@ -1,19 +1,19 @@
 """The JSON API: search by upload, browse the archive, and (with the token) add and remove."""
 
+import contextlib
 import hmac
+import re
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response
-from fastapi import UploadFile as FastUploadFile
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from firstseen import __version__
 from firstseen.archive.catalog import Item, Sighting
-from firstseen.archive.metadata import parse_published
-from firstseen.errors import FirstseenError
 from firstseen.media.budget import OverBudget
 from firstseen.outputs.render import item_json, result_json
 from firstseen.server.schemas import (
@@ -31,8 +31,41 @@ router = APIRouter()
 _bearer = HTTPBearer(
     auto_error=False, description="The server's FIRSTSEEN_TOKEN; needed to add or remove items."
 )
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422, 503)
+# What each error status means, for the schema; every answer's body is an ErrorOut.
+_MEANING = {
+    400: "A malformed request: Host or Content-Length header, or multipart body",
+    401: "No valid bearer token (writes need it)",
+    403: "The server is read-only, or a write was sent by a page of another origin",
+    404: "No such item or frame",
+    413: "The upload is larger than the server's max_upload_bytes",
+    415: "The upload is no image or video firstseen can read, or the body is not multipart",
+    421: "The Host header names another server (`firstseen serve --allow-host` allows a name)",
+    422: "A parameter or form field out of bounds, or an empty or undecodable upload",
+    503: "Too many searches waiting: try again after Retry-After seconds",
+}
+_EVERY_ROUTE = (400, 421)  # the Host check and the body limit come before any route
+
+
+def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route, as the schema states them."""
+    return {
+        code: {"model": ErrorOut, "description": _MEANING[code]}
+        for code in sorted({*_EVERY_ROUTE, *codes})
+    }
+
+
+_READ_ERRORS = _answers(404, 422)
+_UPLOAD_ERRORS = (413, 415, 422)
+# Parts of an upload form read at most: the fields named below; past this, 400.
+MAX_FORM_PARTS = 8
+# A publication date as the API takes it: a calendar date (YYYY-MM-DD), a year-month or a year.
+_YEAR_MONTH = re.compile(r"[1-9][0-9]{3}(-(0[1-9]|1[0-2]))?")
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "pattern": f"^{_YEAR_MONTH.pattern}$"},
+    ]
 }
 ItemId = Annotated[int, Path(ge=1, le=2**62, description="Item id")]
 
@@ -61,10 +94,15 @@ def writer(
 
 
 def _date(text: str | None, name: str) -> str | None:
-    try:
-        return parse_published(text)
-    except FirstseenError as exc:
-        raise HTTPException(422, f"{name}: {exc}") from None
+    """A date as DATE_SCHEMA states it (a calendar date, or a year or month), else 422."""
+    if text is None:
+        return None
+    if _YEAR_MONTH.fullmatch(text):
+        return text
+    if _FULL_DATE.fullmatch(text):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(text).isoformat()
+    raise HTTPException(422, f"{name}: not a date: {text[:40]!r} (use YYYY-MM-DD, YYYY-MM or YYYY)")
 
 
 def _item_out(item: Item) -> dict[str, Any]:
@@ -92,9 +130,11 @@ def _jpeg(request: Request, svc: Service, item: Item, ordinal: int) -> Response:
     return Response(data, media_type="image/jpeg", headers=headers)
 
 
-@router.get("/health", response_model=Health, tags=["service"])
+@router.get("/health", response_model=Health, responses=_answers(), tags=["service"])
 def health(svc: ServiceDep) -> dict[str, Any]:
-    """Liveness and what the archive holds."""
+    """Liveness and what the archive holds, caught up with changes made by the CLI (a check of
+    the catalog's version when nothing changed)."""
+    svc.archive.refresh()
     items, frames = svc.archive.catalog.counts()
     return {
         "status": "ok",
@@ -108,24 +148,79 @@ def health(svc: ServiceDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/search", response_model=SearchOut, responses=_ERRORS, tags=["search"])
+def _form_schema(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The multipart body of an upload route: `file` and the given text fields, nothing else."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": _FILE, **fields},
+                        "additionalProperties": False,
+                        "maxProperties": 1 + len(fields),
+                        "description": f"At most {MAX_FORM_PARTS} parts are read (more: 400); "
+                        "a field not named here is refused (422).",
+                    },
+                    "encoding": {"file": {"contentType": "image/*, video/*"}},
+                }
+            },
+        }
+    }
+
+
+_FILE = {
+    "type": "string",
+    "format": "binary",
+    "minLength": 1,
+    "description": "The image or video, judged by its content, at most max_upload_bytes (/health)",
+}
+
+
+async def _upload_form(request: Request, fields: tuple[str, ...]) -> FormData:
+    """The upload's form: at most one file and MAX_FORM_PARTS parts (else 400), the file
+    present and no field other than `fields` (else 422)."""
+    form = await request.form(max_files=1, max_fields=MAX_FORM_PARTS)
+    unknown = sorted(set(form.keys()) - {"file", *fields})
+    if unknown or not isinstance(form.get("file"), UploadFile):
+        await form.close()
+        if unknown:
+            raise HTTPException(422, f"unknown form field: {unknown[0][:40]!r}")
+        raise HTTPException(422, "a file is required (form field 'file')")
+    return form
+
+
+@router.post(
+    "/api/search",
+    response_model=SearchOut,
+    responses=_answers(403, *_UPLOAD_ERRORS, 503),
+    openapi_extra=_form_schema({}),
+    tags=["search"],
+)
 async def search(
+    request: Request,
     svc: ServiceDep,
-    file: Annotated[FastUploadFile, File(description="The image or video to trace")],
     top: Annotated[int, Query(ge=1, le=100, description="Answers wanted")] = 5,
 ) -> dict[str, Any]:
     """Finds the sources of an uploaded image or video: each answer has the source, the time in
     it, the region of it the upload shows, a score and a match verdict (the CLI's JSON contract),
     with links to the matched frame (`frame_url`) and the item."""
-    async with saved(file, svc.settings.max_upload) as (path, kind):
-        try:
-            result = await svc.search(path, top, label(file.filename))
-        except Busy:
-            raise HTTPException(
-                503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
-            ) from None
-        except OverBudget as exc:
-            raise HTTPException(413, f"cannot search the upload: {exc}") from None
+    form = await _upload_form(request, ())
+    file = form["file"]
+    try:
+        async with saved(file, svc.settings.max_upload) as (path, kind):
+            try:
+                result = await svc.search(path, top, label(file.filename))
+            except Busy:
+                raise HTTPException(
+                    503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
+                ) from None
+            except OverBudget as exc:
+                raise HTTPException(413, f"cannot search the upload: {exc}") from None
+    finally:
+        await form.close()
     if result.error:
         raise HTTPException(422, f"cannot read the upload: {result.error}")
     data = result_json(result) | {"query_kind": kind}
@@ -136,7 +231,7 @@ async def search(
     return data
 
 
-@router.get("/api/items", response_model=ItemPage, responses=_ERRORS, tags=["archive"])
+@router.get("/api/items", response_model=ItemPage, responses=_answers(422), tags=["archive"])
 def list_items(
     svc: ServiceDep,
     kind: Annotated[Literal["image", "video"] | None, Query()] = None,
@@ -145,10 +240,12 @@ def list_items(
         Query(max_length=200, description="Text in a path, title or URL, or a SHA-256 prefix"),
     ] = None,
     published_from: Annotated[
-        str | None, Query(description="Earliest publication on or after (YYYY[-MM[-DD]])")
+        str | None,
+        Query(json_schema_extra=DATE_SCHEMA, description="Earliest publication on or after"),
     ] = None,
     published_to: Annotated[
-        str | None, Query(description="Earliest publication on or before (YYYY[-MM[-DD]])")
+        str | None,
+        Query(json_schema_extra=DATE_SCHEMA, description="Earliest publication on or before"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -170,7 +267,9 @@ def list_items(
     }
 
 
-@router.get("/api/items/{item_id}", response_model=ItemDetail, responses=_ERRORS, tags=["archive"])
+@router.get(
+    "/api/items/{item_id}", response_model=ItemDetail, responses=_READ_ERRORS, tags=["archive"]
+)
 def get_item(svc: ServiceDep, item_id: ItemId) -> dict[str, Any]:
     """One item with every sighting (earliest first) and its indexed frames."""
     item = _item(svc, item_id)
@@ -187,7 +286,7 @@ def get_item(svc: ServiceDep, item_id: ItemId) -> dict[str, Any]:
 @router.get(
     "/api/items/{item_id}/thumbnail",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **_ERRORS},
+    responses={200: {"content": {"image/jpeg": {}}}, **_READ_ERRORS},
     tags=["archive"],
 )
 def thumbnail(request: Request, svc: ServiceDep, item_id: ItemId) -> Response:
@@ -199,7 +298,7 @@ def thumbnail(request: Request, svc: ServiceDep, item_id: ItemId) -> Response:
 @router.get(
     "/api/items/{item_id}/frames/{ordinal}",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **_ERRORS},
+    responses={200: {"content": {"image/jpeg": {}}}, **_READ_ERRORS},
     tags=["archive"],
 )
 def frame(
@@ -216,28 +315,8 @@ def frame(
     return _jpeg(request, svc, item, ordinal)
 
 
-_UPLOAD_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "url": {"type": "string", "description": "Where it was seen"},
-                        "title": {"type": "string", "description": "Its title there"},
-                        "published": {"type": "string", "description": "YYYY-MM-DD"},
-                    },
-                }
-            }
-        },
-    }
-}
-
-
-def _field(form: Any, name: str, limit: int) -> str | None:
+def _text_field(form: Any, name: str, limit: int) -> str | None:
+    """A text field as sent (None when absent), 422 when it is a file or too long."""
     value = form.get(name)
     if value is None:
         return None
@@ -245,29 +324,41 @@ def _field(form: Any, name: str, limit: int) -> str | None:
         raise HTTPException(422, f"{name} must be text")
     if len(value) > limit:
         raise HTTPException(422, f"{name} is longer than {limit} characters")
-    return value.strip() or None
+    return value
+
+
+def _field(form: Any, name: str, limit: int) -> str | None:
+    """A text field without surrounding blanks; None when absent or blank."""
+    return (_text_field(form, name, limit) or "").strip() or None
 
 
 @router.post(
     "/api/items",
     status_code=201,
     response_model=AddOut,
-    responses={200: {"model": AddOut, "description": "Already archived"}, **_ERRORS},
+    responses={
+        200: {"model": AddOut, "description": "Already archived"},
+        **_answers(401, 403, *_UPLOAD_ERRORS),
+    },
     dependencies=[Depends(writer)],
-    openapi_extra=_UPLOAD_FORM,
+    openapi_extra=_form_schema(
+        {
+            "url": {"type": "string", "maxLength": 2048, "description": "Where it was seen"},
+            "title": {"type": "string", "maxLength": 500, "description": "Its title there"},
+            "published": {**DATE_SCHEMA, "description": "When it was published there"},
+        }
+    ),
     tags=["archive"],
 )
 async def add_item(request: Request, response: Response, svc: ServiceDep) -> dict[str, Any]:
     """Archives an uploaded image or video with where and when it was seen (201); content already
     archived gains the sighting instead (200). Needs the bearer token."""
-    form = await request.form(max_files=1, max_fields=8)
+    form = await _upload_form(request, ("url", "title", "published"))
     try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(422, "a file is required (form field 'file')")
+        upload = form["file"]
         url = _field(form, "url", 2048)
         title = _field(form, "title", 500)
-        published = _date(_field(form, "published", 40), "published")
+        published = _date(_text_field(form, "published", 40), "published")
         async with saved(upload, svc.settings.max_upload) as (path, _):
             result = await svc.add(path, Sighting(label(upload.filename), url, title, published))
     finally:
@@ -290,7 +381,7 @@ async def add_item(request: Request, response: Response, svc: ServiceDep) -> dic
 @router.delete(
     "/api/items/{item_id}",
     status_code=204,
-    responses=_ERRORS,
+    responses=_answers(401, 403, 404, 422),
     dependencies=[Depends(writer)],
     tags=["archive"],
 )

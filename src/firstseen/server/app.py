@@ -10,14 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firstseen import __version__
 from firstseen.server.api import router
+from firstseen.server.hosts import HostCheck, host_policy
 from firstseen.server.service import Service
 from firstseen.server.uploads import BodyLimit
 
@@ -29,6 +31,7 @@ _UI_POLICY = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # those a 405's Allow may name
 
 
 def create_app(service: Service) -> FastAPI:
@@ -64,6 +67,8 @@ def create_app(service: Service) -> FastAPI:
         )
     app.add_middleware(Guard, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimit, max_upload=settings.max_upload)
+    # Outermost: a request for another host name is refused before anything else is done.
+    app.add_middleware(HostCheck, policy=host_policy(settings.bind, settings.allowed_hosts))
     return app
 
 
@@ -73,7 +78,12 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers = {"Allow": ", ".join(allowed)}
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
+            return _error(405, f"{request.method} is not allowed here", headers)
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"not found: {request.url.path}"
@@ -91,6 +101,18 @@ def _errors(app: FastAPI) -> None:
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the server's log (the exception is re-raised to the server).
         return _error(500, "internal error: the server's log has the details")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path takes (OPTIONS included): Starlette's own 405 names
+    only the methods of the first route that matched the path. Mounted folders are not asked."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    allowed = {
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    }
+    return sorted(allowed | {"OPTIONS"}) if allowed else []
 
 
 def _pages(app: FastAPI) -> None:

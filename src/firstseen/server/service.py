@@ -45,6 +45,8 @@ class ServerSettings:
     max_pixels: int = SEARCH_MAX_PIXELS  # per picture or frame a search decodes
     search_seconds: float = SEARCH_SECONDS  # of decoding per search
     cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser
+    bind: str = "127.0.0.1"  # the address listened on: Host headers naming it are answered
+    allowed_hosts: tuple[str, ...] = ()  # other names answered in the Host header
 
 
 class Busy(Exception):
