@@ -234,3 +234,21 @@ def _segment(
         frames=len(run),
         best=(int(pairs[top, 0]), int(pairs[top, 1])),
     )
+
+
+def distinctness(
+    sims: np.ndarray, query_times: np.ndarray, reference_times: np.ndarray, segment: Segment
+) -> float:
+    """How far the segment's aligned pairs stand above what the same query frames reach with
+    the rest of the reference (the mean, over its query frames, of the best similarity near the
+    line less the median over all reference frames). A copy peaks on its line; another
+    recording that merely looks alike all along (another map of the same game, mostly road and
+    sky) is about as similar everywhere."""
+    (start, end), offset = segment.query, segment.reference[0]
+    gaps = []
+    for row in np.flatnonzero((query_times >= start) & (query_times <= end)):
+        expected = offset + segment.speed * (query_times[row] - start)
+        near = np.abs(reference_times - expected) <= _TOLERANCE
+        if near.any():
+            gaps.append(float(sims[row, near].max() - np.median(sims[row])))
+    return float(np.mean(gaps)) if gaps else 0.0

@@ -19,7 +19,7 @@ import numpy as np
 from firstseen.archive.catalog import Item
 from firstseen.errors import MediaError
 from firstseen.matching import verdict
-from firstseen.matching.align import align
+from firstseen.matching.align import align, distinctness
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
 from firstseen.matching.tones import TONING_MARGIN, Toning, tonings_of
@@ -271,7 +271,14 @@ def _align_item(
     segments = align(sims, times, reference_times, length, reference_length, cuts)
     if not segments:
         return None
-    answers = [SegmentMatch(s, calibration=searcher.calibration) for s in segments]
+    answers = [
+        SegmentMatch(
+            s,
+            calibration=searcher.calibration,
+            distinct=distinctness(sims, times, reference_times, s),
+        )
+        for s in segments
+    ]
     return seen.match(item, *segments[0].best, answers), seen
 
 

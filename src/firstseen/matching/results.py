@@ -1,5 +1,6 @@
 """What a search answers: per query, at most one match per reference file, with the evidence."""
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,9 @@ class SegmentMatch:
     mirrored: bool = False
     calibration: verdict.Calibration = verdict.SSCD
     featureless: bool = False  # most of its query frames are black or flat (a fade, an intro)
+    # How far its pairs stand above the query frames' similarity to the rest of the reference
+    # (align.distinctness); infinite where nothing else was compared (a partner's hashes).
+    distinct: float = math.inf
 
     @property
     def score(self) -> float:
@@ -30,7 +34,12 @@ class SegmentMatch:
     @property
     def match(self) -> bool:
         return verdict.is_segment_match(
-            self.segment.score, self.check, self.calibration, self.featureless, self.segment.frames
+            self.segment.score,
+            self.check,
+            self.calibration,
+            self.featureless,
+            self.segment.frames,
+            self.distinct,
         )
 
 

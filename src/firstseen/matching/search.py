@@ -108,24 +108,21 @@ class Searcher:
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
+        wholes = [whole]
         if not any(verdict.verified(m.check) for m in matches):
             toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
             matches = self.search_pictures([whole, *toned], top)
-            whole = _closest_toning([whole, *toned], matches)
+            # A toning that came clearly closer is cut into parts too, beside the still itself.
+            closest = _closest_toning([whole, *toned], matches)
+            wholes = [whole] if closest is whole else [whole, closest]
         confirmed = [m for m in matches if verdict.verified(m.check)]
         if not confirmed:
-            parts = [Picture(whole.rgb, window, whole.tone) for window in _parts(whole.rgb)]
-            matches = self.search_pictures([whole, *parts], top, photo_parts=True)
+            parts = [Picture(w.rgb, window, w.tone) for w in wholes for window in _parts(w.rgb)]
+            matches = self.search_pictures([*wholes, *parts], top, photo_parts=True)
             if not any(verdict.verified(m.check) for m in matches):
                 matches = self._search_insets(whole, matches, top)
-        elif cells := _uncovered(
-            collage_cells(whole.rgb) or cut_cells(whole.rgb.shape, confirmed), confirmed
-        ):
-            parts = [
-                part
-                for cell in cells
-                if not (part := Picture(whole.rgb, cell, whole.tone)).featureless
-            ]
+        elif cells := _uncovered(collage_cells(rgb) or cut_cells(rgb.shape, confirmed), confirmed):
+            parts = [part for cell in cells if not (part := Picture(rgb, cell)).featureless]
             if parts:
                 matches = _per_item(matches + self.search_pictures([whole, *parts], top))
         matches += self._hash_matches(rgb)
@@ -135,7 +132,7 @@ class Searcher:
         """The answers so far, with what the pictures framed inside the still (matching/insets.py)
         confirm. A framed rectangle may be a window of a building as well as an inset: what it
         finds unconfirmed is left out, lest its similarities by chance outrank the answers."""
-        insets = [Picture(whole.rgb, window, whole.tone) for window in framed(whole.rgb)]
+        insets = [Picture(whole.rgb, window) for window in framed(whole.rgb)]
         if not insets:
             return matches
         found = self.search_pictures([whole, *insets], top)

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from firstseen.matching.verify import WORKING_EDGE
-from firstseen.media.frames import shrink
-
 _LEVELS = 32  # colour bins per channel: the curve's nodes, and the lookup that undoes the palette
 _NODE_SHARE = (
     0.0005  # of the picture's pixels, for a colour bin to be a node (not noise or a JPEG halo)
@@ -87,8 +84,8 @@ class Toning:
     inverted: bool
 
     def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """The picture toned back, as grey RGB, no larger than keypoints are ever found on."""
-        rgb = shrink(rgb, WORKING_EDGE)
+        """The picture toned back, as grey RGB of the same size (regions found on it are the
+        query's)."""
         if self.palette is None:
             gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         else:

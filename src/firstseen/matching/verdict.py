@@ -39,6 +39,11 @@ SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Se
 # one instant, no stretch in time (a dark frame once scored 0.37 against another video's black
 # opening, a segment zero seconds long).
 SEGMENT_ALONE_PAIRS = 2
+# How far a segment's aligned pairs must stand above the query frames' similarity to the rest of
+# the reference (align.distinctness) for the descriptor alone to call it a copy. Chosen on the
+# thermal-dev clips: other recordings of the same game's ground views, matched on the descriptor
+# alone, stood 0.03 and 0.07 above; the one true copy matched on it alone 0.12.
+SEGMENT_DISTINCT = 0.1
 _INLIER_SATURATION = 50
 _CONTRADICTION_PENALTY = 0.25
 
@@ -100,15 +105,16 @@ def is_segment_match(
     calibration: Calibration = SSCD,
     featureless: bool = False,
     pairs: int = SEGMENT_ALONE_PAIRS,
+    distinct: float = SEGMENT_DISTINCT,
 ) -> bool:
     """A video segment: confirmed by its best frame pair, or consistent in time with similar
-    frames all along (`pairs` of them), which chance does not line up (docs/benchmarks.md),
-    unless those frames are mostly black or flat: every fade to black lines up with every
-    other."""
+    frames all along (`pairs` of them) that stand out from the rest of the reference
+    (`distinct`), which chance does not line up (docs/benchmarks.md), unless those frames are
+    mostly black or flat: every fade to black lines up with every other."""
     if verified(v):
         return True
-    lasting = pairs >= SEGMENT_ALONE_PAIRS
-    return lasting and not featureless and _alone(segment_score, v, calibration.segment_alone)
+    telling = pairs >= SEGMENT_ALONE_PAIRS and distinct >= SEGMENT_DISTINCT
+    return telling and not featureless and _alone(segment_score, v, calibration.segment_alone)
 
 
 def descriptor_decides(similarity: float, v: Verification, threshold: float | None) -> bool:

@@ -25,7 +25,7 @@ import numpy as np
 
 _RATIO = 0.8
 _MIN_EDGE = 400  # pictures smaller than this are enlarged before keypoints are found
-WORKING_EDGE = 1600  # but a whole picture is never worked on larger than this
+_MAX_WHOLE = 1600  # but a whole picture is never worked on larger than this
 _MIN_MATCHES = 6
 # Half OpenCV's default: smooth, low-contrast pictures (a retina scan, a dim film frame) otherwise
 # yield a hundred keypoints or fewer; the count cap keeps the strongest on busy pictures.
@@ -137,7 +137,7 @@ class LocalFeatures:
         focus = max(window[2:]) if window else max(height, width)
         # Small pictures (a photo cut out of a chat screenshot) are enlarged: keypoints need room.
         scale = min(
-            self.max_edge / focus, max(1.0, _MIN_EDGE / focus), WORKING_EDGE / max(height, width)
+            self.max_edge / focus, max(1.0, _MIN_EDGE / focus), _MAX_WHOLE / max(height, width)
         )
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if scale != 1:

@@ -8,6 +8,7 @@ Tables and lines print what the archive holds (paths, titles, URLs) as text: nev
 markup, with control characters escaped (`cell`), whatever a file name or a page put there.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,7 @@ def segment_json(s: SegmentMatch) -> dict[str, Any]:
         "speed": s.segment.speed,
         "frames": s.segment.frames,
         "similarity": round(s.segment.similarity, 4),
+        "distinct": round(s.distinct, 4) if math.isfinite(s.distinct) else None,
         "region": list(s.check.region) if s.check.region else None,
     }
 
