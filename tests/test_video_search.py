@@ -15,7 +15,10 @@ from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
-from firstseen.matching.align import align
+from firstseen.matching import verdict
+from firstseen.matching.align import align, distinctness
+from firstseen.matching.results import SegmentMatch
+from firstseen.matching.verify import NOT_VERIFIED
 from firstseen.media import sample_video
 from firstseen.media.bars import content_box
 
@@ -59,6 +62,29 @@ def test_aligner_splits_a_compilation_and_ignores_noise():
     cuts[[12, 20]] = True
     cut = align(sims, np.arange(40.0), np.arange(60.0), 40.0, 60.0, cuts)
     assert sorted((s.query, s.reference[0]) for s in cut) == [((0, 12), 30), ((20, 35.5), 5)]
+
+
+def test_a_look_alike_recording_is_no_copy_on_the_descriptor_alone():
+    """Another recording of the same game's road and sky is as similar to the query everywhere
+    as on any line; a copy peaks on its line. Only the copy stands out enough for the
+    descriptor alone to decide."""
+    rng = np.random.default_rng(4)
+    query_times, reference_times = np.arange(10.0), np.arange(30.0)
+    copy = 0.05 + 0.02 * rng.standard_normal((10, 30))
+    copy[np.arange(10), np.arange(10) + 12] = 0.5
+    alike = 0.42 + 0.02 * rng.standard_normal((10, 30))
+    found = {}
+    for name, sims in (("copy", copy), ("alike", alike)):
+        segment = align(sims, query_times, reference_times, 10.0, 30.0)[0]
+        distinct = distinctness(sims, query_times, reference_times, segment)
+        found[name] = (distinct, SegmentMatch(segment, distinct=distinct))
+    assert found["copy"][0] > 0.3 and found["copy"][1].match
+    assert found["alike"][0] < verdict.SEGMENT_DISTINCT and not found["alike"][1].match
+
+
+def test_one_frame_pair_is_no_segment_on_the_descriptor_alone():
+    assert verdict.is_segment_match(0.6, NOT_VERIFIED, pairs=2)
+    assert not verdict.is_segment_match(0.6, NOT_VERIFIED, pairs=1)
 
 
 def test_black_bars_are_found_but_dark_scenes_kept():
