@@ -317,7 +317,8 @@ def build_thermal_clips(
     """Render (or reuse) the split's clips under work/<split>/clips, ground truth beside."""
     out = work / name
     specs = plan_thermal_clips(data, name, renders)
-    return build(specs, data, out / "clips", out / "manifest.json", CLIP_SEEDS[name], log)
+    # clips.json, beside the stills' manifest.json of the same split rather than over it.
+    return build(specs, data, out / "clips", out / "clips.json", CLIP_SEEDS[name], log)
 
 
 def thermal_clip_references(data: Path, renders: dict[str, Path]) -> list[Path]:
