@@ -17,9 +17,10 @@ from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.align import align, distinctness
+from firstseen.matching.clip import _HELD_BYTES, _SMALL_EDGE, _held
 from firstseen.matching.results import SegmentMatch
 from firstseen.matching.verify import NOT_VERIFIED
-from firstseen.media import sample_video
+from firstseen.media import Frame, sample_video
 from firstseen.media.bars import content_box
 
 TE_VIDEOS = Path("threatexchange-tmk-vpdq") / "sample-videos"
@@ -257,3 +258,14 @@ def test_a_black_clip_is_not_matched_to_black_openings(tmp_path, shared_data):
     assert aligned.segment.score > 0.3 and aligned.featureless  # the openings line up...
     assert not found.match  # ...but black shows nothing to attribute
     archive.close()
+
+
+def test_a_huge_clip_holds_its_later_frames_small():
+    """A 1280 x 1280 upload cut every second once held gigabytes of sampled frames; past the
+    budget the frames a search keeps are small."""
+    big = [Frame(np.zeros((1280, 1280, 3), np.uint8), float(t)) for t in range(120)]
+    kept = list(_held(big))
+    held = sum(f.rgb.nbytes for f in kept)
+    assert held <= _HELD_BYTES + 1280 * 1280 * 3 + 120 * _SMALL_EDGE**2 * 3
+    assert max(kept[-1].rgb.shape) == _SMALL_EDGE and kept[0].rgb.shape == (1280, 1280, 3)
+    assert [f.time for f in kept] == [f.time for f in big]

@@ -9,6 +9,7 @@ which confirms the segment and gives the region it shows. Stills found by a clip
 for a still query, by its most similar frame.
 """
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -37,6 +38,11 @@ _DENSE_FPS, _SPARSE_FPS = 2.0, 1.0
 _DENSE_FRAMES = 60
 _MAX_FRAMES = 360
 _FRAME_EDGE = 1280  # larger frames are reduced when decoded: bounds memory, changes no answer
+# Frames are held at up to _FRAME_EDGE until these bytes are held (97 frames of 720p, more than a
+# 60 s query samples), later ones at _SMALL_EDGE: the 720 frames a query may sample then hold at
+# most 256 + 141 MiB (1280 x 1280), twice that when a clip is searched again toned.
+_HELD_BYTES = 256 << 20
+_SMALL_EDGE = 256
 _ITEMS = 8  # candidate references aligned
 _VERIFY_ITEMS = 4  # of which the best are checked with local features
 _VERIFY_SEGMENTS = 3  # segments checked per reference
@@ -52,10 +58,7 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
         fps = min(_DENSE_FPS, max(_SPARSE_FPS, _DENSE_FRAMES / info.duration))
         fps = min(fps, _MAX_FRAMES / info.duration)
     # Shot starts come on top of the steady sample; a clip cut every second is still bounded.
-    frames = [
-        replace(f, rgb=shrink(f.rgb, _FRAME_EDGE))
-        for f in islice(sample_video(path, fps), 2 * _MAX_FRAMES)
-    ]
+    frames = list(_held(islice(sample_video(path, fps), 2 * _MAX_FRAMES)))
     if not frames:
         raise MediaError("no decodable video frames")
     if not len(searcher.archive.index) and not len(searcher.hashbank):
@@ -74,6 +77,17 @@ def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
     matches += _hash_matches(searcher, frames, sampled, length)
     matches.sort(key=lambda m: -m.score)
     return matches[:top]
+
+
+def _held(frames: Iterable[Frame]) -> Iterator[Frame]:
+    """The sampled frames as a search keeps them: up to `_FRAME_EDGE`, and once `_HELD_BYTES`
+    are held, at `_SMALL_EDGE`, so that a long or huge clip (a 1280 x 1280 upload cut every
+    second) cannot hold gigabytes; ordinary clips stay whole."""
+    held = 0
+    for frame in frames:
+        rgb = shrink(frame.rgb, _FRAME_EDGE if held < _HELD_BYTES else _SMALL_EDGE)
+        held += rgb.nbytes
+        yield replace(frame, rgb=rgb)
 
 
 def _search_pictures(
