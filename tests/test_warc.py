@@ -201,6 +201,7 @@ def test_a_failed_image_prints_its_reason(tmp_path, photo):
     result = cli_import(tmp_path, path)
     assert "https://news.example/r.jpg: failed (truncated image data)" in result.output
     assert "Traceback" not in result.output
+    assert result.exit_code == 1  # the exit code says a medium failed
 
 
 # --- property: any bytes built from records, mutated, are imported or refused clearly ---

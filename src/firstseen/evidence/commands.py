@@ -242,7 +242,8 @@ def _each(
     sources: list, run: Callable[[object], dict], archive: Archive, error: Callable[[str], None]
 ) -> None:
     """Runs a capture or import per source: one line per failure (and per record of a WARC that
-    could not be read), the rest carry on, and the exit code says whether any failed."""
+    could not be read), the rest carry on, and the exit code says whether any failed, a medium
+    that could not be added included."""
     failed = 0
     for source in sources:
         try:
@@ -254,7 +255,8 @@ def _each(
         _summary(info)
         for refused in info.get("refused", []):
             error(f"{source}: record at offset {refused['offset']}: {refused['reason']}")
-        failed += bool(info.get("refused"))
+        media_failed = any(r.get("added") == "failed" for r in info["resources"])
+        failed += bool(info.get("refused")) or media_failed
     archive.close()
     if failed:
         raise typer.Exit(1)
