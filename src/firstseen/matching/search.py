@@ -290,9 +290,10 @@ class Searcher:
             )
         best: dict[int, Hit] = {}
         for frame_id, found in hits.items():
-            # The picture most like the frame answers for it; the others that one of its parts
-            # found closer than it is are tried next when that picture does not verify.
-            first = max(found, key=lambda h: h.normalised)
+            # The picture most like the frame answers for it (a toning only when clearly more
+            # so than the query as it is); the others that one of its parts found closer than
+            # it is are tried next when that picture does not verify.
+            first = max(found, key=lambda h: h.normalised - _toning_handicap(pictures[h.picture]))
             others = sorted(
                 (h for h in found if h is not first and h.lead > h.normalised),
                 key=lambda h: -h.lead,
@@ -551,6 +552,12 @@ def _closest_toning(tonings: list[Picture], matches: list[Match]) -> Picture:
         closest[match.picture] = max(closest[match.picture], match.normalised)
     best = int(np.argmax(closest))
     return tonings[best] if closest[best] > closest[0] + TONING_MARGIN else tonings[0]
+
+
+def _toning_handicap(picture: Picture) -> float:
+    """What a toning must come closer by to answer for a frame instead of the query as it is: an
+    ordinary copy graded in colour, or mirrored, is best shown as it is."""
+    return TONING_MARGIN if picture.tone else 0.0
 
 
 def _least_inliers(tone: str | None) -> int:
