@@ -271,7 +271,8 @@ def test_hostile_page_text_cannot_rewrite_the_terminal(tmp_path):
     result = cli_import(tmp_path, path, "--no-add")
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
-    assert "title: ]8;;https://evil.exampleLaunch]8;; [bold]day[2J" in result.output
+    shown = r"title: \x1b]8;;https://evil.example\x07Launch\x1b]8;;\x07 [bold]day\x1b[2J"
+    assert shown in result.output  # escapes shown as text, as everywhere else
 
 
 def test_budget_counts_each_byte_once_and_show_capture_reads_it_back(tmp_path):

@@ -6,7 +6,6 @@ libraries (WeasyPrint, trafilatura) are imported only when a command needs them.
 """
 
 import json
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
 from firstseen.evidence.fetch import TOTAL_MB, WARC_HEADERS_MB
+from firstseen.outputs.render import cell
 from firstseen.text import printable
 
 out = Console()
@@ -234,7 +234,7 @@ def register(
         for column in columns:
             table.add_column(column, overflow="fold", no_wrap=column in ("id", "captured_at"))
         for row in rows:
-            table.add_row(*(str(row[c] or "") for c in columns))
+            table.add_row(*(cell(str(row[c] or "")) for c in columns))
         out.print(table)
 
 
@@ -285,10 +285,10 @@ def _log(message: str) -> None:
 
 
 def _shown(value: object) -> str:
-    """A value from a page or WARC as printed: control characters (terminal escapes, bidi
-    overrides) dropped, and Rich markup escaped, so a hostile page cannot rewrite the terminal."""
-    text = "".join(c for c in str(value) if unicodedata.category(c)[0] != "C")
-    return escape(text)
+    """A value from a page or WARC as printed among Rich markup: unsafe characters (terminal
+    escapes, bidi overrides) as backslash escapes and the markup escaped, so a hostile page cannot
+    rewrite the terminal."""
+    return escape(printable(str(value)))
 
 
 def _summary(info: dict, detail: bool = False) -> None:
