@@ -795,7 +795,8 @@ def thermal_part(
     renders (`thermal_set.py`)."""
     refs = thermal_clip_references(args.data, renders)
     archive = f"{len(refs)} videos ({len(refs) - len(REFS)} rendered)"
-    fs_t = Firstseen(fs.exe, args.work / "archive-thermal") if fs is not None else None
+    # Not the stills' `archive-thermal` (which also holds photos): each benchmark keeps its own.
+    fs_t = Firstseen(fs.exe, args.work / "archive-thermal-clips") if fs is not None else None
     if fs_t is not None and not (args.keep_archive and fs_t.archive.exists()):
         if fs_t.archive.exists():
             shutil.rmtree(fs_t.archive)
