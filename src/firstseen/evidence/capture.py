@@ -21,6 +21,7 @@ from typing import Any
 
 from firstseen import __version__
 from firstseen.archive.catalog import Sighting
+from firstseen.archive.durable import sync_folder
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
@@ -148,7 +149,11 @@ def capture(
                 },
                 finished,
             )
+            # Whole on disk before it is named: a power cut leaves the old name or the whole WARC.
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(partial, warc_path)
+        sync_folder(warc_path.parent)
     finally:
         partial.unlink(missing_ok=True)
     budget = limits.max_total_bytes + HEADERS_ALLOWANCE
