@@ -6,7 +6,9 @@ candidate references; each candidate video's frames (their vectors are kept in t
 then compared with every query frame, and the similarity matrix is aligned in time (align.py).
 The best frame pair of each segment is checked with local features as a still query's would be,
 which confirms the segment and gives the region it shows. Stills found by a clip are answered as
-for a still query, by its most similar frame.
+for a still query, by its most similar frame. A clip that matches nothing as it is (a thermal or
+night-vision look) is searched again under the toning (matching/tones.py) a few of its frames
+come clearly closest under.
 """
 
 from collections.abc import Iterable, Iterator
@@ -47,7 +49,7 @@ _ITEMS = 8  # candidate references aligned
 _VERIFY_ITEMS = 4  # of which the best are checked with local features
 _VERIFY_SEGMENTS = 3  # segments checked per reference
 _TONING_SAMPLES = 4  # frames that choose the toning a clip which matches nothing is searched under
-_TONINGS_TRIED = 2
+_TONINGS_TRIED = 2  # tonings a clip that matches nothing is searched again under, closest first
 
 
 def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:

@@ -91,19 +91,20 @@ class Searcher:
 
     def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
         """Searches a still as it is; when nothing verifies, searches again with its mirror image
-        as well, and then with parts of it too.
+        and its other tonings (matching/tones.py: a thermal or night-vision look) as well, and
+        then with parts of it too.
 
-        Most copies are found and confirmed as they are, so the mirror image is described only
-        when needed, and parts only when it does not settle the question either. A source pasted
-        small into another picture, or a small crop framed by lots of added content, is dominated
-        by that content in a whole-picture descriptor; a descriptor of the right part finds it
-        (as the ISC2021 winners did with region crops). A tight crop of a photo is found the
-        other way round, by the archived descriptor of the part it shows; that search is also
+        Most copies are found and confirmed as they are, so the mirror image and the tonings are
+        described only when needed, and parts only when they do not settle the question either. A
+        source pasted small into another picture, or a small crop framed by lots of added content,
+        is dominated by that content in a whole-picture descriptor; a descriptor of the right part
+        finds it (as the ISC2021 winners did with region crops). A tight crop of a photo is found
+        the other way round, by the archived descriptor of the part it shows; that search is also
         left to the last pass, since an archive may hold nine parts per photo. A collage (pictures
-        side by side, a grid) copies several sources: the pictures that what is confirmed does
-        not cover are searched on their own as well. When even the parts confirm nothing, the
-        pictures framed inside the still (an inset too small or too degraded for a fixed part to
-        hold it) are searched last.
+        side by side, a grid) copies several sources: the pictures that what is confirmed does not
+        cover are searched on their own as well. When even the parts confirm nothing, the pictures
+        framed inside the still (an inset too small or too degraded for a fixed part to hold it) are
+        searched last.
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)

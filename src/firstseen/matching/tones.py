@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 
 _LEVELS = 32  # colour bins per channel: the curve's nodes, and the lookup that undoes the palette
-_NODE_SHARE = (
-    0.0005  # of the picture's pixels, for a colour bin to be a node (not noise or a JPEG halo)
-)
-_MAX_NODES = 256  # the most frequent bins, so the tree stays cheap on a busy natural photo
+# A colour bin is a node of the curve when it holds this share of the picture's pixels (not a
+# stray JPEG halo), up to the most frequent _MAX_NODES: with 128 nodes a rainbow whose middle
+# levels were sparse was bridged by its two dark ends; 256 keep the tree cheap on a busy photo.
+_NODE_SHARE = 0.0005
+_MAX_NODES = 256
 _SAMPLE_EDGE = 160  # working size at which the colours are counted
 # Mean chroma (largest minus smallest channel, grey levels) above which a picture is coloured: a
 # greyscale or white-hot copy has none to undo, while every false-colour ramp tried has 40 and
