@@ -134,7 +134,7 @@ def add(
                 counts[result.status] += 1
                 frames += result.frames
                 if result.status == "failed":
-                    _error(f"{shown(file)}: {result.reason}", progress.console)
+                    _error(f"{file}: {result.reason}", progress.console)
                 progress.advance(task)
     except KeyboardInterrupt:
         _close(archive)
@@ -261,10 +261,10 @@ def remove(
         try:
             archive.remove(found[0])
         except (FirstseenError, OSError) as exc:
-            _error(f"{shown(ref)}: not removed: {user_reason(exc)}")
+            _error(f"{ref}: not removed: {user_reason(exc)}")
             missing += 1
             continue
-        _say(f"removed {found[0].id} {shown(found[0].path)}", err)
+        _say(f"removed {found[0].id} {found[0].path}", err)
     if not _close(archive) or missing:
         raise typer.Exit(1)
 
