@@ -19,11 +19,11 @@ from firstseen.archive.store import Archive
 from firstseen.config import Settings
 from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
+from firstseen.matching.answers import result_json
 from firstseen.matching.insets import framed
 from firstseen.matching.results import Match, Picture
 from firstseen.matching.search import Searcher, collage_cells, cut_cells
 from firstseen.media.images import load_image
-from firstseen.outputs.render import result_json
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
 

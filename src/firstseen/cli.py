@@ -23,17 +23,11 @@ from firstseen.config import default_archive
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.evidence.commands import register as register_evidence_commands
+from firstseen.matching.answers import item_json, result_json, shared_json
 from firstseen.matching.duplicates import find_shared_footage
 from firstseen.media.budget import SEARCH_MAX_PIXELS, SEARCH_SECONDS
 from firstseen.outputs.progress import progress_bar
-from firstseen.outputs.render import (
-    item_json,
-    items_table,
-    result_json,
-    results_table,
-    shared_json,
-    shared_table,
-)
+from firstseen.outputs.render import items_table, results_table, shared_table
 from firstseen.text import json_text, printable, shown, storable_path
 from firstseen.vpdq_commands import register as register_vpdq_commands
 

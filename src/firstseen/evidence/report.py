@@ -22,13 +22,13 @@ from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.dates import period
 from firstseen.evidence.wording import describe, is_cropped, report_verdict
 from firstseen.matching import verdict
+from firstseen.matching.answers import clock, match_json
 from firstseen.matching.results import Match
 from firstseen.matching.search import Searcher
 from firstseen.matching.tones import tonings
 from firstseen.matching.verify import LocalFeatures, inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink
-from firstseen.outputs.render import clock, match_json
 from firstseen.text import shown as printable_name
 
 _QUERY_FRAMES = 12  # frames of a video query tried when drawing keypoint matches

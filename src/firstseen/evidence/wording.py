@@ -7,9 +7,9 @@ from firstseen.archive.catalog import Item, Sighting
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
+from firstseen.matching.answers import clock, clock_span
 from firstseen.matching.results import Match
 from firstseen.matching.tones import FALSE_COLOUR, FALSE_COLOUR_INVERTED, INVERTED
-from firstseen.outputs.render import clock, clock_span
 
 _CROPPED = 0.9  # a region covering less of the source than this is called a crop
 # How a copy found toned back (matching/tones.py) is described: a thermal look's "black-hot" is

@@ -14,8 +14,8 @@ from starlette.datastructures import FormData, UploadFile
 
 from firstseen import __version__
 from firstseen.archive.catalog import Item, Sighting
+from firstseen.matching.answers import item_json, result_json
 from firstseen.media.budget import OverBudget
-from firstseen.outputs.render import item_json, result_json
 from firstseen.server.schemas import (
     AddOut,
     ErrorOut,
