@@ -1,11 +1,24 @@
-"""The options that say where and when media was seen, shared by every command that archives
-something (`add`, `import-vpdq`), so they read and check the same everywhere."""
+"""Options shared by several commands, so they read and check the same everywhere."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+# Where and when media was seen, for every command that archives something (`add`, `import-vpdq`).
 Url = Annotated[str | None, typer.Option(help="Where it was seen")]
 Title = Annotated[str | None, typer.Option(help="Its title there")]
 Published = Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD")]

@@ -1,5 +1,5 @@
-"""The tables people read: search results, archived items, videos sharing footage (the JSON
-contract is `firstseen.matching.answers`).
+"""The tables and lines people read in a terminal: search results, archived items, videos
+sharing footage, captures.
 
 They print what the archive holds (paths, titles, URLs) as text: never as Rich markup, with
 control characters escaped (`cell`), whatever a file name or a page put there.
@@ -113,4 +113,15 @@ def items_table(items: list[Item]) -> Table:
             cell(item.first_seen.published),
             cell(item.first_seen.title),
         )
+    return table
+
+
+def captures_table(rows: list[dict]) -> Table:
+    """The stored captures, one row each (the rows `captures --json` prints)."""
+    columns = ("id", "source", "captured_at", "media", "title", "url")
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "captured_at"))
+    for row in rows:
+        table.add_row(*(cell(str(row[c] or "")) for c in columns))
     return table

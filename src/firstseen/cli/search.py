@@ -1,0 +1,56 @@
+"""`search`: find the sources of images or videos."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from firstseen.archive.catalog import Catalog
+from firstseen.cli.batch import exit_if, run_batch
+from firstseen.cli.context import open_archive
+from firstseen.cli.lines import err, out, say
+from firstseen.cli.options import Format
+from firstseen.cli.progress import progress_bar
+from firstseen.cli.tables import results_table
+from firstseen.engine import open_searcher
+from firstseen.matching.answers import result_json
+from firstseen.matching.results import QueryResult
+from firstseen.text import json_text, shown
+
+
+def search(
+    queries: Annotated[list[Path], typer.Argument(help="Images or videos to trace")],
+    top: Annotated[int, typer.Option(min=1, max=100, help="Answers per query")] = 5,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Find the sources of images or videos, with time, region and a match verdict."""
+    archive = open_archive()
+    searcher = open_searcher(archive)
+    results: list[QueryResult] = []
+
+    def step(query: Path) -> str | None:
+        """Searches one query and prints its answer as it comes (a table, or a JSON line); a
+        failed query has its error line in a table, its `error` field in JSON."""
+        result = searcher.search(query, top=top, name=shown(query))
+        results.append(result)
+        if format is Format.jsonl:
+            typer.echo(json_text(result_json(result)))
+        elif format is Format.table and not result.error:
+            _print_table(result, archive.catalog)
+        return result.error if format is Format.table else None
+
+    with progress_bar(err, len(queries)) as progress:
+        run_batch(progress, queries, "searching", step, named=False)
+    if format is Format.json:
+        typer.echo(json_text([result_json(r) for r in results], indent=2))
+    archive.catalog.close()
+    exit_if(any(r.error is not None for r in results))
+
+
+def _print_table(result: QueryResult, catalog: Catalog) -> None:
+    if result.matches:
+        out.print(results_table(result))
+    elif catalog.counts()[0]:
+        say(f"{result.query}: nothing like it in the archive")
+    else:
+        say(f"{result.query}: no candidates (the archive is empty)")

@@ -1,1 +1,0 @@
-"""What firstseen shows people and programs: JSON objects and terminal tables."""
