@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.metadata import read_meta_csv
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching.search import Searcher

@@ -17,8 +17,8 @@ import faiss
 import numpy as np
 import pytest
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
@@ -183,7 +183,7 @@ def test_a_stale_writer_cannot_leave_old_vectors_under_new_ids(tmp_path, demo_di
 
     reopened = Archive(root)
     assert cat != coffee  # an id never names other content
-    assert not coffee_frames & {f for f, _, _ in reopened.catalog.item_frames(cat)}
+    assert not coffee_frames & {f.frame_id for f in reopened.catalog.item_frames(cat)}
     index_agrees_with_catalog(reopened)
     assert len(reopened.parts) == len(reopened.catalog.part_ids()) == 18
     reopened.close()
@@ -293,7 +293,7 @@ def test_a_name_that_is_not_utf8_leaves_no_thumbnails_the_catalog_does_not_know(
     Ingester(store, open_descriptor(store)).add(odd, Sighting(str(odd)))
     assert thumbnail_folders(store.root) == catalog_shas(store.root)
     prefixes = [p for p in (store.root / "thumbnails").iterdir() if not p.name.startswith(".")]
-    assert len(prefixes) == store.catalog.counts()[0]  # no empty folder either
+    assert len(prefixes) == store.catalog.counts().items  # no empty folder either
     store.close()
 
 
@@ -301,7 +301,7 @@ _KILLED_ADD = """
 import os, sys
 from pathlib import Path
 import firstseen.archive.ingest as ingest
-from firstseen.archive.catalog import Sighting
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 
@@ -423,7 +423,7 @@ def test_a_real_full_disk(tmp_path, demo_dir):
         found = run("search", str(media / "rocket.jpg"), "-f", "json")
         assert found.returncode == 0 and '"match": true' in found.stdout
         store = Archive(root)
-        assert store.catalog.counts()[0] == 3
+        assert store.catalog.counts().items == 3
         index_agrees_with_catalog(store)
         assert thumbnail_folders(root) == catalog_shas(root)
         store.close()

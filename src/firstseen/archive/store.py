@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from firstseen.archive.catalog import Catalog, FrameRecord, Item, Sighting
+from firstseen.archive.catalog import Catalog
 from firstseen.archive.durable import SaveError
 from firstseen.archive.parts import part_id
+from firstseen.archive.records import FrameRecord, Item, Sighting
 from firstseen.archive.thumbnails import Staged, Thumbnails
 from firstseen.archive.vectors import FaissIndex, Stamp
 from firstseen.config import Settings, load_settings
@@ -186,7 +187,7 @@ class Archive:
                 item_id = self.catalog.add_item(
                     sha256, kind, sighting.path, size, duration, nbytes, frames, sighting
                 )
-            ids = [f for f, _, _ in self.catalog.item_frames(item_id)]
+            ids = [f.frame_id for f in self.catalog.item_frames(item_id)]
             index.add(np.array(ids, dtype=np.int64), np.stack([f.vector for f in frames]))
             described = [
                 (part_id(frame_id, slot), vector)
@@ -211,7 +212,7 @@ class Archive:
         indexes."""
         index, parts = self._indexes()
         with self._changing_vectors():
-            ids = np.array([f for f, _, _ in self.catalog.item_frames(item.id)], dtype=np.int64)
+            ids = np.array([f.frame_id for f in self.catalog.item_frames(item.id)], dtype=np.int64)
             part_ids = self.catalog.part_ids(item.id)
             index.remove(ids)
             parts.remove(part_ids)

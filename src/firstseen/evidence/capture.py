@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from firstseen import __version__
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.durable import sync_folder
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence.captures import CaptureStore

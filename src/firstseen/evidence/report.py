@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from firstseen import __version__
-from firstseen.archive.catalog import Item, Sighting
+from firstseen.archive.records import Item, Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence import pictures

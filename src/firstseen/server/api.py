@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from firstseen import __version__
-from firstseen.archive.catalog import Item, Sighting
+from firstseen.archive.records import Item, Sighting
 from firstseen.media.budget import OverBudget
 from firstseen.outputs.render import item_json, result_json
 from firstseen.server.schemas import (
@@ -135,12 +135,12 @@ def health(svc: ServiceDep) -> dict[str, Any]:
     """Liveness and what the archive holds, caught up with changes made by the CLI (a check of
     the catalog's version when nothing changed)."""
     svc.archive.refresh()
-    items, frames = svc.archive.catalog.counts()
+    counts = svc.archive.catalog.counts()
     return {
         "status": "ok",
         "version": __version__,
-        "items": items,
-        "frames": frames,
+        "items": counts.items,
+        "frames": counts.frames,
         "indexed": len(svc.archive.index),
         "writable": svc.writable,
         "max_upload_bytes": svc.settings.max_upload,
@@ -251,7 +251,7 @@ def list_items(
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> dict[str, Any]:
     """A page of the archive's items, in the order they were added."""
-    items, total = svc.archive.catalog.page(
+    page = svc.archive.catalog.page(
         kind,
         (q or "").strip() or None,
         _date(published_from, "published_from"),
@@ -260,8 +260,8 @@ def list_items(
         offset,
     )
     return {
-        "items": [_item_out(i) for i in items],
-        "total": total,
+        "items": [_item_out(i) for i in page.items],
+        "total": page.total,
         "limit": limit,
         "offset": offset,
     }
@@ -277,8 +277,12 @@ def get_item(svc: ServiceDep, item_id: ItemId) -> dict[str, Any]:
     return _item_out(item) | {
         "sightings": [asdict(s) for s in svc.archive.catalog.sightings(item.id)],
         "frame_list": [
-            {"ordinal": o, "time": t, "url": f"/api/items/{item.id}/frames/{o}"}
-            for _, o, t in frames
+            {
+                "ordinal": f.ordinal,
+                "time": f.time,
+                "url": f"/api/items/{item.id}/frames/{f.ordinal}",
+            }
+            for f in frames
         ],
     }
 
