@@ -20,6 +20,7 @@ import pytest
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
+from firstseen.archive.vectors import FaissIndex
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
 from firstseen.evidence.captures import CaptureStore
@@ -145,6 +146,16 @@ def test_a_damaged_index_file_is_rebuilt_from_the_catalog(tmp_path, demo_dir):
     assert len(reopened.parts) == 9
     reopened.close()
     assert faiss.read_index(str(root / "vectors.faiss")).ntotal == 1  # repaired on disk too
+
+
+def test_an_index_file_without_ids_is_damage_to_rebuild(tmp_path):
+    """A FAISS file holding vectors without ids (left by another tool) cannot be checked against
+    the catalog: it opens empty, with the reason, for the archive to rebuild it."""
+    path = tmp_path / "vectors.faiss"
+    faiss.write_index(faiss.IndexFlatIP(4), str(path))
+    index = FaissIndex(path, 4)
+    assert index.damage is not None and "IndexFlatIP" in index.damage
+    assert len(index) == 0 and len(index.ids()) == 0
 
 
 def test_an_index_holding_an_id_twice_or_a_wrong_vector_is_rebuilt(tmp_path, demo_dir):

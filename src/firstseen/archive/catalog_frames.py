@@ -8,10 +8,19 @@ import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.parts import part_id
-from firstseen.archive.records import DescribedFrame, FrameInfo, FrameRecord, PhotoWithoutParts
+from firstseen.archive.records import (
+    DescribedFrame,
+    FrameInfo,
+    FrameRecord,
+    PhotoWithoutParts,
+    TimedFrame,
+)
 
 # Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _IDS_PER_QUERY = 500
+
+# Row ids as callers hold them: a list, or an index's id array.
+Ids = Sequence[int] | np.ndarray
 
 
 def insert_frames(db: sqlite3.Connection, item_id: int, frames: Sequence[FrameRecord]) -> None:
@@ -56,7 +65,7 @@ class FrameTables(CatalogBase):
         rows = self._rows("SELECT id FROM frames WHERE length(vector) > 0")
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def vectors(self, frame_ids: Sequence[int]) -> np.ndarray:
+    def vectors(self, frame_ids: Ids) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
         return self._vectors("frames", frame_ids)
 
@@ -97,11 +106,11 @@ class FrameTables(CatalogBase):
                 self._count_change(db)
         return ids if stored else []
 
-    def part_vectors(self, part_ids: Sequence[int]) -> np.ndarray:
+    def part_vectors(self, part_ids: Ids) -> np.ndarray:
         """Stored descriptors of the given parts, in that order, as float32."""
         return self._vectors("parts", part_ids)
 
-    def _vectors(self, table: str, row_ids: Sequence[int]) -> np.ndarray:
+    def _vectors(self, table: str, row_ids: Ids) -> np.ndarray:
         rows: dict[int, bytes] = {}
         ids = [int(i) for i in row_ids]
         for start in range(0, len(ids), _IDS_PER_QUERY):
@@ -110,7 +119,7 @@ class FrameTables(CatalogBase):
             rows.update(self._rows(f"SELECT id, vector FROM {table} WHERE id IN ({marks})", chunk))
         return np.stack([np.frombuffer(rows[i], np.float16) for i in ids]).astype(np.float32)
 
-    def frames_info(self, frame_ids: Sequence[int]) -> dict[int, FrameInfo]:
+    def frames_info(self, frame_ids: Ids) -> dict[int, FrameInfo]:
         """frame id → its item, ordinal, time and PDQ hash, for the given frames."""
         ids = [int(i) for i in frame_ids]
         if not ids:
@@ -131,14 +140,14 @@ class FrameTables(CatalogBase):
         )
         return [DescribedFrame._make(r) for r in rows]
 
-    def frames_between(self, item_id: int, start: float, end: float) -> list[DescribedFrame]:
+    def frames_between(self, item_id: int, start: float, end: float) -> list[TimedFrame]:
         """An item's described frames from `start` to `end` seconds, in order."""
         rows = self._rows(
             "SELECT id, ordinal, time FROM frames WHERE item_id = ? AND length(vector) > 0"
             " AND time BETWEEN ? AND ? ORDER BY ordinal",
             (item_id, start, end),
         )
-        return [DescribedFrame._make(r) for r in rows]
+        return [TimedFrame._make(r) for r in rows]
 
     def hash_only_frames(self, min_quality: int = 0) -> list[FrameInfo]:
         """The frames of hash-only items (origin 'vpdq') whose PDQ quality is at least

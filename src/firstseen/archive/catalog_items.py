@@ -13,6 +13,9 @@ from firstseen.archive.records import Counts, FrameRecord, Item, Page, Sighting
 # Hex digits of a SHA-256 that name an item: few enough to type, enough to name one of millions.
 MIN_PREFIX = 6
 
+# The columns _ITEM_COLUMNS reads: an Item's fields up to its earliest sighting.
+_ItemRow = tuple[int, str, str, str, int, int, float | None, int, str, str, int]
+
 # Earliest first: dated sightings by publication date, undated ones after them by when seen.
 _FIRST_SIGHTING = """
 SELECT path, url, title, published, seen_at FROM sightings WHERE item_id = ?
@@ -105,7 +108,7 @@ class ItemTables(CatalogBase):
             self._count_change(db)
         return ids
 
-    def _item(self, row: tuple[Any, ...]) -> Item:
+    def _item(self, row: _ItemRow) -> Item:
         first = self._only_row(_FIRST_SIGHTING, (row[0],))  # an item has at least one sighting
         return Item(*row, first_seen=Sighting(*first))
 

@@ -75,6 +75,15 @@ class DescribedFrame(NamedTuple):
     time: float | None
 
 
+class TimedFrame(NamedTuple):
+    """A described frame of a video, which has a time: its id, its ordinal in its item and its
+    time in seconds."""
+
+    frame_id: int
+    ordinal: int
+    time: float
+
+
 class PhotoWithoutParts(NamedTuple):
     """A photo whose parts were never described, with what describing them needs."""
 

@@ -105,8 +105,11 @@ class Archive:
         and saved if changed (a save that fails only costs the same repair next time)."""
         index = FaissIndex(self.root / name, self.dim)
         stamp, catalog_ids = index.stamp, ids()
-        earlier = stamp is not None and stamp.catalog == self.catalog.identity
-        earlier = earlier and stamp.revision <= revision
+        earlier = (
+            stamp is not None
+            and stamp.catalog == self.catalog.identity
+            and stamp.revision <= revision
+        )
         if index.damage:
             log.warning("archive: %s is damaged (%s): rebuilt from the catalog", name, index.damage)
         if earlier and index.agrees(catalog_ids, load):

@@ -238,7 +238,7 @@ def _closest_sentence(closest: Match) -> str:
 
 
 def _timeline(archive: Archive, matches: list[Match], claim: Claim) -> list[dict[str, Any]]:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for rank, m in enumerate(matches, start=1):
         for s in archive.catalog.sightings(m.item.id):
             entries.append(
@@ -269,7 +269,7 @@ def _timeline(archive: Archive, matches: list[Match], claim: Claim) -> list[dict
         entries[0]["earliest"] = True
     claimed = period(claim.date)
     if claimed is not None:
-        entry = {
+        entry: dict[str, Any] = {
             "kind": "claim",
             "published": claim.date,
             "url": claim.url,
@@ -320,7 +320,7 @@ def _capture_of(archive: Archive, sighting: Sighting) -> dict[str, Any] | None:
 def _provenance(archive: Archive, item: Item) -> dict[str, Any]:
     sightings = []
     for s in archive.catalog.sightings(item.id):
-        entry = {
+        entry: dict[str, Any] = {
             "url": s.url,
             "title": s.title,
             "published": s.published,
