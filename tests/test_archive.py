@@ -230,6 +230,7 @@ def _counts(root: Path) -> tuple[int, int]:
     return items, frames
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 def test_add_killed_half_way_resumes_without_duplicates(tmp_path, demo_dir):
     media = tmp_path / "media"
     shutil.copytree(demo_dir / "media", media, ignore=shutil.ignore_patterns("*.md", "*.txt"))

@@ -331,6 +331,7 @@ ingest.Ingester(archive, open_descriptor(archive)).add(Path(sys.argv[2]), Sighti
 """
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 def test_a_killed_add_leaves_nothing_the_catalog_does_not_know(tmp_path, demo_dir):
     root = tmp_path / "archive"
     video = demo_dir / "media" / "doorknob-hd-no-bar.mp4"
@@ -389,6 +390,7 @@ def _mounted_tmpfs(path: Path, size: str) -> None:
         pytest.skip("cannot mount a tmpfs here")
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 @pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"),
     reason="mounting a small tmpfs needs root on Linux",
