@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo/archive
 
-.PHONY: demo test lint clean system-deps browser
+.PHONY: demo test test-fast lint clean system-deps browser
 
 $(BIN)/firstseen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "firstseen needs Python >= 3.12; set PYTHON=/path/to/python3.12")'
@@ -48,11 +48,18 @@ browser:
 
 test: $(BIN)/firstseen system-deps browser
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The tests that need neither the SSCD model nor ../shared/data (tests/conftest.py tells them
+# apart): under a minute, for the edit-and-check loop. `make test` runs everything.
+test-fast: $(BIN)/firstseen
+	$(BIN)/pytest -m "not slow"
 
 lint: $(BIN)/firstseen
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache .mypy_cache

@@ -1,17 +1,54 @@
-"""Shared fixtures: the real media in ../shared/data, and an archive of the demo media."""
+"""Shared fixtures: the real media in ../shared/data, and an archive of the demo media; and the
+fast tier (`make test-fast`, `pytest -m "not slow"`): the tests that need neither.
+
+A test is marked `slow` here, so that nobody has to remember to: when it uses a fixture that
+reads ../shared/data or loads the SSCD model (directly or through another fixture). A test that
+loads the model itself (an `add`, a search) is skipped as slow when it does, in a run that
+leaves slow tests out; only one that loads it in a process of its own is marked by hand.
+"""
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.metadata import read_meta_csv
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching.search import Searcher
+from firstseen.signals.descriptor import OnnxDescriptor
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The fixtures below that read ../shared/data or load the SSCD model.
+_SLOW_FIXTURES = frozenset({"shared_data", "demo_archive", "demo_searcher"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # `fixturenames` holds every fixture the test needs, those of its fixtures too.
+        if not _SLOW_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def _slow_left_out(config: pytest.Config) -> bool:
+    """Whether this run's `-m` expression leaves out the tests marked slow."""
+    return "not slow" in (config.getoption("markexpr") or "")
+
+
+def _model_is_slow(*args: object, **kwargs: object) -> NoReturn:
+    pytest.skip("slow: loads the SSCD model (`make test` runs it)")
+
+
+@pytest.fixture(autouse=True)
+def _no_model_in_the_fast_tier(request: pytest.FixtureRequest, monkeypatch) -> None:
+    """Where slow tests are left out, a test that loads the model itself is skipped when it
+    does, instead of slowing the fast tier down."""
+    if _slow_left_out(request.config):
+        monkeypatch.setattr(OnnxDescriptor, "__init__", _model_is_slow)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.parts import crop_parts, part_frame, part_id, part_windows
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.archive.thumbnails import Staged
 from firstseen.engine import open_descriptor
@@ -61,21 +61,21 @@ def test_video_frames_have_times_and_thumbnails(ingester, archive, demo_dir):
     result = ingester.add(video, Sighting(str(video)))
     assert result.status == "added"
     frames = archive.catalog.item_frames(result.item_id)
-    times = [t for _, _, t in frames]
+    times = [f.time for f in frames]
     assert times == sorted(times) and times[0] < 0.1
     assert np.all(np.diff(times) <= 1.05)  # at least one frame per second
     item = archive.catalog.item(result.item_id)
     assert item.kind == "video" and 6.5 < item.duration < 7.5
     assert (item.width, item.height) == (720, 1280)
-    for _, ordinal, _ in frames:
-        assert archive.thumbnails.path(item.sha256, ordinal).is_file()
+    for frame in frames:
+        assert archive.thumbnails.path(item.sha256, frame.ordinal).is_file()
     assert not len(archive.parts)  # parts are described for photos only
 
 
 def test_photo_parts_are_its_grid_described_on_their_own(ingester, archive, demo_dir):
     photo = demo_dir / "media" / "rocket.jpg"
     added = ingester.add(photo, Sighting(str(photo)))
-    (frame_id, _, _), *_ = archive.catalog.item_frames(added.item_id)
+    frame_id = archive.catalog.item_frames(added.item_id)[0].frame_id
     rgb = load_image(photo)
     windows = part_windows(rgb.shape[1], rgb.shape[0])
     assert len(windows) == 9 and windows[0][:2] == (0, 0) and windows[-1][2:] == (320, 214)
@@ -125,7 +125,7 @@ def test_photos_archived_without_parts_gain_them_when_parts_are_on(tmp_path, dem
     coffee = store.catalog.find_items(str(demo_dir / "media" / "coffee.png"))[0]
     assert ingester.photos_missing_parts() == []
     # Described by another writer meanwhile: stored once, indexed once.
-    (frame_id, _, _) = store.catalog.item_frames(coffee.id)[0]
+    frame_id = store.catalog.item_frames(coffee.id)[0].frame_id
     store.add_parts(frame_id, np.zeros((9, 512), np.float32))
     assert len(store.parts) == len(store.catalog.part_ids()) == 18
     # The same parts as a photo added with parts on gets from its file.
@@ -230,6 +230,7 @@ def _counts(root: Path) -> tuple[int, int]:
     return items, frames
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 def test_add_killed_half_way_resumes_without_duplicates(tmp_path, demo_dir):
     media = tmp_path / "media"
     shutil.copytree(demo_dir / "media", media, ignore=shutil.ignore_patterns("*.md", "*.txt"))
@@ -321,4 +322,4 @@ def test_content_added_by_another_writer_meanwhile_keeps_the_sighting(
     )
     urls = [s.url for s in archive.catalog.sightings(first.item_id)]
     assert urls == ["https://a.example/first", "https://b.example/second"]
-    assert archive.catalog.counts()[0] == 1 and len(archive.index) == first.frames
+    assert archive.catalog.counts().items == 1 and len(archive.index) == first.frames

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.matching.search import Searcher
@@ -243,6 +243,7 @@ def _firstseen(*args, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, timeout=timeout, env=env, check=False)
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 def test_loops_fifos_devices_and_folders_named_are_refused_and_the_batch_goes_on(
     archive_dir, tmp_path, demo_dir
 ):
@@ -277,6 +278,7 @@ def test_loops_fifos_devices_and_folders_named_are_refused_and_the_batch_goes_on
     assert b"Traceback" not in imported.stderr
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 def test_a_file_name_that_is_not_utf8_is_added_searched_and_printed(
     archive_dir, tmp_path, demo_dir
 ):

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.server import ServerSettings, Service
 
@@ -104,7 +104,7 @@ def test_server_catches_up_with_another_process(service, demo_dir, tmp_path, dem
 def test_removal_waits_for_searches_in_flight_and_blocks_none(service, demo_dir):
     archive = service.archive
     item_id = service.add_now(demo_dir / "media" / "rocket.jpg", Sighting("r.jpg")).item_id
-    frames = [f for f, _, _ in archive.catalog.item_frames(item_id)]
+    frames = [f.frame_id for f in archive.catalog.item_frames(item_id)]
     removed = threading.Event()
 
     def remove() -> None:

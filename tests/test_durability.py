@@ -17,9 +17,10 @@ import faiss
 import numpy as np
 import pytest
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
+from firstseen.archive.vectors import FaissIndex
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
 from firstseen.evidence.captures import CaptureStore
@@ -147,6 +148,16 @@ def test_a_damaged_index_file_is_rebuilt_from_the_catalog(tmp_path, demo_dir):
     assert faiss.read_index(str(root / "vectors.faiss")).ntotal == 1  # repaired on disk too
 
 
+def test_an_index_file_without_ids_is_damage_to_rebuild(tmp_path):
+    """A FAISS file holding vectors without ids (left by another tool) cannot be checked against
+    the catalog: it opens empty, with the reason, for the archive to rebuild it."""
+    path = tmp_path / "vectors.faiss"
+    faiss.write_index(faiss.IndexFlatIP(4), str(path))
+    index = FaissIndex(path, 4)
+    assert index.damage is not None and "IndexFlatIP" in index.damage
+    assert len(index) == 0 and len(index.ids()) == 0
+
+
 def test_an_index_holding_an_id_twice_or_a_wrong_vector_is_rebuilt(tmp_path, demo_dir):
     root = tmp_path / "archive"
     store = Archive(root)
@@ -183,7 +194,7 @@ def test_a_stale_writer_cannot_leave_old_vectors_under_new_ids(tmp_path, demo_di
 
     reopened = Archive(root)
     assert cat != coffee  # an id never names other content
-    assert not coffee_frames & {f for f, _, _ in reopened.catalog.item_frames(cat)}
+    assert not coffee_frames & {f.frame_id for f in reopened.catalog.item_frames(cat)}
     index_agrees_with_catalog(reopened)
     assert len(reopened.parts) == len(reopened.catalog.part_ids()) == 18
     reopened.close()
@@ -293,7 +304,7 @@ def test_a_name_that_is_not_utf8_leaves_no_thumbnails_the_catalog_does_not_know(
     Ingester(store, open_descriptor(store)).add(odd, Sighting(str(odd)))
     assert thumbnail_folders(store.root) == catalog_shas(store.root)
     prefixes = [p for p in (store.root / "thumbnails").iterdir() if not p.name.startswith(".")]
-    assert len(prefixes) == store.catalog.counts()[0]  # no empty folder either
+    assert len(prefixes) == store.catalog.counts().items  # no empty folder either
     store.close()
 
 
@@ -301,7 +312,7 @@ _KILLED_ADD = """
 import os, sys
 from pathlib import Path
 import firstseen.archive.ingest as ingest
-from firstseen.archive.catalog import Sighting
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 
@@ -320,6 +331,7 @@ ingest.Ingester(archive, open_descriptor(archive)).add(Path(sys.argv[2]), Sighti
 """
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 def test_a_killed_add_leaves_nothing_the_catalog_does_not_know(tmp_path, demo_dir):
     root = tmp_path / "archive"
     video = demo_dir / "media" / "doorknob-hd-no-bar.mp4"
@@ -378,6 +390,7 @@ def _mounted_tmpfs(path: Path, size: str) -> None:
         pytest.skip("cannot mount a tmpfs here")
 
 
+@pytest.mark.slow  # the model loads in another process, out of conftest.py's sight
 @pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"),
     reason="mounting a small tmpfs needs root on Linux",
@@ -423,7 +436,7 @@ def test_a_real_full_disk(tmp_path, demo_dir):
         found = run("search", str(media / "rocket.jpg"), "-f", "json")
         assert found.returncode == 0 and '"match": true' in found.stdout
         store = Archive(root)
-        assert store.catalog.counts()[0] == 3
+        assert store.catalog.counts().items == 3
         index_agrees_with_catalog(store)
         assert thumbnail_folders(root) == catalog_shas(root)
         store.close()

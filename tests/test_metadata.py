@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.metadata import plan_sightings, read_meta_csv
+from firstseen.archive.records import Sighting
 from firstseen.cli import app
 from firstseen.errors import FirstseenError
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import DescribedFrame, Sighting
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
@@ -56,10 +56,7 @@ def test_a_fixed_camera_still_is_timed_by_what_moved(street):
     searcher = open_searcher(archive)
     query = frame_at(path, 12.0)[40:-40, 60:-60]
     (item,) = archive.catalog.items()
-    frames = {
-        when: (frame_id, ordinal)
-        for frame_id, ordinal, when in archive.catalog.item_frames(item.id)
-    }
+    frames = {f.time: (f.frame_id, f.ordinal) for f in archive.catalog.item_frames(item.id)}
     assert {9.0, 12.0} <= frames.keys()
     features = searcher.fast.extract(query)
 
@@ -99,20 +96,20 @@ def test_a_degraded_copy_of_swaying_leaves_is_timed_by_the_leaves(tree, start):
     (item,) = archive.catalog.items()
     frames = archive.catalog.item_frames(item.id)
 
-    def nearest(seconds: float) -> tuple[int, int, float]:
-        return min(frames, key=lambda frame: abs(frame[2] - seconds))
+    def nearest(seconds: float) -> DescribedFrame:
+        return min(frames, key=lambda frame: abs(frame.time - seconds))
 
     truth, confirmed = nearest(12.0), nearest(start)
-    query = degraded(frame_at(path, truth[2])[20:-20, 30:-30])
-    reference = searcher.reference_features(item, confirmed[1], searcher.fast)
+    query = degraded(frame_at(path, truth.time)[20:-20, 30:-30])
+    reference = searcher.reference_features(item, confirmed.ordinal, searcher.fast)
     check = verify(searcher.fast.extract(query), reference)
     assert verdict.verified(check) and check.alignment is not None
     # Noise and blur change every pixel, the wind only the leaves: where the frames differ, the
     # query is still closest to the moment it was copied from, three seconds from the start.
     moment = closest_moment(
-        archive, item.id, item.sha256, confirmed[0], confirmed[2], check.alignment
+        archive, item.id, item.sha256, confirmed.frame_id, confirmed.time, check.alignment
     )
-    assert (moment.frame_id, moment.ordinal, moment.time) == truth
+    assert DescribedFrame(moment.frame_id, moment.ordinal, moment.time) == truth
 
 
 def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
@@ -122,11 +119,11 @@ def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
     monkeypatch.setattr(search, "_CANDIDATE_FRAMES", 1)
     searcher = open_searcher(archive)
     (item,) = archive.catalog.items()
-    copied = min(archive.catalog.item_frames(item.id), key=lambda frame: abs(frame[2] - 8.0))
-    query = degraded(frame_at(path, copied[2])[20:-20, 30:-30])
+    copied = min(archive.catalog.item_frames(item.id), key=lambda frame: abs(frame.time - 8.0))
+    query = degraded(frame_at(path, copied.time)[20:-20, 30:-30])
     (match,) = searcher.search_image(query, top=1)
     assert match.item.id == item.id and match.match
-    assert (match.frame_id, match.time) == (copied[0], copied[2])
+    assert (match.frame_id, match.time) == (copied.frame_id, copied.time)
     assert match.pdq_distance is not None
 
 
@@ -143,7 +140,7 @@ def test_a_still_shot_is_answered_with_the_stretch_that_shows_the_same_picture(
     assert match.time_span == pytest.approx((2.002, 5.005), abs=1e-3)
     # The frame at 1 s differs where the query lies (a line of caption), so it is not part of
     # the stretch.
-    times = [when for _, _, when in archive.catalog.item_frames(match.item.id)]
+    times = [f.time for f in archive.catalog.item_frames(match.item.id)]
     assert times[:7] == pytest.approx([0.0, 1.001, 2.002, 3.003, 4.004, 5.005, 6.006], abs=1e-3)
     archive.close()
     still = tmp_path / "still.png"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.config import Settings
 from firstseen.engine import calibration, open_descriptor, open_searcher

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from firstseen.archive.catalog import SCHEMA, Catalog, Sighting
+from firstseen.archive.catalog import SCHEMA, Catalog
 from firstseen.archive.hashfiles import import_vpdq
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor
@@ -180,8 +181,8 @@ def test_import_makes_a_hash_only_item_and_reimport_a_sighting(samples, archive)
     assert (item.kind, item.origin, item.frames, item.bytes) == ("video", "vpdq", 206, size)
     assert archive.catalog.item_frames(item.id) == []  # nothing for the index or thumbnails
     stored = archive.catalog.hash_only_frames()
-    assert [(o, t) for _, o, t, _ in stored[:2]] == [(0, 0.0), (1, 0.033)]
-    assert stored[5][3] == expected(samples, "pattern-sd-grey-bar")[5].bits
+    assert [(f.ordinal, f.time) for f in stored[:2]] == [(0, 0.0), (1, 0.033)]
+    assert stored[5].pdq == expected(samples, "pattern-sd-grey-bar")[5].bits
 
     again = import_vpdq(archive, file, Sighting(str(file), "https://other.example/v"))
     assert (again.status, again.item_id, again.new_sighting) == ("duplicate", item.id, True)

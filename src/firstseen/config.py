@@ -13,6 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from firstseen.errors import FirstseenError
 
@@ -57,7 +58,10 @@ def load_settings(archive: Path) -> Settings:
         kinds, name = _expected(key, getattr(defaults, key))
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise FirstseenError(f"{path}: {key} = {value!r} is not {name}")
-    values = {k: Path(v).expanduser() if k == "model" else v for k, v in raw.items()}
+    # Each value's type was checked against its setting's above.
+    values: dict[str, Any] = {
+        k: Path(v).expanduser() if k == "model" else v for k, v in raw.items()
+    }
     return replace(defaults, **values)
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from firstseen.archive.catalog import AlreadyArchived, FrameRecord, Sighting
+from firstseen.archive.catalog import AlreadyArchived
 from firstseen.archive.ingest import AddResult, sighted, stored_sighting
+from firstseen.archive.records import FrameRecord, Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.media.files import check_regular_file

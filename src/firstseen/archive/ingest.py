@@ -17,8 +17,9 @@ from typing import Literal
 
 import numpy as np
 
-from firstseen.archive.catalog import AlreadyArchived, Catalog, FrameRecord, Sighting
+from firstseen.archive.catalog import AlreadyArchived, Catalog
 from firstseen.archive.parts import crop_parts
+from firstseen.archive.records import FrameRecord, PhotoWithoutParts, Sighting
 from firstseen.archive.store import Archive
 from firstseen.archive.thumbnails import Staged
 from firstseen.errors import FirstseenError, MediaError, internal_reason, user_reason
@@ -182,14 +183,14 @@ class Ingester:
             logging.getLogger(__name__).exception("adding %s", name)
             return AddResult(name, "failed", reason=internal_reason(exc))
 
-    def photos_missing_parts(self) -> list[tuple[int, int, str, str]]:
+    def photos_missing_parts(self) -> list[PhotoWithoutParts]:
         """Photos archived without parts (before parts existed, or with `photo_parts = false`),
         as `describe_parts` takes them; none while `photo_parts` is off."""
         if not self.archive.settings.photo_parts:
             return []
         return self.archive.catalog.photos_without_parts()
 
-    def describe_parts(self, photos: list[tuple[int, int, str, str]]) -> Iterator[tuple[str, bool]]:
+    def describe_parts(self, photos: list[PhotoWithoutParts]) -> Iterator[tuple[str, bool]]:
         """Describes the parts of `photos_missing_parts()` and yields each photo's path as it is
         done, with False where neither the original nor a thumbnail was left to cut them from
         (each photo is its own transaction, so an interrupted run resumes where it stopped).
@@ -197,13 +198,14 @@ class Ingester:
         The parts are cut from the original file when it is still where it was added and
         unchanged, else from the stored thumbnail (at most `thumbnail_edge` across, so coarser).
         """
-        for _, frame_id, sha, path in photos:
-            picture = self._original(Path(path), sha)
+        for photo in photos:
+            picture = self._original(Path(photo.path), photo.sha256)
             if picture is None:
-                picture = self.archive.thumbnails.read(sha, 0)
+                picture = self.archive.thumbnails.read(photo.sha256, 0)
             if picture is not None:
-                self.archive.add_parts(frame_id, self.descriptor.describe(crop_parts(picture)))
-            yield path, picture is not None
+                parts = self.descriptor.describe(crop_parts(picture))
+                self.archive.add_parts(photo.frame_id, parts)
+            yield photo.path, picture is not None
 
     @staticmethod
     def _original(path: Path, sha: str) -> np.ndarray | None:

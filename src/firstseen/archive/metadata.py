@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
-from firstseen.archive.catalog import Sighting
+from firstseen.archive.records import Sighting
 from firstseen.errors import FirstseenError, user_reason
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from firstseen.archive.catalog import Catalog, FrameRecord, Item, Sighting
+from firstseen.archive.catalog import Catalog
 from firstseen.archive.durable import SaveError
 from firstseen.archive.parts import part_id
+from firstseen.archive.records import FrameRecord, Item, Sighting
 from firstseen.archive.thumbnails import Staged, Thumbnails
 from firstseen.archive.vectors import FaissIndex, Stamp
 from firstseen.config import Settings, load_settings
@@ -104,8 +105,11 @@ class Archive:
         and saved if changed (a save that fails only costs the same repair next time)."""
         index = FaissIndex(self.root / name, self.dim)
         stamp, catalog_ids = index.stamp, ids()
-        earlier = stamp is not None and stamp.catalog == self.catalog.identity
-        earlier = earlier and stamp.revision <= revision
+        earlier = (
+            stamp is not None
+            and stamp.catalog == self.catalog.identity
+            and stamp.revision <= revision
+        )
         if index.damage:
             log.warning("archive: %s is damaged (%s): rebuilt from the catalog", name, index.damage)
         if earlier and index.agrees(catalog_ids, load):
@@ -186,7 +190,7 @@ class Archive:
                 item_id = self.catalog.add_item(
                     sha256, kind, sighting.path, size, duration, nbytes, frames, sighting
                 )
-            ids = [f for f, _, _ in self.catalog.item_frames(item_id)]
+            ids = [f.frame_id for f in self.catalog.item_frames(item_id)]
             index.add(np.array(ids, dtype=np.int64), np.stack([f.vector for f in frames]))
             described = [
                 (part_id(frame_id, slot), vector)
@@ -211,7 +215,7 @@ class Archive:
         indexes."""
         index, parts = self._indexes()
         with self._changing_vectors():
-            ids = np.array([f for f, _, _ in self.catalog.item_frames(item.id)], dtype=np.int64)
+            ids = np.array([f.frame_id for f in self.catalog.item_frames(item.id)], dtype=np.int64)
             part_ids = self.catalog.part_ids(item.id)
             index.remove(ids)
             parts.remove(part_ids)

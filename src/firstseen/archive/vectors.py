@@ -89,15 +89,19 @@ class FaissIndex:
         self._index = self._empty()
         if path.exists():
             try:
-                self._index = faiss.read_index(str(path))
+                read = faiss.read_index(str(path))
             except RuntimeError as exc:
                 self.damage = str(exc).strip().splitlines()[-1]
                 return
+            if not isinstance(read, faiss.IndexIDMap2):
+                self.damage = f"it holds a {type(read).__name__}, not vectors by id"
+                return
+            self._index = read
             if self._index.d != dim:
                 raise ValueError(f"{path} holds {self._index.d}-d vectors, the model gives {dim}")
             self.stamp = read_stamp(path)
 
-    def _empty(self) -> faiss.Index:
+    def _empty(self) -> faiss.IndexIDMap2:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     def ids(self) -> np.ndarray:
@@ -114,7 +118,8 @@ class FaissIndex:
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
             with self._lock:
-                self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+                # faiss's Python wrapper takes an array of ids; its stub names only IDSelector.
+                self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:

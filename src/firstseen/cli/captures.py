@@ -174,7 +174,7 @@ def captures(
     out.print(captures_table(rows))
 
 
-def _each(sources: list, run: Callable[[object], dict], archive: Archive) -> None:
+def _each[S: (str, Path)](sources: list[S], run: Callable[[S], dict], archive: Archive) -> None:
     """Runs a capture or import per source: one line per failure (and per record of a WARC that
     could not be read), the rest carry on, and the exit code says whether any failed, a medium
     that could not be added included."""

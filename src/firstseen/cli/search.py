@@ -50,7 +50,7 @@ def search(
 def _print_table(result: QueryResult, catalog: Catalog) -> None:
     if result.matches:
         out.print(results_table(result))
-    elif catalog.counts()[0]:
+    elif catalog.counts().items:
         say(f"{result.query}: nothing like it in the archive")
     else:
         say(f"{result.query}: no candidates (the archive is empty)")

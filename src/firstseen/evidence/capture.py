@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from firstseen import __version__
-from firstseen.archive.catalog import Sighting
 from firstseen.archive.durable import sync_folder
 from firstseen.archive.ingest import Ingester
+from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence.captures import CaptureStore
-from firstseen.evidence.fetch import REDIRECTS, Fetched, Limits, fetch
+from firstseen.evidence.fetch import REDIRECTS, Exchange, Fetched, Limits, fetch
 from firstseen.evidence.netsafety import Policy, UnsafeAddress, parse_url
 from firstseen.evidence.pages import PageInfo, is_html, join_url, media_links, page_info
 from firstseen.evidence.warc import (
@@ -63,13 +63,13 @@ def _outcome(fetched: Fetched, role: str) -> dict[str, Any]:
     }
 
 
-def _reached(page: Fetched) -> bool:
-    """Whether the page itself answered: a redirect chain cut short (refused, failed, too long)
-    captured only the way to it."""
+def _answer(page: Fetched) -> Exchange | None:
+    """The page's own response; None when it never answered, or when a redirect chain cut short
+    (refused, failed, too long) captured only the way to it."""
     last = page.final
     if last is None or last.status is None:
-        return False
-    return not (page.error and last.status in REDIRECTS)
+        return None
+    return None if page.error and last.status in REDIRECTS else last
 
 
 def capture(
@@ -106,14 +106,15 @@ def capture(
             for exchange in page.chain:
                 writer.write_exchange(exchange)
             outcomes.append(_outcome(page, "page"))
-            if not _reached(page):
+            answer = _answer(page)
+            if answer is None:
                 if page.refused:
                     raise UnsafeAddress(page.error)
                 raise FirstseenError(f"{url}: {page.error or 'no response'}")
-            log(f"page {page.final_url}: {page.final.status}, {len(page.final.body)} bytes")
+            log(f"page {page.final_url}: {answer.status}, {len(answer.body)} bytes")
             links: list[str] = []
-            if is_html(page.final.content_type, page.final.body):
-                links = [u for u in media_links(page.final.body, page.final_url) if u != url]
+            if is_html(answer.content_type, answer.body):
+                links = [u for u in media_links(answer.body, page.final_url) if u != url]
             spent = sum(len(e.body) for e in page.chain)
             for number, link in enumerate(links):
                 outcome: dict[str, Any] = {"url": link, "role": "media"}
@@ -235,7 +236,8 @@ def _capture_record(found: Scan) -> dict[str, Any]:
     """The fields of the WARC's firstseen metadata record that are used here, each as the type it
     must be: an imported WARC may hold any JSON object under that content type."""
     meta = found.metadata[0] if found.metadata else {}
-    fetches = meta.get("fetches") if isinstance(meta.get("fetches"), list) else []
+    listed = meta.get("fetches")
+    fetches = listed if isinstance(listed, list) else []
     return {
         "url": _text(meta.get("url")),
         "started": _text(meta.get("started")),

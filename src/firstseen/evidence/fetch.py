@@ -96,7 +96,7 @@ class Fetched:
         )
 
 
-def _connect(addresses: Sequence[IPAddress], port: int, timeout: float) -> socket.socket:
+def _connect(addresses: Sequence[IPAddress], port: int, timeout: float | None) -> socket.socket:
     """A connection to the first of the checked addresses that answers."""
     failure: OSError = OSError("no address")
     for address in addresses:
@@ -121,12 +121,13 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, addresses: Sequence[IPAddress], timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._addresses = addresses
 
     def connect(self) -> None:
         sock = _connect(self._addresses, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def _target(url: str) -> str:

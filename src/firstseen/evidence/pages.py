@@ -13,6 +13,7 @@ import copy
 import logging
 import re
 from dataclasses import asdict, dataclass
+from typing import TypeGuard
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.html
@@ -98,7 +99,7 @@ def join_url(base: str, reference: str) -> str | None:
         return None
 
 
-def _is_web_url(url: str | None) -> bool:
+def _is_web_url(url: str | None) -> TypeGuard[str]:
     try:
         return url is not None and urlsplit(url).scheme in ("http", "https")
     except ValueError:

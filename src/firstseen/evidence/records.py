@@ -185,6 +185,11 @@ class Records(ArchiveIterator):
     that cannot be read. Raises NotWarc, OverBudget, or FirstseenError for a .warc.gz that is
     not one gzip member per record."""
 
+    # ArchiveIterator's reading position, typed here as warcio is not: where the next record
+    # begins, and the line read ahead of it.
+    offset: int
+    next_line: bytes | None
+
     def __init__(self, stream: BinaryIO, budget: int | None) -> None:
         super().__init__(stream)
         self.reader = _Reader(self.fh, budget)

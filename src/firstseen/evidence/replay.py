@@ -130,7 +130,8 @@ class Replay:
         """Writes every successful response's payload to files under `folder` (by host and path)
         and `manifest.json`; each file's SHA-256 is checked against the capture's record."""
         folder.mkdir(parents=True, exist_ok=True)
-        manifest, used = [], set()
+        manifest: list[dict[str, Any]] = []
+        used: set[str] = set()
         for entry in self.resources():
             if not _good(entry):
                 continue

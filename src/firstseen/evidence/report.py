@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from firstseen import __version__
-from firstseen.archive.catalog import Item, Sighting
+from firstseen.archive.records import Item, Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence import pictures
@@ -125,7 +125,7 @@ def _as_searched(rgb: np.ndarray, tone: str | None) -> np.ndarray:
 
 
 def _timeline(archive: Archive, matches: list[Match], claim: Claim) -> list[dict[str, Any]]:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for rank, m in enumerate(matches, start=1):
         for s in archive.catalog.sightings(m.item.id):
             entries.append(
@@ -156,7 +156,7 @@ def _timeline(archive: Archive, matches: list[Match], claim: Claim) -> list[dict
         entries[0]["earliest"] = True
     claimed = period(claim.date)
     if claimed is not None:
-        entry = {
+        entry: dict[str, Any] = {
             "kind": "claim",
             "published": claim.date,
             "url": claim.url,
@@ -207,7 +207,7 @@ def _capture_of(archive: Archive, sighting: Sighting) -> dict[str, Any] | None:
 def _provenance(archive: Archive, item: Item) -> dict[str, Any]:
     sightings = []
     for s in archive.catalog.sightings(item.id):
-        entry = {
+        entry: dict[str, Any] = {
             "url": s.url,
             "title": s.title,
             "published": s.published,

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from firstseen import __version__
-from firstseen.archive.catalog import Item, Sighting
+from firstseen.archive.records import Item, Sighting
 from firstseen.matching.answers import item_json, result_json
 from firstseen.media.budget import OverBudget
 from firstseen.server.schemas import (
@@ -135,12 +135,12 @@ def health(svc: ServiceDep) -> dict[str, Any]:
     """Liveness and what the archive holds, caught up with changes made by the CLI (a check of
     the catalog's version when nothing changed)."""
     svc.archive.refresh()
-    items, frames = svc.archive.catalog.counts()
+    counts = svc.archive.catalog.counts()
     return {
         "status": "ok",
         "version": __version__,
-        "items": items,
-        "frames": frames,
+        "items": counts.items,
+        "frames": counts.frames,
         "indexed": len(svc.archive.index),
         "writable": svc.writable,
         "max_upload_bytes": svc.settings.max_upload,
@@ -179,17 +179,18 @@ _FILE = {
 }
 
 
-async def _upload_form(request: Request, fields: tuple[str, ...]) -> FormData:
-    """The upload's form: at most one file and MAX_FORM_PARTS parts (else 400), the file
-    present and no field other than `fields` (else 422)."""
+async def _upload_form(request: Request, fields: tuple[str, ...]) -> tuple[FormData, UploadFile]:
+    """The upload's form and its file: at most one file and MAX_FORM_PARTS parts (else 400),
+    the file present and no field other than `fields` (else 422)."""
     form = await request.form(max_files=1, max_fields=MAX_FORM_PARTS)
     unknown = sorted(set(form.keys()) - {"file", *fields})
-    if unknown or not isinstance(form.get("file"), UploadFile):
+    file = form.get("file")
+    if unknown or not isinstance(file, UploadFile):
         await form.close()
         if unknown:
             raise HTTPException(422, f"unknown form field: {unknown[0][:40]!r}")
         raise HTTPException(422, "a file is required (form field 'file')")
-    return form
+    return form, file
 
 
 @router.post(
@@ -207,8 +208,7 @@ async def search(
     """Finds the sources of an uploaded image or video: each answer has the source, the time in
     it, the region of it the upload shows, a score and a match verdict (the CLI's JSON contract),
     with links to the matched frame (`frame_url`) and the item."""
-    form = await _upload_form(request, ())
-    file = form["file"]
+    form, file = await _upload_form(request, ())
     try:
         async with saved(file, svc.settings.max_upload) as (path, kind):
             try:
@@ -251,7 +251,7 @@ def list_items(
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> dict[str, Any]:
     """A page of the archive's items, in the order they were added."""
-    items, total = svc.archive.catalog.page(
+    page = svc.archive.catalog.page(
         kind,
         (q or "").strip() or None,
         _date(published_from, "published_from"),
@@ -260,8 +260,8 @@ def list_items(
         offset,
     )
     return {
-        "items": [_item_out(i) for i in items],
-        "total": total,
+        "items": [_item_out(i) for i in page.items],
+        "total": page.total,
         "limit": limit,
         "offset": offset,
     }
@@ -277,8 +277,12 @@ def get_item(svc: ServiceDep, item_id: ItemId) -> dict[str, Any]:
     return _item_out(item) | {
         "sightings": [asdict(s) for s in svc.archive.catalog.sightings(item.id)],
         "frame_list": [
-            {"ordinal": o, "time": t, "url": f"/api/items/{item.id}/frames/{o}"}
-            for _, o, t in frames
+            {
+                "ordinal": f.ordinal,
+                "time": f.time,
+                "url": f"/api/items/{item.id}/frames/{f.ordinal}",
+            }
+            for f in frames
         ],
     }
 
@@ -353,9 +357,8 @@ def _field(form: Any, name: str, limit: int) -> str | None:
 async def add_item(request: Request, response: Response, svc: ServiceDep) -> dict[str, Any]:
     """Archives an uploaded image or video with where and when it was seen (201); content already
     archived gains the sighting instead (200). Needs the bearer token."""
-    form = await _upload_form(request, ("url", "title", "published"))
+    form, upload = await _upload_form(request, ("url", "title", "published"))
     try:
-        upload = form["file"]
         url = _field(form, "url", 2048)
         title = _field(form, "title", 500)
         published = _date(_text_field(form, "published", 40), "published")
@@ -363,7 +366,7 @@ async def add_item(request: Request, response: Response, svc: ServiceDep) -> dic
             result = await svc.add(path, Sighting(label(upload.filename), url, title, published))
     finally:
         await form.close()
-    if result.status == "failed":
+    if result.status == "failed" or result.item_id is None:  # an item id whenever not failed
         raise HTTPException(422, f"cannot add the upload: {result.reason}")
     item = await run_in_threadpool(svc.archive.catalog.item, result.item_id)
     if item is None:  # removed again at once by another request

@@ -1,7 +1,7 @@
 """The FastAPI application: API, web UI, offline API docs, errors as JSON, closed by default."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,7 +72,7 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status, headers=headers)
 
 

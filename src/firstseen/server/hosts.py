@@ -80,7 +80,7 @@ class HostCheck:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get("host")
+        given = Headers(scope=scope).get("host", "")
         host = _parsed(given)
         if host is None:
             response = _refusal(400, "a request needs a valid Host header")
@@ -97,7 +97,7 @@ class HostCheck:
         await response(scope, receive, send)
 
 
-def _parsed(given: str | None) -> str | None:
+def _parsed(given: str) -> str | None:
     """The host of a Host header (lower-case, IPv6 without brackets), None when malformed."""
     if not given or any(c in given for c in "/?#@\\ \t"):
         return None

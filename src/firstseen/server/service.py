@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from firstseen.archive.catalog import Item, Sighting
 from firstseen.archive.ingest import AddResult, Ingester
+from firstseen.archive.records import Item, Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_searcher
 from firstseen.matching.results import QueryResult

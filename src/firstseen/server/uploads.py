@@ -12,9 +12,9 @@ import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 
-from fastapi import HTTPException, UploadFile
+from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, UploadFile
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 

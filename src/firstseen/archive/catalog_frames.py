@@ -1,0 +1,161 @@
+"""The catalog's frames, their descriptors and the parts of photos: what the vector indexes are
+rebuilt from, and what search reads back about the frames it found."""
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+from firstseen.archive.catalog_base import CatalogBase
+from firstseen.archive.parts import part_id
+from firstseen.archive.records import (
+    DescribedFrame,
+    FrameInfo,
+    FrameRecord,
+    PhotoWithoutParts,
+    TimedFrame,
+)
+
+# Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
+_IDS_PER_QUERY = 500
+
+# Row ids as callers hold them: a list, or an index's id array.
+Ids = Sequence[int] | np.ndarray
+
+
+def insert_frames(db: sqlite3.Connection, item_id: int, frames: Sequence[FrameRecord]) -> None:
+    """Inserts an item's frames and the parts of its photos, within the caller's transaction."""
+    db.executemany(
+        "INSERT INTO frames (item_id, ordinal, time, pdq, pdq_quality, vector)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                item_id,
+                f.ordinal,
+                f.time,
+                f.pdq,
+                f.pdq_quality,
+                f.vector.astype(np.float16).tobytes(),
+            )
+            for f in frames
+        ],
+    )
+    if any(f.parts is not None for f in frames):
+        ids = dict(db.execute("SELECT ordinal, id FROM frames WHERE item_id = ?", (item_id,)))
+        db.executemany(
+            "INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
+            [
+                (
+                    part_id(ids[f.ordinal], slot),
+                    ids[f.ordinal],
+                    v.astype(np.float16).tobytes(),
+                )
+                for f in frames
+                if f.parts is not None
+                for slot, v in enumerate(f.parts)
+            ],
+        )
+
+
+class FrameTables(CatalogBase):
+    """Frames, their stored descriptors, and the parts of photos."""
+
+    def frame_ids(self) -> np.ndarray:
+        """Ids of the frames that have a descriptor: exactly what the vector index holds."""
+        rows = self._rows("SELECT id FROM frames WHERE length(vector) > 0")
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vectors(self, frame_ids: Ids) -> np.ndarray:
+        """Stored descriptors of the given frames, in that order, as float32."""
+        return self._vectors("frames", frame_ids)
+
+    def part_ids(self, item_id: int | None = None) -> np.ndarray:
+        """Ids of the described parts of photos (of one item, or all): what the part index holds."""
+        if item_id is None:
+            rows = self._rows("SELECT id FROM parts")
+        else:
+            rows = self._rows(
+                "SELECT p.id FROM parts p JOIN frames f ON f.id = p.frame_id WHERE f.item_id = ?",
+                (item_id,),
+            )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def photos_without_parts(self) -> list[PhotoWithoutParts]:
+        """Photos whose parts were never described (added with `photo_parts = false`, or before
+        parts existed), by item."""
+        rows = self._rows(
+            "SELECT i.id, f.id, i.sha256, i.path FROM items i JOIN frames f ON f.item_id = i.id"
+            " WHERE i.kind = 'image' AND i.origin = 'media'"
+            " AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.frame_id = f.id) ORDER BY i.id"
+        )
+        return [PhotoWithoutParts._make(r) for r in rows]
+
+    def add_parts(self, frame_id: int, vectors: np.ndarray) -> list[int]:
+        """Stores the described parts of one photo's frame and returns their ids in grid order;
+        none when another writer stored them first."""
+        ids = [part_id(frame_id, slot) for slot in range(len(vectors))]
+        with self.transaction() as db:
+            stored = db.executemany(
+                "INSERT OR IGNORE INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
+                [
+                    (pid, frame_id, v.astype(np.float16).tobytes())
+                    for pid, v in zip(ids, vectors, strict=True)
+                ],
+            ).rowcount
+            if stored:
+                self._count_change(db)
+        return ids if stored else []
+
+    def part_vectors(self, part_ids: Ids) -> np.ndarray:
+        """Stored descriptors of the given parts, in that order, as float32."""
+        return self._vectors("parts", part_ids)
+
+    def _vectors(self, table: str, row_ids: Ids) -> np.ndarray:
+        rows: dict[int, bytes] = {}
+        ids = [int(i) for i in row_ids]
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows.update(self._rows(f"SELECT id, vector FROM {table} WHERE id IN ({marks})", chunk))
+        return np.stack([np.frombuffer(rows[i], np.float16) for i in ids]).astype(np.float32)
+
+    def frames_info(self, frame_ids: Ids) -> dict[int, FrameInfo]:
+        """frame id → its item, ordinal, time and PDQ hash, for the given frames."""
+        ids = [int(i) for i in frame_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._rows(
+            f"SELECT id, item_id, ordinal, time, pdq FROM frames WHERE id IN ({marks})", ids
+        )
+        return {r[0]: FrameInfo._make(r[1:]) for r in rows}
+
+    def item_frames(self, item_id: int) -> list[DescribedFrame]:
+        """An item's frames that have a descriptor (and so a vector in the index and a
+        thumbnail), in order; none for a hash-only item."""
+        rows = self._rows(
+            "SELECT id, ordinal, time FROM frames WHERE item_id = ? AND length(vector) > 0"
+            " ORDER BY ordinal",
+            (item_id,),
+        )
+        return [DescribedFrame._make(r) for r in rows]
+
+    def frames_between(self, item_id: int, start: float, end: float) -> list[TimedFrame]:
+        """An item's described frames from `start` to `end` seconds, in order."""
+        rows = self._rows(
+            "SELECT id, ordinal, time FROM frames WHERE item_id = ? AND length(vector) > 0"
+            " AND time BETWEEN ? AND ? ORDER BY ordinal",
+            (item_id, start, end),
+        )
+        return [TimedFrame._make(r) for r in rows]
+
+    def hash_only_frames(self, min_quality: int = 0) -> list[FrameInfo]:
+        """The frames of hash-only items (origin 'vpdq') whose PDQ quality is at least
+        `min_quality`, by item and ordinal."""
+        rows = self._rows(
+            "SELECT f.item_id, f.ordinal, f.time, f.pdq FROM frames f JOIN items i"
+            " ON i.id = f.item_id WHERE i.origin = 'vpdq' AND f.pdq_quality >= ?"
+            " ORDER BY f.item_id, f.ordinal",
+            (min_quality,),
+        )
+        return [FrameInfo._make(r) for r in rows]

@@ -1,0 +1,115 @@
+"""The archive's data, by name: what the catalog stores and what its reads return.
+
+The dataclasses are what a caller hands the catalog or gets back whole (an item, a sighting, a
+frame to store). The named tuples are rows of the catalog's narrower reads; they are tuples so
+that code written when those reads returned plain tuples still works, but a caller reads them by
+field name.
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """Where and when a piece of content was seen."""
+
+    path: str
+    url: str | None = None
+    title: str | None = None
+    published: str | None = None
+    seen_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One indexed piece of content, with the sighting that dates it earliest. `origin` is 'media'
+    for content decoded here, 'vpdq' for a partner's vPDQ hash file: its frames have a PDQ hash
+    but no descriptor and no thumbnail."""
+
+    id: int
+    sha256: str
+    kind: str
+    path: str
+    width: int
+    height: int
+    duration: float | None
+    bytes: int
+    added_at: str
+    origin: str
+    frames: int
+    first_seen: Sighting
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """What the catalog keeps of one indexed frame; `vector` is empty for hash-only frames, and
+    `parts` holds the vectors of a photo's parts in grid order (archive/parts.py)."""
+
+    ordinal: int
+    time: float | None
+    pdq: bytes
+    pdq_quality: int
+    vector: np.ndarray
+    parts: np.ndarray | None = None
+
+
+class FrameInfo(NamedTuple):
+    """A stored frame's place and PDQ hash: whose it is, where in that item, and when (None for
+    a photo)."""
+
+    item_id: int
+    ordinal: int
+    time: float | None
+    pdq: bytes
+
+
+class DescribedFrame(NamedTuple):
+    """A frame that has a descriptor (so a vector in the index and a thumbnail): its id, its
+    ordinal in its item and its time (None for a photo)."""
+
+    frame_id: int
+    ordinal: int
+    time: float | None
+
+
+class TimedFrame(NamedTuple):
+    """A described frame of a video, which has a time: its id, its ordinal in its item and its
+    time in seconds."""
+
+    frame_id: int
+    ordinal: int
+    time: float
+
+
+class PhotoWithoutParts(NamedTuple):
+    """A photo whose parts were never described, with what describing them needs."""
+
+    item_id: int
+    frame_id: int
+    sha256: str
+    path: str
+
+
+class Counts(NamedTuple):
+    """How many items and frames the catalog holds."""
+
+    items: int
+    frames: int
+
+
+class Page(NamedTuple):
+    """One page of items and how many match in all."""
+
+    items: list[Item]
+    total: int
+
+
+class Revision(NamedTuple):
+    """A key that differs after any commit: SQLite's data version (commits by other
+    connections) and this connection's total changes (its own commits)."""
+
+    data_version: int
+    changes: int
