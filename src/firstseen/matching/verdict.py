@@ -15,8 +15,9 @@ plus a bonus for confirmed pairs that grows with the inliers and with how much o
 agrees (another moment filmed from the same spot aligns on its background but agrees less, and
 so ranks below true copies), minus a penalty for contradicted ones.
 
-The thresholds were chosen on the benchmark's dev split only (docs/benchmarks.md): each sits
-between the true and the wrong pairs seen there, with a margin towards the wrong ones. Those on
+The thresholds were chosen on the benchmark's dev split only (docs/history/benchmarks-2026.md,
+"How the thresholds were chosen"): each sits between the true and the wrong pairs seen there,
+with a margin towards the wrong ones. Those on
 the descriptor alone hold for the model they were chosen with (the packaged SSCD): another
 model's similarities sit elsewhere (SSCD's distilled student puts other scenes of a film above
 0.35), so with another model the descriptor decides nothing on its own unless its own
@@ -109,8 +110,9 @@ def is_segment_match(
 ) -> bool:
     """A video segment: confirmed by its best frame pair, or consistent in time with similar
     frames all along (`pairs` of them) that stand out from the rest of the reference
-    (`distinct`), which chance does not line up (docs/benchmarks.md), unless those frames are
-    mostly black or flat: every fade to black lines up with every other."""
+    (`distinct`), which chance does not line up (docs/history/benchmarks-2026.md, "How the new
+    thresholds were chosen"), unless those frames are mostly black or flat: every fade to black
+    lines up with every other."""
     if verified(v):
         return True
     telling = pairs >= SEGMENT_ALONE_PAIRS and distinct >= SEGMENT_DISTINCT
