@@ -1,0 +1,107 @@
+"""The tree's shape: imports only go down the layers, and no modules import each other in a
+circle (docs/architecture.md). Read from the source with `ast`, so nothing is imported."""
+
+import ast
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "firstseen"
+
+# Lowest first; a module may import its own layer and those below. The top-level helpers (errors,
+# text, config, tuning) sit under everything.
+LAYERS = [
+    ("firstseen.errors", "firstseen.text", "firstseen.config", "firstseen.tuning"),
+    ("firstseen.media",),
+    ("firstseen.signals",),
+    ("firstseen.archive",),
+    ("firstseen.matching",),
+    ("firstseen.evidence",),
+    ("firstseen.engine",),
+    ("firstseen.cli", "firstseen.server", "firstseen.__main__"),
+]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SOURCE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> int:
+    if module == "firstseen":  # the package itself: its version
+        return 0
+    for level, names in enumerate(LAYERS):
+        if any(module == name or module.startswith(name + ".") for name in names):
+            return level
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST, module: str, package: bool) -> set[str]:
+    """The firstseen modules this source imports when it runs (not under TYPE_CHECKING)."""
+    found: set[str] = set()
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("firstseen"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                anchor = anchor[: len(anchor) - node.level + (1 if package else 0)]
+                base = ".".join([*anchor, base] if base else anchor)
+            if base.startswith("firstseen"):
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    sources = {_module_name(p): p for p in SOURCE.rglob("*.py")}
+    graph = {}
+    for module, path in sources.items():
+        tree = ast.parse(path.read_text(), str(path))
+        imported = _imports(tree, module, path.name == "__init__.py")
+        graph[module] = {name for name in imported if name in sources and name != module}
+    return graph
+
+
+def test_no_import_runs_up_the_layers() -> None:
+    upward = [
+        f"{module} imports {other}"
+        for module, others in _graph().items()
+        for other in others
+        if _layer(other) > _layer(module)
+    ]
+    assert upward == []
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    graph = _graph()
+    # A package's __init__ re-exporting its modules is not a circle with them.
+    edges = {m: {o for o in others if not m.startswith(o + ".")} for m, others in graph.items()}
+    circles = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for other in sorted(edges[module]):
+            if state.get(other) == 1:
+                circles.append(" -> ".join([*path[path.index(other) :], other]))
+            elif other not in state:
+                visit(other, [*path, other])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert circles == []
