@@ -42,6 +42,12 @@ _FLAT = 4.0  # grey-level spread (any channel) along a gutter of a collage
 _COLLAGE_EDGE = 1024  # working size when looking for gutters: a few pixels wide must survive
 _CELL = 0.2  # of the collage's width (or a column's height), the least a picture of it spans
 _CORNER = 0.03  # of the query's size: how near its borders content must end to fill a corner
+# Tonings searched together with the mirror image: a grey still's one (its negative) costs a
+# descriptor run as the mirror does; a coloured still's three (negative, palette both ways) wait
+# until the mirror has failed. Chosen on thermal-heldout and dev (which.py A/B, CPU per query):
+# all tonings with the mirror cost mirrored copies twice as much, none with it cost toned copies
+# a quarter more.
+_TONINGS_WITH_MIRROR = 1
 
 
 class Searcher:
@@ -95,10 +101,11 @@ class Searcher:
         (matching/tones.py: a thermal or night-vision look), parts of it, and the pictures framed
         inside it.
 
-        Most copies are confirmed as they are, and each fallback costs a descriptor run per new
-        picture, so a query that nothing confirms pays for few of them.
-        The mirror costs one, and a tight crop of a photo is found by the archived descriptor of
-        the part it shows, which costs none. A toning is searched as it is only: the mirror of
+        Most copies are confirmed as they are. Each fallback costs a descriptor run per new
+        picture and a round of checks, so they come in order of cost and likelihood: the mirror
+        costs one run (a grey still's negative joins it, see `_TONINGS_WITH_MIRROR`), and a tight
+        crop of a photo is found by the archived descriptor of the part it shows, which costs
+        none. A toning is searched as it is only: the mirror of
         the still already brings a mirrored copy's source forward, and its check tries the
         toning in that orientation. A source pasted small into another picture, or a small crop
         framed by lots of added content, is dominated by that content in a whole-picture
@@ -112,16 +119,17 @@ class Searcher:
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
-        if not _confirmed(matches):
-            matches = self.search_pictures([whole], top, photo_parts=True)
         closest = whole
         if not _confirmed(matches):
             toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
-            matches = self.search_pictures(
-                [whole, *toned], top, photo_parts=True, mirror_tonings=False
-            )
-            # A toning that came clearly closer is cut into parts instead of the still itself.
-            closest = _closest_toning([whole, *toned], matches)
+            if len(toned) > _TONINGS_WITH_MIRROR:
+                matches = self.search_pictures([whole], top, photo_parts=True)
+            if not _confirmed(matches):
+                matches = self.search_pictures(
+                    [whole, *toned], top, photo_parts=True, mirror_tonings=False
+                )
+                # A toning that came clearly closer is cut into parts instead of the still.
+                closest = _closest_toning([whole, *toned], matches)
         confirmed = _confirmed(matches)
         if not confirmed:
             wholes = [whole] if closest is whole else [whole, closest]
