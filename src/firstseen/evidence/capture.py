@@ -116,23 +116,7 @@ def capture(
             if is_html(answer.content_type, answer.body):
                 links = [u for u in media_links(answer.body, page.final_url) if u != url]
             spent = sum(len(e.body) for e in page.chain)
-            for number, link in enumerate(links):
-                outcome: dict[str, Any] = {"url": link, "role": "media"}
-                if number >= limits.max_media:
-                    outcome["error"] = f"not fetched: over the limit of {limits.max_media} media"
-                elif spent >= limits.max_total_bytes:
-                    outcome["error"] = "not fetched: the capture's size limit was reached"
-                elif time.monotonic() >= deadline:
-                    outcome["error"] = "not fetched: the capture's time limit was reached"
-                else:
-                    cap = min(limits.max_bytes, limits.max_total_bytes - spent)
-                    got = fetch(link, policy, limits, cap, deadline)
-                    for exchange in got.chain:
-                        writer.write_exchange(exchange)
-                        spent += len(exchange.body)
-                    outcome = _outcome(got, "media")
-                log(f"media {link}: {outcome.get('error') or outcome.get('status')}")
-                outcomes.append(outcome)
+            outcomes += _fetch_media(links, writer, policy, limits, spent, deadline, log)
             finished = datetime.now(UTC)
             writer.write_metadata(
                 url,
@@ -159,6 +143,38 @@ def capture(
         partial.unlink(missing_ok=True)
     budget = limits.max_total_bytes + HEADERS_ALLOWANCE
     return register(archive, capture_id, warc_path, "capture", ingester, log, budget=budget)
+
+
+def _fetch_media(
+    links: list[str],
+    writer: CaptureWriter,
+    policy: Policy,
+    limits: Limits,
+    spent: int,
+    deadline: float,
+    log: Log,
+) -> list[dict[str, Any]]:
+    """Fetches the media a page links into the capture's WARC, within the capture's count, size
+    and time limits (`spent` bytes already written); one outcome per link, fetched or not."""
+    outcomes = []
+    for number, link in enumerate(links):
+        outcome: dict[str, Any] = {"url": link, "role": "media"}
+        if number >= limits.max_media:
+            outcome["error"] = f"not fetched: over the limit of {limits.max_media} media"
+        elif spent >= limits.max_total_bytes:
+            outcome["error"] = "not fetched: the capture's size limit was reached"
+        elif time.monotonic() >= deadline:
+            outcome["error"] = "not fetched: the capture's time limit was reached"
+        else:
+            cap = min(limits.max_bytes, limits.max_total_bytes - spent)
+            got = fetch(link, policy, limits, cap, deadline)
+            for exchange in got.chain:
+                writer.write_exchange(exchange)
+                spent += len(exchange.body)
+            outcome = _outcome(got, "media")
+        log(f"media {link}: {outcome.get('error') or outcome.get('status')}")
+        outcomes.append(outcome)
+    return outcomes
 
 
 def import_warc(
