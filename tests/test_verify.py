@@ -5,7 +5,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from firstseen.matching import verdict
-from firstseen.matching.verify import LocalFeatures, _refine, verify
+from firstseen.matching.features import LocalFeatures
+from firstseen.matching.verify import _refine, verify
 
 
 def test_refinement_pulls_a_rough_homography_onto_the_content(demo_dir):

@@ -22,10 +22,11 @@ from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
+from firstseen.matching.features import LocalFeatures
 from firstseen.matching.results import Match
 from firstseen.matching.search import Searcher
 from firstseen.matching.tones import FALSE_COLOUR, FALSE_COLOUR_INVERTED, INVERTED, tonings
-from firstseen.matching.verify import LocalFeatures, inlier_pairs
+from firstseen.matching.verify import inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.outputs.render import clock, clock_span, match_json

@@ -8,7 +8,8 @@ import numpy as np
 from firstseen.archive.catalog import Item
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
-from firstseen.matching.verify import NOT_VERIFIED, Features, Verification
+from firstseen.matching.features import Features
+from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.frames import spread
 
 FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified

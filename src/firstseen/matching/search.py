@@ -19,12 +19,13 @@ from firstseen.errors import FirstseenError, internal_reason, user_reason
 from firstseen.matching import verdict
 from firstseen.matching.background import Background
 from firstseen.matching.clip import search_clip
+from firstseen.matching.features import Features, LocalFeatures
 from firstseen.matching.hashbank import HashBank, similarity
 from firstseen.matching.insets import framed
 from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, QueryResult, Retrieved
 from firstseen.matching.tones import TONING_MARGIN, tonings
-from firstseen.matching.verify import NOT_VERIFIED, Features, LocalFeatures, Verification, verify
+from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor, pdq_distance, pdq_hash
 
