@@ -20,8 +20,9 @@ from firstseen.config import Settings
 from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.insets import framed
+from firstseen.matching.regions import collage_cells, cut_cells
 from firstseen.matching.results import Match, Picture
-from firstseen.matching.search import Searcher, collage_cells, cut_cells
+from firstseen.matching.search import Searcher
 from firstseen.media.images import load_image
 from firstseen.outputs.render import result_json
 
@@ -105,7 +106,7 @@ def test_a_part_brings_a_photo_forward_but_does_not_score_it(demo_searcher, tmp_
     close by chance more often than a whole picture is."""
     rocket = Image.open(demo_dir / "media" / "rocket.jpg").convert("RGB")
     detail = np.asarray(rocket.crop((64, 42, 224, 148)).resize((320, 212)))
-    found = demo_searcher.retrieve([Picture(detail)], mirror=False, photo_parts=True)
+    found = demo_searcher.retriever.retrieve([Picture(detail)], mirror=False, photo_parts=True)
     item = demo_searcher.archive.catalog.item(found.by_part[0])
     frame_id = found.per_item[item.id][0]
     hit = found.best[frame_id]
@@ -116,7 +117,7 @@ def test_a_part_brings_a_photo_forward_but_does_not_score_it(demo_searcher, tmp_
         @ demo_searcher.archive.catalog.vectors([frame_id]).T
     )
     assert hit.similarity == pytest.approx(float(own[0, 0]), abs=1e-3)
-    without = demo_searcher.retrieve([Picture(detail)], mirror=False)
+    without = demo_searcher.retriever.retrieve([Picture(detail)], mirror=False)
     assert not without.by_part and without.best[frame_id].lead == without.best[frame_id].normalised
     Image.fromarray(detail).save(tmp_path / "detail.jpg", quality=85)
     best = demo_searcher.search(tmp_path / "detail.jpg").matches[0]
@@ -231,13 +232,13 @@ def test_checking_frames_on_worker_threads_changes_no_answer(demo_searcher, demo
             workers=workers,
         )
         threads: set[str] = set()
-        describe = searcher._reference_features
+        describe = searcher.checker._reference_features
 
         def recorded(*args):
             threads.add(threading.current_thread().name)
             return describe(*args)
 
-        searcher._reference_features = recorded
+        searcher.checker._reference_features = recorded
         found = [result_json(searcher.search(query)) for query in queries]
         for result in found:
             result.pop("elapsed_ms", None)
