@@ -2,6 +2,7 @@
 vtest.avi: a street filmed from one spot while people walk through)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -16,8 +17,9 @@ from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, verdict
-from firstseen.matching.moment import _MAX_SKEW, _skew, closest_moment
+from firstseen.matching.moment import _skew, closest_moment
 from firstseen.matching.verify import verify
+from firstseen.tuning import MOMENT, RETRIEVAL
 
 
 def archived(directory: Path, path: Path) -> tuple[Archive, Path]:
@@ -120,7 +122,7 @@ def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
     """A long fixed shot ties more frames than retrieval returns: the frame the match moves to
     may be one it never saw, and is still answered with its time and PDQ distance."""
     archive, path = tree
-    monkeypatch.setattr(retrieve, "_CANDIDATE_FRAMES", 1)
+    monkeypatch.setattr(retrieve, "RETRIEVAL", replace(RETRIEVAL, candidate_frames=1))
     searcher = open_searcher(archive)
     (item,) = archive.catalog.items()
     copied = min(archive.catalog.item_frames(item.id), key=lambda frame: abs(frame[2] - 8.0))
@@ -165,4 +167,4 @@ def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():
     )
     assert _skew(rotation) < 1e-9
     sheared = np.array([[0.514, -0.148, 181.4], [0.045, 0.391, 29.7], [0, 0, 1]])
-    assert _skew(sheared) > _MAX_SKEW
+    assert _skew(sheared) > MOMENT.max_skew

@@ -25,6 +25,7 @@ from firstseen.matching.results import Match, Picture
 from firstseen.matching.search import Searcher
 from firstseen.media.images import load_image
 from firstseen.outputs.render import result_json
+from firstseen.tuning import VERDICT
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
 
@@ -262,7 +263,7 @@ def test_a_black_picture_is_never_matched_on_the_descriptor_alone(tmp_path):
     searcher = open_searcher(archive)
     query = np.zeros((180, 320, 3), np.uint8)
     (found,) = searcher.search_image(query, top=1)
-    assert found.featureless and found.normalised > verdict.DESCRIPTOR_ALONE
+    assert found.featureless and found.normalised > VERDICT.descriptor_alone
     assert not found.match
     archive.close()
 

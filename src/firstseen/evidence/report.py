@@ -22,7 +22,7 @@ from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
-from firstseen.matching.features import LocalFeatures
+from firstseen.matching.features import LocalFeatures, fast_features, robust_features
 from firstseen.matching.results import Match
 from firstseen.matching.search import Searcher
 from firstseen.matching.tones import FALSE_COLOUR, FALSE_COLOUR_INVERTED, INVERTED, tonings
@@ -31,6 +31,7 @@ from firstseen.media import load_frame_at, load_image, probe, sample_video, vide
 from firstseen.media.frames import shrink
 from firstseen.outputs.render import clock, clock_span, match_json
 from firstseen.text import shown as printable_name
+from firstseen.tuning import VERDICT
 
 _CROPPED = 0.9  # a region covering less of the source than this is called a crop
 _QUERY_FRAMES = 12  # frames of a video query tried when drawing keypoint matches
@@ -108,10 +109,11 @@ def _source_picture(archive: Archive, match: Match) -> tuple[np.ndarray | None, 
 def _keypoints(
     queries: list[np.ndarray], source: np.ndarray, match: Match
 ) -> tuple[int, pictures.Pairs | None, str]:
-    """The query picture and inlier keypoint pairs that best show the match (ORB, then SIFT)."""
+    """The query picture and inlier keypoint pairs that best show the match, found with the
+    detectors the search checks with, the one whose check decided the match first."""
     item = match.item
     best: tuple[int, pictures.Pairs | None, str] = (0, None, "")
-    for local in (LocalFeatures("orb", 640, 1500), LocalFeatures("sift", 640, 1500)):
+    for local in _detectors(match):
         reference = local.extract(source, full_size=(item.width, item.height))
         for index, rgb in enumerate(queries):
             searched = _as_searched(rgb, match.tone)
@@ -122,9 +124,17 @@ def _keypoints(
                 q[:, 0] = rgb.shape[1] - 1 - q[:, 0]
             if len(q) > len(best[1] or ()):
                 best = (index, pictures.Pairs(q, s), local.kind.upper())
-        if best[1] is not None and len(best[1]) >= verdict.MIN_INLIERS:
+        if best[1] is not None and len(best[1]) >= VERDICT.min_inliers:
             break
     return best
+
+
+def _detectors(match: Match) -> list[LocalFeatures]:
+    """ORB and SIFT at the settings the search checks with (firstseen.tuning.FEATURES), the
+    detector of the check the verdict rests on first, so the pairs drawn are that check's."""
+    fast, robust = fast_features(), robust_features()
+    alignment = match.check.alignment
+    return [robust, fast] if alignment and alignment.query.kind == robust.kind else [fast, robust]
 
 
 def _as_searched(rgb: np.ndarray, tone: str | None) -> np.ndarray:
@@ -200,8 +210,8 @@ def _evidence_sentence(match: Match) -> str:
             f"Local features confirm it: {check.inliers} keypoint matches agree on one geometric "
             f"mapping, the overlapping content correlates at {check.correlation:.3f} and "
             f"{check.agreement:.0%} of its textured blocks agree (thresholds: "
-            f"{verdict.MIN_INLIERS} matches, correlation {verdict.MIN_CORRELATION}, "
-            f"{verdict.MIN_AGREEMENT:.0%} of blocks)."
+            f"{VERDICT.min_inliers} matches, correlation {VERDICT.min_correlation}, "
+            f"{VERDICT.min_agreement:.0%} of blocks)."
         )
     if match.segments:
         return (
@@ -409,9 +419,9 @@ def build_report(
         "archive": _archive_summary(archive),
         "search": {"top": top, "elapsed_ms": round(result.elapsed_ms, 1)},
         "thresholds": {
-            "min_inliers": verdict.MIN_INLIERS,
-            "min_correlation": verdict.MIN_CORRELATION,
-            "min_agreement": verdict.MIN_AGREEMENT,
+            "min_inliers": VERDICT.min_inliers,
+            "min_correlation": VERDICT.min_correlation,
+            "min_agreement": VERDICT.min_agreement,
             "descriptor_alone": searcher.calibration.descriptor_alone,
             "segment_alone": searcher.calibration.segment_alone,
         },

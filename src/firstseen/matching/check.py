@@ -17,15 +17,12 @@ import numpy as np
 from firstseen.archive.catalog import Item
 from firstseen.archive.store import Archive
 from firstseen.matching import verdict
-from firstseen.matching.features import Features, LocalFeatures
+from firstseen.matching.features import Features, LocalFeatures, fast_features, robust_features
 from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import Hit, Match, Picture, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.signals import pdq_distance, pdq_hash
-
-_VERIFY_ITEMS = 4  # reference files checked with local features
-_FRAMES_PER_ITEM = 4  # best frames of the top candidate video checked
-_CONTENDER_MARGIN = 0.2  # normalised similarity within which others are checked too
+from firstseen.tuning import CHECK, VERDICT
 
 FrameInfo = dict[int, tuple[int, int, float | None, bytes]]  # frame id → (item, ordinal, time, pdq)
 
@@ -37,13 +34,13 @@ class Checker:
         self,
         archive: Archive,
         calibration: verdict.Calibration = verdict.SSCD,
-        cache_size: int = 512,
+        cache_size: int = CHECK.reference_cache,
         workers: int = 1,
     ) -> None:
         self.archive = archive
         self.calibration = calibration
-        self.fast = LocalFeatures("orb", max_edge=640, count=1500)
-        self.robust = LocalFeatures("sift", max_edge=480, count=1000)
+        self.fast = fast_features()
+        self.robust = robust_features()
         # Keyed by content hash, not item id: ids are reused after removals.
         self._reference_cache: OrderedDict[tuple[str, int, str], Features] = OrderedDict()
         self._cache_size = cache_size
@@ -70,19 +67,19 @@ class Checker:
         per_item, ranked = found.per_item, found.ranked
         best, info = found.best, found.info
         matches: list[Match] = []
-        order = ranked[: max(top, _VERIFY_ITEMS)]
+        order = ranked[: max(top, CHECK.verify_items)]
         lifted = [i for i in found.by_part if i not in order][:1]
 
         def depth(position: int, item_id: int) -> int:
             if position == 0 or position == len(order):  # the leader, or a part's photo
                 return 2
-            if position >= _VERIFY_ITEMS:
+            if position >= CHECK.verify_items:
                 return 0
             if matches and verdict.verified(matches[0].check):
                 # Once the leader is confirmed, only close contenders (the same content archived
                 # twice, say) are worth checking.
                 margin = matches[0].normalised - best[per_item[item_id][0]].normalised
-                return int(margin < _CONTENDER_MARGIN)
+                return int(margin < CHECK.contender_margin)
             return 1
 
         items = {i: self.archive.catalog.item(i) for i in order + lifted}
@@ -103,7 +100,7 @@ class Checker:
             level = depth(position, item_id)
             # The top candidate's best frames are all checked, to pick the right moment; the
             # others only by their best frame.
-            candidates = per_item[item_id][: _FRAMES_PER_ITEM if level == 2 else 1]
+            candidates = per_item[item_id][: CHECK.frames_per_item if level == 2 else 1]
             matches.append(self.best_frame(item, candidates, best, info, pictures, level))
         return matches
 
@@ -177,7 +174,7 @@ class Checker:
             # than twice the spread that chance gives an inlier count.
             most = max(confirmed, key=lambda m: m.check.inliers)
             lead = chosen.check.inliers if verdict.verified(chosen.check) else 0
-            if most.check.inliers > lead + 2 * lead**0.5 + 3:
+            if most.check.inliers > lead + CHECK.chance_spread * lead**0.5 + CHECK.chance_floor:
                 chosen = most
             return self._settle_moment(chosen)
         return chosen
@@ -363,7 +360,7 @@ def _least_inliers(tone: str | None) -> int:
     """Inliers a check needs to align anything: a query toned back is tried several ways over,
     each another chance for a weak alignment by chance, so its checks must stand on the ground
     a contradiction needs (a rendered road seen on another mission once aligned on 8)."""
-    return verdict.CONTRADICTING_INLIERS if tone else verdict.MIN_INLIERS
+    return VERDICT.contradicting_inliers if tone else VERDICT.min_inliers
 
 
 def _toned_alike(other: Picture, picture: Picture) -> bool:

@@ -24,41 +24,24 @@ from firstseen.matching import verdict
 from firstseen.matching.align import align, distinctness
 from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
-from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
+from firstseen.matching.results import Hit, Match, Picture, SegmentMatch
 from firstseen.matching.retrieve import Retriever
-from firstseen.matching.tones import TONING_MARGIN, Toning, tonings_of
+from firstseen.matching.tones import Toning, tonings_of
 from firstseen.media import Frame, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.signals import pdq_distance, pdq_hash
-
-# Frames sampled per second of query: twice the archive's rate while the clip is short (halves
-# the boundary error and pins down speed changes), falling to once a second for clips over 60 s
-# and below that for clips over 360 s, which keeps a query within VSC2022's 10 s budget.
-_DENSE_FPS, _SPARSE_FPS = 2.0, 1.0
-_DENSE_FRAMES = 60
-_MAX_FRAMES = 360
-_FRAME_EDGE = 1280  # larger frames are reduced when decoded: bounds memory, changes no answer
-# Frames are held at up to _FRAME_EDGE until these bytes are held (97 frames of 720p, more than a
-# 60 s query samples), later ones at _SMALL_EDGE: the 720 frames a query may sample then hold at
-# most 256 + 141 MiB (1280 x 1280), twice that when a clip is searched again toned.
-_HELD_BYTES = 256 << 20
-_SMALL_EDGE = 256
-_ITEMS = 8  # candidate references aligned
-_VERIFY_ITEMS = 4  # of which the best are checked with local features
-_VERIFY_SEGMENTS = 3  # segments checked per reference
-_TONING_SAMPLES = 4  # frames that choose the toning a clip which matches nothing is searched under
-_TONINGS_TRIED = 2  # tonings a clip that matches nothing is searched again under, closest first
+from firstseen.tuning import CHECK, CLIP, RETRIEVAL, TONES
 
 
 def search_clip(retriever: Retriever, checker: Checker, path: Path, top: int) -> list[Match]:
     """Matches of a query video, best first, each with its aligned segments."""
     info = video_info(path)
-    fps = _DENSE_FPS
+    fps = CLIP.dense_fps
     if info.duration:
-        fps = min(_DENSE_FPS, max(_SPARSE_FPS, _DENSE_FRAMES / info.duration))
-        fps = min(fps, _MAX_FRAMES / info.duration)
+        fps = min(CLIP.dense_fps, max(CLIP.sparse_fps, CLIP.dense_frames / info.duration))
+        fps = min(fps, CLIP.max_frames / info.duration)
     # Shot starts come on top of the steady sample; a clip cut every second is still bounded.
-    frames = list(_held(islice(sample_video(path, fps), 2 * _MAX_FRAMES)))
+    frames = list(_held(islice(sample_video(path, fps), CLIP.cut_allowance * CLIP.max_frames)))
     if not frames:
         raise MediaError("no decodable video frames")
     if not len(retriever.archive.index) and not len(retriever.hashbank):
@@ -81,12 +64,12 @@ def search_clip(retriever: Retriever, checker: Checker, path: Path, top: int) ->
 
 
 def _held(frames: Iterable[Frame]) -> Iterator[Frame]:
-    """The sampled frames as a search keeps them: up to `_FRAME_EDGE`, and once `_HELD_BYTES`
-    are held, at `_SMALL_EDGE`, so that a long or huge clip (a 1280 x 1280 upload cut every
-    second) cannot hold gigabytes; ordinary clips stay whole."""
+    """The sampled frames as a search keeps them: up to `CLIP.frame_edge`, and once
+    `CLIP.held_bytes` are held, at `CLIP.small_edge`, so that a long or huge clip (a 1280 x 1280
+    upload cut every second) cannot hold gigabytes; ordinary clips stay whole."""
     held = 0
     for frame in frames:
-        rgb = shrink(frame.rgb, _FRAME_EDGE if held < _HELD_BYTES else _SMALL_EDGE)
+        rgb = shrink(frame.rgb, CLIP.frame_edge if held < CLIP.held_bytes else CLIP.small_edge)
         held += rgb.nbytes
         yield replace(frame, rgb=rgb)
 
@@ -106,11 +89,11 @@ def _search_pictures(
     mirrored = np.array([m for _, m in found.variants])
     plain, mirror = found.vectors[~mirrored], found.vectors[mirrored]
     matches = []
-    for position, item_id in enumerate(found.ranked[: max(top, _ITEMS)]):
+    for position, item_id in enumerate(found.ranked[: max(top, CLIP.clip_items)]):
         item = retriever.archive.catalog.item(item_id)
         if item is None:
             continue
-        checked = position < _VERIFY_ITEMS
+        checked = position < CHECK.verify_items
         if item.kind == "image":
             candidates = found.per_item[item_id][:1]
             chosen = checker.best_frame(
@@ -140,22 +123,22 @@ def _search_pictures(
 
 def _tonings(retriever: Retriever, frames: list[Frame]) -> list[Toning]:
     """The tonings (matching/tones.py) under which a few of the clip's frames come clearly closer
-    to the archive than as they are, closest first, at most `_TONINGS_TRIED`: a thermal or
+    to the archive than as they are, closest first, at most `CLIP.tonings_tried`: a thermal or
     night-vision look is laid on a whole clip, so a few frames tell it, and all are then searched
     under it. The closest is not always the right one (the grey negative of a black-hot rainbow
     comes close too), so the next is tried when it matches nothing."""
     if not len(retriever.archive.index):
         return []
-    step = max(1, len(frames) // _TONING_SAMPLES)
-    samples = [f.rgb for f in frames[::step][:_TONING_SAMPLES]]
+    step = max(1, len(frames) // CLIP.toning_samples)
+    samples = [f.rgb for f in frames[::step][: CLIP.toning_samples]]
     candidates = tonings_of(samples)
     pictures = [rgb for toning in candidates for rgb in map(toning.apply, samples)]
     vectors = retriever.descriptor.describe(samples + pictures)
     nearest, _ = retriever.archive.index.search(vectors, 1)
     normalised = nearest[:, 0] - retriever.background.bias(vectors)
     closeness = normalised.reshape(len(candidates) + 1, len(samples)).mean(axis=1)
-    order = np.argsort(-closeness[1:])[:_TONINGS_TRIED]
-    return [candidates[i] for i in order if closeness[1 + i] > closeness[0] + TONING_MARGIN]
+    order = np.argsort(-closeness[1:])[: CLIP.tonings_tried]
+    return [candidates[i] for i in order if closeness[1 + i] > closeness[0] + TONES.toning_margin]
 
 
 def _mark_featureless(
@@ -165,7 +148,7 @@ def _mark_featureless(
     times: np.ndarray,
 ) -> None:
     """Flags the answers the descriptor alone would decide whose query frames are mostly black or
-    flat (verdict.FEATURELESS); looked at only there, since it costs a few ms a frame."""
+    flat (VERDICT.featureless); looked at only there, since it costs a few ms a frame."""
     still_alone, segment_alone = calibration.descriptor_alone, calibration.segment_alone
     for chosen in matches:
         alone = verdict.descriptor_decides(chosen.normalised, chosen.check, still_alone)
@@ -239,7 +222,11 @@ class _Comparison:
         plain, mirror = float(self.plain[q, r]), float(self.mirror[q, r])
         best = max(plain, mirror)
         return Hit(
-            best - float(self.bias[q]), best, q, mirror > plain, abs(mirror - plain) < FLIP_MARGIN
+            best - float(self.bias[q]),
+            best,
+            q,
+            mirror > plain,
+            abs(mirror - plain) < RETRIEVAL.flip_margin,
         )
 
     def match(self, item: Item, q: int, r: int, segments: list[SegmentMatch]) -> Match:
@@ -307,7 +294,7 @@ def _verify_segments(
 ) -> Match:
     """Checks the best frame pair of the leading segments with local features; the answer then
     takes its frame, region and orientation from the best segment."""
-    for segment in found.segments[:_VERIFY_SEGMENTS]:
+    for segment in found.segments[: CLIP.verify_segments]:
         q, r = segment.segment.best
         probe = seen.match(found.item, q, r, [])
         segment.check = checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)

@@ -12,21 +12,7 @@ import cv2
 import numpy as np
 
 from firstseen.matching.features import Features
-
-_GAP = 9  # rows or columns of poor agreement tolerated inside the copied content
-_RESIDUAL_FACTOR = 2.5  # a row is content while its residual is within this factor of the core's
-_RESIDUAL_FLOOR = 6.0  # grey levels, so that near-perfect copies do not get a zero tolerance
-_BLOCK = 16  # side of the blocks compared for agreement, in working pixels
-_TEXTURE = 4.0  # grey-level spread below which a block is too flat to judge
-_BLOCK_CORRELATION = 0.5  # a block agrees when its correlation with the reference is above this
-# A row under a translucent overlay still follows the reference: its own fit must keep at least
-# this share of the picture's gain, with this correlation once overlaid text is set aside.
-_OVERLAY_GAIN = 0.15
-_OVERLAY_CORRELATION = 0.8
-_MIN_RUN = 5  # rows
-_PLAIN_SHARE = 0.5  # of the matched core, shown plainly, for correlation to be judged there alone
-_LIKE_GAIN = 0.25  # relative difference of gains on either side of a line of text
-_TEXT_LINE = 0.15  # the tallest line of text bridged, as a share of the query's height
+from firstseen.tuning import CONTENT
 
 
 def copied_content(
@@ -46,7 +32,7 @@ def copied_content(
     core = np.zeros_like(valid)
     core[y0:y1, x0:x1] = True
     core &= valid
-    if core.sum() < 50:
+    if core.sum() < CONTENT.min_core_pixels:
         return (0, 0, qw, qh), 0.0, 0.0
     gain, residual, limit = _fitted(q, w, core)
     centre = np.median(inliers, axis=0)
@@ -60,7 +46,7 @@ def copied_content(
         overlaid, row_gain, row_offset = _overlaid_rows(
             q[:, x0:x1], w[:, x0:x1], valid[:, x0:x1], gain, limit
         )
-        extent = shown | _bridge_text(overlaid, row_gain, round(_TEXT_LINE * qh))
+        extent = shown | _bridge_text(overlaid, row_gain, round(CONTENT.text_line * qh))
         # A row shown through an overlay is judged by its own fit in the column test.
         own = q - (row_gain[:, None] * w + row_offset[:, None])
         residual = np.where((overlaid & ~shown)[:, None], own, residual)
@@ -86,14 +72,14 @@ def _plain_correlation(q: np.ndarray, w: np.ndarray, core: np.ndarray, rows: np.
     """
     in_core = core.any(axis=1) & np.isfinite(rows)
     judged = core
-    if in_core.sum() >= 2 * _MIN_RUN:
+    if in_core.sum() >= 2 * CONTENT.min_run:
         better = in_core & (rows <= np.median(rows[in_core]))
         subset = core & better[:, None]
         if w[subset].std() > 0:
             _, residual, limit = _fitted(q, w, subset)
             plain_rows = _line_residual(np.where(core, residual, 0), core, axis=1)
             plain = core & (plain_rows < limit)[:, None]
-            if plain.sum() >= _PLAIN_SHARE * core.sum():
+            if plain.sum() >= CONTENT.plain_share * core.sum():
                 judged = plain
     if w[judged].std() == 0 or q[judged].std() == 0:
         return 0.0
@@ -109,7 +95,7 @@ def _band(content: np.ndarray, seed: int) -> tuple[int, int]:
     if not content[seed]:
         hits = np.flatnonzero(content)
         seed = int(hits[np.argmin(np.abs(hits - seed))])
-    bridged = np.convolve(content.astype(float), np.ones(_GAP), mode="same") > 0
+    bridged = np.convolve(content.astype(float), np.ones(CONTENT.band_gap), mode="same") > 0
     start = seed
     while start > 0 and bridged[start - 1]:
         start -= 1
@@ -129,7 +115,7 @@ def _line_residual(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.nda
     ordered = np.sort(np.where(valid, np.abs(residual), np.inf), axis=axis)
     middle = np.expand_dims(np.maximum(count - 1, 0) // 2, axis)
     median = np.take_along_axis(ordered, middle, axis=axis).squeeze(axis)
-    return np.where(count >= 0.15 * valid.shape[axis], median, np.inf)
+    return np.where(count >= CONTENT.line_overlap * valid.shape[axis], median, np.inf)
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -143,12 +129,12 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def _fitted(q: np.ndarray, w: np.ndarray, where: np.ndarray) -> tuple[float, np.ndarray, float]:
     """The gain of `q` on `w` fitted where `where` holds, the residual it leaves everywhere, and
-    the line residual under which a row or column counts as content: within `_RESIDUAL_FACTOR`
-    of the fitted pixels' own, plus a floor."""
+    the line residual under which a row or column counts as content: within
+    `CONTENT.residual_factor` of the fitted pixels' own, plus a floor."""
     gain, offset = linear_fit(w[where], q[where])
     residual = q - (gain * w + offset)
     spread = float(np.sqrt(np.mean(residual[where] ** 2)))
-    return gain, residual, _RESIDUAL_FACTOR * spread + _RESIDUAL_FLOOR
+    return gain, residual, CONTENT.residual_factor * spread + CONTENT.residual_floor
 
 
 def _row_fits(
@@ -184,14 +170,14 @@ def _overlaid_rows(
     residual = np.where(keep, np.abs(q - (g[:, None] * w + o[:, None])), 0)
     typical = residual.sum(axis=1) / np.maximum(keep.sum(axis=1), 1)
     shown = (
-        (keep.sum(axis=1) >= 0.05 * q.shape[1])
+        (keep.sum(axis=1) >= CONTENT.overlay_row_share * q.shape[1])
         & (typical < limit)
-        & (g > _OVERLAY_GAIN * gain)
-        & (corr > _OVERLAY_CORRELATION)
-        & (spread > _TEXTURE)
+        & (g > CONTENT.overlay_gain * gain)
+        & (corr > CONTENT.overlay_correlation)
+        & (spread > CONTENT.block_texture)
     )
     # A real overlay spans several rows; a lone row passing is a line of interface text.
-    run = np.ones((_MIN_RUN, 1), np.uint8)
+    run = np.ones((CONTENT.min_run, 1), np.uint8)
     shown = cv2.dilate(cv2.erode(shown.astype(np.uint8)[:, None], run), run)[:, 0] > 0
     return shown, g, o
 
@@ -203,9 +189,9 @@ def _bridge_text(shown: np.ndarray, gain: np.ndarray, span: int) -> np.ndarray:
     rows = np.flatnonzero(shown)
     for k in np.flatnonzero((np.diff(rows) > 1) & (np.diff(rows) <= span)):
         # Each side's gain from the rows next to the gap: the text's edge blurs the nearest.
-        above = float(np.median(gain[rows[max(k - _MIN_RUN + 1, 0) : k + 1]]))
-        below = float(np.median(gain[rows[k + 1 : k + 1 + _MIN_RUN]]))
-        if abs(above - below) <= _LIKE_GAIN * max(above, below):
+        above = float(np.median(gain[rows[max(k - CONTENT.min_run + 1, 0) : k + 1]]))
+        below = float(np.median(gain[rows[k + 1 : k + 1 + CONTENT.min_run]]))
+        if abs(above - below) <= CONTENT.like_gain * max(above, below):
             bridged[rows[k] : rows[k + 1]] = True
     return bridged
 
@@ -217,23 +203,29 @@ def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
     of the same shot, or another scene filmed from the same spot, shares the static background
     but not the people or objects that moved, which spoils many.
     """
-    rows, cols = q.shape[0] // _BLOCK, q.shape[1] // _BLOCK
+    rows, cols = q.shape[0] // CONTENT.block, q.shape[1] // CONTENT.block
     if not rows or not cols:
         return 0.0
 
     def blocks(a: np.ndarray) -> np.ndarray:
-        a = a[: rows * _BLOCK, : cols * _BLOCK]
-        return a.reshape(rows, _BLOCK, cols, _BLOCK).swapaxes(1, 2).reshape(rows * cols, -1)
+        a = a[: rows * CONTENT.block, : cols * CONTENT.block]
+        return (
+            a.reshape(rows, CONTENT.block, cols, CONTENT.block)
+            .swapaxes(1, 2)
+            .reshape(rows * cols, -1)
+        )
 
     qb, wb, vb = blocks(q), blocks(w), blocks(valid)
     qc = qb - qb.mean(axis=1, keepdims=True)
     wc = wb - wb.mean(axis=1, keepdims=True)
     q_sd, w_sd = np.sqrt((qc**2).mean(axis=1)), np.sqrt((wc**2).mean(axis=1))
-    textured = (vb.mean(axis=1) > 0.9) & (np.maximum(q_sd, w_sd) > _TEXTURE)
-    if textured.sum() < 4:
+    textured = (vb.mean(axis=1) > CONTENT.block_covered) & (
+        np.maximum(q_sd, w_sd) > CONTENT.block_texture
+    )
+    if textured.sum() < CONTENT.min_blocks:
         return 0.0
     corr = (qc * wc).mean(axis=1) / np.maximum(q_sd * w_sd, 1e-6)
-    return float((corr[textured] > _BLOCK_CORRELATION).mean())
+    return float((corr[textured] > CONTENT.block_correlation).mean())
 
 
 def onto(
@@ -241,7 +233,7 @@ def onto(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The query and the reference warped onto it, both lightly blurred (float32), and where the
     reference covers the query."""
-    q = cv2.GaussianBlur(query, (5, 5), 0).astype(np.float32)
+    q = _lightly_blurred(query)
     return q, warped(reference, h_work, query.shape), covered(reference, h_work, query.shape)
 
 
@@ -257,4 +249,10 @@ def warped(reference: np.ndarray, h_work: np.ndarray, shape: tuple[int, ...]) ->
     height, width = shape[:2]
     inverse = np.linalg.inv(h_work)
     moved = cv2.warpPerspective(reference, inverse, (width, height), flags=cv2.INTER_LINEAR)
-    return cv2.GaussianBlur(moved, (5, 5), 0).astype(np.float32)
+    return _lightly_blurred(moved)
+
+
+def _lightly_blurred(gray: np.ndarray) -> np.ndarray:
+    """Blurred just enough that resampling and codec noise do not count as disagreement."""
+    side = CONTENT.compare_blur
+    return cv2.GaussianBlur(gray, (side, side), 0).astype(np.float32)

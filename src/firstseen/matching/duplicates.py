@@ -18,9 +18,7 @@ from firstseen.matching.check import Checker
 from firstseen.matching.results import SegmentMatch
 from firstseen.matching.retrieve import Retriever
 from firstseen.matching.verify import verify
-
-_NEIGHBOURS = 32  # nearest frames looked up per frame
-_VERIFY_SEGMENTS = 3
+from firstseen.tuning import CLIP, DUPLICATES
 
 
 @dataclass(slots=True)
@@ -68,7 +66,7 @@ def find_shared_footage(searcher: Pieces) -> list[SharedFootage]:
     owner = {frame_id: item_id for item_id, f in frames.items() for frame_id in f.ids}
     pairs: set[tuple[int, int]] = set()
     for item_id, own in frames.items():
-        _, ids = retriever.archive.index.search(own.vectors, _NEIGHBOURS)
+        _, ids = retriever.archive.index.search(own.vectors, DUPLICATES.footage_neighbours)
         for other in {owner.get(int(i)) for i in ids.ravel() if i >= 0}:
             if other is not None and other != item_id:
                 pairs.add((min(item_id, other), max(item_id, other)))
@@ -100,7 +98,7 @@ def _compare(checker: Checker, a: Item, b: Item, fa: _Frames, fb: _Frames) -> Sh
     ]
     if not segments:
         return None
-    for segment in segments[:_VERIFY_SEGMENTS]:
+    for segment in segments[: CLIP.verify_segments]:
         q, r = segment.segment.best
         first = checker.reference_features(a, fa.ordinals[q], checker.fast)
         second = checker.reference_features(b, fb.ordinals[r], checker.fast)

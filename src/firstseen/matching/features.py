@@ -12,11 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-_MIN_EDGE = 400  # pictures smaller than this are enlarged before keypoints are found
-_MAX_WHOLE = 1600  # but a whole picture is never worked on larger than this
-# Half OpenCV's default: smooth, low-contrast pictures (a retina scan, a dim film frame) otherwise
-# yield a hundred keypoints or fewer; the count cap keeps the strongest on busy pictures.
-_SIFT_CONTRAST = 0.02
+from firstseen.tuning import FEATURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +30,7 @@ class Features:
 class LocalFeatures:
     """Keypoint extraction at a bounded working size (speed is set by the pixel count)."""
 
-    def __init__(self, kind: str = "orb", max_edge: int = 640, count: int = 1500) -> None:
+    def __init__(self, kind: str, max_edge: int, count: int) -> None:
         self.kind = kind
         self.max_edge = max_edge
         self.count = count
@@ -47,7 +43,7 @@ class LocalFeatures:
             detector = self._per_thread.detector = (
                 cv2.ORB_create(self.count)
                 if self.kind == "orb"
-                else cv2.SIFT_create(self.count, contrastThreshold=_SIFT_CONTRAST)
+                else cv2.SIFT_create(self.count, contrastThreshold=FEATURES.sift_contrast)
             )
         return detector
 
@@ -67,7 +63,9 @@ class LocalFeatures:
         focus = max(window[2:]) if window else max(height, width)
         # Small pictures (a photo cut out of a chat screenshot) are enlarged: keypoints need room.
         scale = min(
-            self.max_edge / focus, max(1.0, _MIN_EDGE / focus), _MAX_WHOLE / max(height, width)
+            self.max_edge / focus,
+            max(1.0, FEATURES.min_edge / focus),
+            FEATURES.max_whole / max(height, width),
         )
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if scale != 1:
@@ -89,3 +87,13 @@ class LocalFeatures:
             descriptors = np.sqrt(descriptors)
         points = (np.array([k.pt for k in keypoints], dtype=np.float32) + offset) / scale
         return Features(self.kind, points, descriptors, full, gray, scale)
+
+
+def fast_features() -> LocalFeatures:
+    """ORB at the settings that check every candidate (firstseen.tuning.FEATURES)."""
+    return LocalFeatures("orb", FEATURES.fast_max_edge, FEATURES.fast_count)
+
+
+def robust_features() -> LocalFeatures:
+    """SIFT at the settings that check the candidates ORB could not settle."""
+    return LocalFeatures("sift", FEATURES.robust_max_edge, FEATURES.robust_count)

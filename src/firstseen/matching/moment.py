@@ -18,26 +18,7 @@ import numpy as np
 from firstseen.archive.store import Archive
 from firstseen.matching.content import covered, linear_fit, onto, warped
 from firstseen.matching.verify import Alignment
-
-SPAN = 10.0  # seconds scanned on either side of the confirmed frame
-# Frames whose descriptors are this close to the confirmed frame's are ones the descriptor cannot
-# tell apart (a still shot, a fixed camera: adjacent samples reach 0.9-1.0, moving shots 0.2-0.8);
-# the scan ends at the first that is not.
-_TIED = 0.85
-_MIN_CHANGE = 0.005  # share of the content that must differ for frames to be told apart
-# Where they differ, the query's residual against another frame must be this much lower than
-# against the confirmed one: a degraded copy of swaying leaves otherwise picks a moment by noise.
-_CLEARLY = 0.9
-# How far the alignment may be from a crop, scale and rotation (relative to its scale): moments
-# are told apart pixel by pixel, which a shearing homography pinned down by a few keypoints on
-# a dark, flat frame cannot support.
-_MAX_SKEW = 0.1
-_COMPARE_EDGE = 320  # working size at which other frames are compared under an alignment
-_MOMENT_DIFFERENCE = 16.0  # grey levels by which two frames differ where they show a change
-# Within this, two frames show the same picture: repeated frames of a still shot differ by 2
-# levels once blurred at the compare size, while a line of caption text that changes, washed out
-# to a few pixels there, still reaches 23.
-_SAME_PICTURE = 8.0
+from firstseen.tuning import MOMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +38,16 @@ def closest_moment(
     """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
     possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
     its thumbnail gone, nothing else the descriptor ties)."""
-    if _skew(alignment.homography) > _MAX_SKEW:
+    if _skew(alignment.homography) > MOMENT.max_skew:
         return None
-    frames = archive.catalog.frames_between(item_id, time - SPAN, time + SPAN)
+    frames = archive.catalog.frames_between(
+        item_id, time - MOMENT.moment_span, time + MOMENT.moment_span
+    )
     here = next((k for k, frame in enumerate(frames) if frame[0] == frame_id), None)
     if here is None or len(frames) < 2:
         return None
     vectors = archive.catalog.vectors([frame[0] for frame in frames])
-    tied = vectors @ vectors[here] >= _TIED
+    tied = vectors @ vectors[here] >= MOMENT.tied
     height, width = alignment.reference_shape
 
     def gray(k: int) -> np.ndarray | None:
@@ -93,13 +76,13 @@ def closest_moment(
     predicted = predictions(registered, [picture for _, picture in read[1:]])
     share, mean_residuals = residuals(registered, predicted)
     best = int(np.argmin(mean_residuals))
-    if share < _MIN_CHANGE or mean_residuals[best] >= _CLEARLY * mean_residuals[0]:
+    if share < MOMENT.min_change or mean_residuals[best] >= MOMENT.clearly * mean_residuals[0]:
         best = 0
     # The frames showing the same picture as the one chosen, without a gap in between.
     same = {
         k
         for (k, _), change in zip(read, changes(registered, predicted, best), strict=True)
-        if change < _MIN_CHANGE
+        if change < MOMENT.min_change
     }
     first = last = read[best][0]
     while first - 1 in same:
@@ -142,21 +125,21 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     step. None when the frame covers too little of the content to judge.
     """
     x0, y0, x1, y1 = alignment.box
-    f = min(1.0, _COMPARE_EDGE / max(x1 - x0, y1 - y0, 1))
+    f = min(1.0, MOMENT.compare_edge / max(x1 - x0, y1 - y0, 1))
     size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
     crop = alignment.query.gray[y0:y1, x0:x1]
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if f < 1 else crop
     # Small box pixels → query working pixels (scale back, then shift by the box's corner).
     to_reference = alignment.homography @ np.array([[1 / f, 0, x0], [0, 1 / f, y0], [0, 0, 1]])
     q, w, valid = onto(small, gray, to_reference)
-    if valid.mean() < 0.5 or w[valid].std() == 0:
+    if valid.mean() < MOMENT.min_registered or w[valid].std() == 0:
         return None
     window = cv2.createHanningWindow(q.shape[::-1], cv2.CV_32F)
     (dx, dy), _ = cv2.phaseCorrelate(np.where(valid, w, w[valid].mean()), q, window)
     # The query shows at x what the warped frame shows at x - d.
     to_reference = to_reference @ np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]])
     w, valid = warped(gray, to_reference, q.shape), covered(gray, to_reference, q.shape)
-    if valid.sum() < 50 or w[valid].std() == 0:
+    if valid.sum() < MOMENT.min_registered_pixels or w[valid].std() == 0:
         return None
     gain, offset = linear_fit(w[valid], q[valid])
     return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
@@ -197,11 +180,11 @@ def changes(registered: Registered, predicted: list[np.ndarray], index: int) -> 
     shows the same picture. Measured in the frames' own grey levels, not the query's: a copy
     graded to low contrast must not make moments look alike."""
     valid, count = registered.valid, max(int(registered.valid.sum()), 1)
-    levels = _SAME_PICTURE * max(abs(registered.gain), 1e-6)
+    levels = MOMENT.same_picture * max(abs(registered.gain), 1e-6)
     return np.array(
         [(_differs(p, predicted[index], levels) & valid).sum() / count for p in predicted]
     )
 
 
-def _differs(a: np.ndarray, b: np.ndarray, levels: float = _MOMENT_DIFFERENCE) -> np.ndarray:
+def _differs(a: np.ndarray, b: np.ndarray, levels: float = MOMENT.moment_difference) -> np.ndarray:
     return np.abs(a - b) > levels

@@ -8,16 +8,7 @@ import cv2
 import numpy as np
 
 from firstseen.matching.results import Match
-
-_PART = 0.6  # side of the centre and corner parts searched when the whole does not verify
-_PART_MAP_EDGE = 256  # working size of the texture map that finds embedded pictures
-_PART_TEXTURE = 6.0  # grey-level spread that marks photographic content
-_PART_REGIONS = 3  # textured regions tried, largest first
-_PART_MIN_AREA, _PART_MAX_AREA = 0.03, 0.85  # of the query, for a region to be tried
-_FLAT = 4.0  # grey-level spread (any channel) along a gutter of a collage
-_COLLAGE_EDGE = 1024  # working size when looking for gutters: a few pixels wide must survive
-_CELL = 0.2  # of the collage's width (or a column's height), the least a picture of it spans
-_CORNER = 0.03  # of the query's size: how near its borders content must end to fill a corner
+from firstseen.tuning import REGIONS
 
 
 def parts_of(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -25,7 +16,7 @@ def parts_of(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     the textured regions found in it (a photo inside a chat screenshot, a video inside a player
     or a web page, an inset), its centre and its four corners (an inset in a textured picture)."""
     height, width = rgb.shape[:2]
-    scale = min(1.0, _PART_MAP_EDGE / max(height, width))
+    scale = min(1.0, REGIONS.part_map_edge / max(height, width))
     small = cv2.resize(
         cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
         None,
@@ -34,42 +25,49 @@ def parts_of(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         interpolation=cv2.INTER_AREA,
     ).astype(np.float32)
     # Local spread of grey levels: flat UI, chat bubbles and bars are low, photographs high.
-    mean = cv2.blur(small, (7, 7))
-    spread = np.sqrt(np.maximum(cv2.blur(small * small, (7, 7)) - mean * mean, 0))
-    mask = (spread > _PART_TEXTURE).astype(np.uint8)
-    side = max(3, round(0.03 * max(small.shape)))
+    texture = (REGIONS.part_texture_window, REGIONS.part_texture_window)
+    mean = cv2.blur(small, texture)
+    spread = np.sqrt(np.maximum(cv2.blur(small * small, texture) - mean * mean, 0))
+    mask = (spread > REGIONS.part_texture).astype(np.uint8)
+    side = max(REGIONS.part_closing_least, round(REGIONS.part_closing * max(small.shape)))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((side, side), np.uint8))
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
     area = small.shape[0] * small.shape[1]
     boxes = [
         stats[i, :4] / scale
-        for i in np.argsort(-stats[1:, 4])[:_PART_REGIONS] + 1
-        if _PART_MIN_AREA * area <= stats[i, 2] * stats[i, 3] <= _PART_MAX_AREA * area
+        for i in np.argsort(-stats[1:, 4])[: REGIONS.part_regions] + 1
+        if REGIONS.part_min_area * area <= stats[i, 2] * stats[i, 3] <= REGIONS.part_max_area * area
     ]
-    h, w = int(height * _PART), int(width * _PART)
+    h, w = int(height * REGIONS.part_side), int(width * REGIONS.part_side)
     corners = [((width - w) // 2, (height - h) // 2), (0, 0), (width - w, 0), (0, height - h)]
     corners.append((width - w, height - h))
     boxes += [np.array([x, y, w, h]) for x, y in corners]
     windows = [tuple(int(v) for v in box) for box in boxes]
-    return [(x, y, w, h) for x, y, w, h in windows if w >= 16 and h >= 16]
+    return [
+        (x, y, w, h)
+        for x, y, w, h in windows
+        if w >= REGIONS.smallest_window and h >= REGIONS.smallest_window
+    ]
 
 
 def collage_cells(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     """The pictures (x, y, w, h) of a collage: the still split along flat columns that run its
     whole height (gutters), then each column along flat rows that run its whole width. Empty
-    unless a full-height gutter parts pictures at least `_CELL` of the width each: a phone
+    unless a full-height gutter parts pictures at least `REGIONS.cell` of the width each: a phone
     screenshot has flat rows between posts, but nothing splits it from top to bottom."""
     height, width = rgb.shape[:2]
-    scale = min(1.0, _COLLAGE_EDGE / max(height, width))
+    scale = min(1.0, REGIONS.collage_edge / max(height, width))
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     small = small.astype(np.float32)
-    columns = _runs(small.std(axis=0).max(axis=1) > _FLAT, _CELL * small.shape[1])
+    columns = _runs(
+        small.std(axis=0).max(axis=1) > REGIONS.gutter_spread, REGIONS.cell * small.shape[1]
+    )
     if len(columns) < 2:
         return []
     cells = []
     for x0, x1 in columns:
-        flat = small[:, x0:x1].std(axis=1).max(axis=1) <= _FLAT
-        for y0, y1 in _runs(~flat, _CELL * small.shape[0]) or [(0, small.shape[0])]:
+        flat = small[:, x0:x1].std(axis=1).max(axis=1) <= REGIONS.gutter_spread
+        for y0, y1 in _runs(~flat, REGIONS.cell * small.shape[0]) or [(0, small.shape[0])]:
             x, y, w, h = (round(v / scale) for v in (x0, y0, x1 - x0, y1 - y0))
             cells.append((x, y, w, h))
     return cells
@@ -88,10 +86,10 @@ def cut_cells(shape: tuple[int, ...], confirmed: list[Match]) -> list[tuple[int,
 
     Only content that fills a corner of the query cuts it, as a picture of a collage does: a
     picture in a phone screenshot, a player or an inset lies between the page's other content,
-    which is not worth searching. Edges closer than `_CELL` to the query's border, or to another
-    cut, cut nothing."""
+    which is not worth searching. Edges closer than `REGIONS.cell` to the query's border, or to
+    another cut, cut nothing."""
     height, width = shape[:2]
-    slack_x, slack_y = _CORNER * width, _CORNER * height
+    slack_x, slack_y = REGIONS.corner * width, REGIONS.corner * height
 
     def in_corner(box: tuple[float, float, float, float]) -> bool:
         x0, y0, x1, y1 = box
@@ -103,7 +101,7 @@ def cut_cells(shape: tuple[int, ...], confirmed: list[Match]) -> list[tuple[int,
     def cuts(edges: list[float], size: int) -> list[int]:
         kept = [0]
         for edge in sorted(edges):
-            if _CELL * size <= edge - kept[-1] and edge <= (1 - _CELL) * size:
+            if REGIONS.cell * size <= edge - kept[-1] and edge <= (1 - REGIONS.cell) * size:
                 kept.append(round(edge))
         return [*kept, size]
 
@@ -128,7 +126,7 @@ def uncovered(
         ]
         return max(overlaps, default=0.0) / (w * h)
 
-    return [cell for cell in cells if covered(cell) < 0.5]
+    return [cell for cell in cells if covered(cell) < REGIONS.covered]
 
 
 def _boxes(confirmed: list[Match]) -> list[tuple[float, float, float, float]]:

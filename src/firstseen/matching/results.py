@@ -11,8 +11,7 @@ from firstseen.matching.align import Segment
 from firstseen.matching.features import Features
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.frames import spread
-
-FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
+from firstseen.tuning import VERDICT
 
 
 @dataclass(slots=True)
@@ -109,9 +108,9 @@ class Picture:
 
     @property
     def featureless(self) -> bool:
-        """Black or flat (verdict.FEATURELESS): the descriptor alone cannot attribute it."""
+        """Black or flat (VERDICT.featureless): the descriptor alone cannot attribute it."""
         if self._featureless is None:
-            self._featureless = spread(self.view) < verdict.FEATURELESS
+            self._featureless = spread(self.view) < VERDICT.featureless
         return self._featureless
 
     @property

@@ -16,12 +16,9 @@ from firstseen.archive.parts import part_frame
 from firstseen.archive.store import Archive
 from firstseen.matching.background import Background
 from firstseen.matching.hashbank import HashBank, similarity
-from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, Retrieved
-from firstseen.matching.tones import TONING_MARGIN
+from firstseen.matching.results import Hit, Match, Picture, Retrieved
 from firstseen.signals import Descriptor
-
-_CANDIDATE_FRAMES = 64  # nearest frames retrieved per query picture
-_OTHER_PICTURES = 2  # other parts of a still tried when the one most like a reference fails
+from firstseen.tuning import RETRIEVAL, TONES
 
 # (frame id, picture) → [similarity as it is, mirrored]
 Nearest = dict[tuple[int, int], list[float]]
@@ -51,10 +48,10 @@ class Retriever:
         biases = self.background.bias(vectors)
         owner = np.array([i for i, _ in variants])
         bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
-        whole = _nearest(*self.archive.index.search(vectors, _CANDIDATE_FRAMES), variants)
+        whole = _nearest(*self.archive.index.search(vectors, RETRIEVAL.candidate_frames), variants)
         parts: Nearest = {}
         if photo_parts:
-            part_sims, part_ids = self.archive.parts.search(vectors, _CANDIDATE_FRAMES)
+            part_sims, part_ids = self.archive.parts.search(vectors, RETRIEVAL.candidate_frames)
             parts = _nearest(part_sims, np.where(part_ids >= 0, part_frame(part_ids), -1), variants)
         # A photo found by a part is scored by its own similarity, computed here exactly: over
         # many parts, the closest of them is close by chance more often than a whole picture is,
@@ -144,7 +141,7 @@ def _best_hits(
                 max(plain, mirror),
                 picture,
                 lead_mirror > lead_plain,
-                abs(lead_mirror - lead_plain) < FLIP_MARGIN,
+                abs(lead_mirror - lead_plain) < RETRIEVAL.flip_margin,
                 lead=max(lead_plain, lead_mirror) - float(bias[picture]),
             )
         )
@@ -158,7 +155,7 @@ def _best_hits(
             (h for h in found if h is not first and h.lead > h.normalised),
             key=lambda h: -h.lead,
         )
-        also = tuple((h.picture, h.mirrored) for h in others[:_OTHER_PICTURES])
+        also = tuple((h.picture, h.mirrored) for h in others[: RETRIEVAL.other_pictures])
         best[frame_id] = replace(first, also=also, lead=max(h.lead for h in found))
     return best
 
@@ -166,7 +163,7 @@ def _best_hits(
 def _toning_handicap(picture: Picture) -> float:
     """What a toning must come closer by to answer for a frame instead of the query as it is: an
     ordinary copy graded in colour, or mirrored, is best shown as it is."""
-    return TONING_MARGIN if picture.tone else 0.0
+    return TONES.toning_margin if picture.tone else 0.0
 
 
 def _nearest(sims: np.ndarray, ids: np.ndarray, variants: list[tuple[int, bool]]) -> Nearest:

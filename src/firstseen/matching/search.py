@@ -20,9 +20,10 @@ from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells, parts_of, uncovered
 from firstseen.matching.results import Match, Picture, QueryResult
 from firstseen.matching.retrieve import Retriever
-from firstseen.matching.tones import TONING_MARGIN, tonings
+from firstseen.matching.tones import tonings
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor
+from firstseen.tuning import CHECK, TONES
 
 
 class Searcher:
@@ -34,7 +35,7 @@ class Searcher:
         descriptor: Descriptor,
         background: Background,
         calibration: verdict.Calibration = verdict.SSCD,
-        cache_size: int = 512,
+        cache_size: int = CHECK.reference_cache,
         workers: int = 1,
     ) -> None:
         self.archive = archive
@@ -131,7 +132,7 @@ def _closest_toning(tonings: list[Picture], matches: list[Match]) -> Picture:
     for match in matches:
         closest[match.picture] = max(closest[match.picture], match.normalised)
     best = int(np.argmax(closest))
-    return tonings[best] if closest[best] > closest[0] + TONING_MARGIN else tonings[0]
+    return tonings[best] if closest[best] > closest[0] + TONES.toning_margin else tonings[0]
 
 
 def _per_item(matches: list[Match]) -> list[Match]:

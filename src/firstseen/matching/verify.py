@@ -17,20 +17,7 @@ import numpy as np
 
 from firstseen.matching.content import copied_content
 from firstseen.matching.features import Features
-
-_RATIO = 0.8
-_MIN_MATCHES = 6
-_REPROJECTION_PX = 4.0
-# Copied content under 2 % of the query, or a thin strip, is a logo or the edge of a bar.
-_MIN_COVERAGE = 0.02
-_MIN_SHAPE = 0.15  # shortest side over longest
-# The aligned content agrees with the reference when it correlates this well overall and in this
-# share of its textured blocks (matching/verdict.py confirms a match on these). An alignment short
-# only of the agreement is refined before it is judged.
-MIN_CORRELATION = 0.5
-MIN_AGREEMENT = 0.4
-_REFINE_STEPS = 30
-_REFINE_EDGE = 320  # working size of the refinement, in pixels
+from firstseen.tuning import VERDICT, VERIFY
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +46,9 @@ class Verification:
 NOT_VERIFIED = Verification(0, 0, 0.0, 0.0, None)
 
 
-def verify(query: Features, reference: Features, min_inliers: int = _MIN_MATCHES) -> Verification:
+def verify(
+    query: Features, reference: Features, min_inliers: int = VERIFY.min_matches
+) -> Verification:
     """Checks whether `query` shows (part of) `reference`, and where; fewer inliers than
     `min_inliers` align nothing."""
     fit = _fit(query, reference)
@@ -67,11 +56,11 @@ def verify(query: Features, reference: Features, min_inliers: int = _MIN_MATCHES
         return NOT_VERIFIED
     src, _, h_work, keep = fit
     inliers = int(keep.sum())
-    if inliers < max(_MIN_MATCHES, min_inliers):
+    if inliers < max(VERIFY.min_matches, min_inliers):
         return Verification(inliers, len(src), 0.0, 0.0, None)
     points = src[keep] * query.scale
     (x0, y0, x1, y1), corr, agreement = copied_content(query, reference, h_work, points)
-    if agreement < MIN_AGREEMENT and corr >= MIN_CORRELATION:
+    if agreement < VERDICT.min_agreement and corr >= VERDICT.min_correlation:
         refined = _refine(query, reference, h_work, (x0, y0, x1, y1))
         if refined is not None:
             content = copied_content(query, reference, refined, points)
@@ -84,10 +73,9 @@ def verify(query: Features, reference: Features, min_inliers: int = _MIN_MATCHES
     right, bottom = np.clip(projected.max(axis=0), 0, [width, height])
     qh, qw = query.gray.shape
     box_w, box_h = x1 - x0, y1 - y0
-    small = box_w * box_h < _MIN_COVERAGE * qw * qh or min(box_w, box_h) < _MIN_SHAPE * max(
-        box_w, box_h
-    )
-    if small or right - left < 1 or bottom - top < 1:
+    tiny = box_w * box_h < VERIFY.min_coverage * qw * qh
+    thin = min(box_w, box_h) < VERIFY.min_shape * max(box_w, box_h)
+    if tiny or thin or right - left < 1 or bottom - top < 1:
         return Verification(inliers, len(src), corr, agreement, None)
     region = (round(left), round(top), round(right - left), round(bottom - top))
     alignment = Alignment(query, h_work, (x0, y0, x1, y1), reference.gray.shape)
@@ -100,16 +88,16 @@ def _fit(
     """Matched points (full-size pixels), the homography between the working-size pictures and
     the inlier mask; None when no plausible homography exists."""
     src, dst = _matches(query, reference)
-    if len(src) < _MIN_MATCHES:
+    if len(src) < VERIFY.min_matches:
         return None
     # Fitted in the working-size pixel grids, where the reprojection tolerance is meaningful.
     h_work, mask = cv2.findHomography(
         src * query.scale,
         dst * reference.scale,
         cv2.USAC_MAGSAC,
-        _REPROJECTION_PX,
-        maxIters=2000,
-        confidence=0.999,
+        VERIFY.reprojection_px,
+        maxIters=VERIFY.fit_iterations,
+        confidence=VERIFY.fit_confidence,
     )
     if h_work is None or mask is None or not _plausible(h_work):
         return None
@@ -121,7 +109,7 @@ def _matches(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarr
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
     norm = cv2.NORM_HAMMING if query.kind == "orb" else cv2.NORM_L2
     pairs = cv2.BFMatcher(norm).knnMatch(query.descriptors, reference.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < _RATIO * p[1].distance]
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < VERIFY.ratio * p[1].distance]
     src = query.points[[m.queryIdx for m in good]] if good else np.zeros((0, 2), np.float32)
     dst = reference.points[[m.trainIdx for m in good]] if good else np.zeros((0, 2), np.float32)
     return src, dst
@@ -131,7 +119,8 @@ def _plausible(h: np.ndarray) -> bool:
     """Rejects reflections, extreme scalings and strong perspective: a copy is a crop, scale,
     small rotation or mild keystone (a photographed screen) of its source."""
     det = np.linalg.det(h[:2, :2])
-    return 1e-3 < det < 1e3 and abs(h[2, 0]) < 2e-3 and abs(h[2, 1]) < 2e-3
+    scale, skew = VERIFY.max_area_scale, VERIFY.max_perspective
+    return 1 / scale < det < scale and abs(h[2, 0]) < skew and abs(h[2, 1]) < skew
 
 
 def _refine(
@@ -144,12 +133,13 @@ def _refine(
     down only roughly, and then fine content that truly matches falls a few pixels apart.
     """
     # Worked small: the inliers already place the content within a few pixels.
-    f = min(1.0, _REFINE_EDGE / max(*query.gray.shape, *reference.gray.shape))
+    f = min(1.0, VERIFY.refine_edge / max(*query.gray.shape, *reference.gray.shape))
     scale = np.diag([f, f, 1.0])
+    blur = (VERIFY.refine_blur, VERIFY.refine_blur)
 
     def small(gray: np.ndarray) -> np.ndarray:
         size = (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f)))
-        return cv2.GaussianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
+        return cv2.GaussianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), blur, 0)
 
     q, r = small(query.gray), small(reference.gray)
     x0, y0, x1, y1 = (round(v * f) for v in box)
@@ -162,7 +152,11 @@ def _refine(
             q.astype(np.float32),
             (inverse / inverse[2, 2]).astype(np.float32),
             cv2.MOTION_HOMOGRAPHY,
-            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, _REFINE_STEPS, 1e-4),
+            (
+                cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT,
+                VERIFY.refine_steps,
+                VERIFY.refine_epsilon,
+            ),
             mask,
             1,
         )
