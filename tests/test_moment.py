@@ -2,6 +2,7 @@
 vtest.avi: a street filmed from one spot while people walk through)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -15,9 +16,10 @@ from firstseen.archive.records import DescribedFrame, Sighting
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
-from firstseen.matching import search, verdict
-from firstseen.matching.moment import _MAX_SKEW, _skew, closest_moment
+from firstseen.matching import retrieve, verdict
+from firstseen.matching.moment import _skew, closest_moment
 from firstseen.matching.verify import verify
+from firstseen.tuning import MOMENT, RETRIEVAL
 
 
 def archived(directory: Path, path: Path) -> tuple[Archive, Path]:
@@ -54,15 +56,16 @@ def frame_at(path: Path, seconds: float) -> np.ndarray:
 def test_a_fixed_camera_still_is_timed_by_what_moved(street):
     archive, path = street
     searcher = open_searcher(archive)
+    checker = searcher.checker
     query = frame_at(path, 12.0)[40:-40, 60:-60]
     (item,) = archive.catalog.items()
     frames = {f.time: (f.frame_id, f.ordinal) for f in archive.catalog.item_frames(item.id)}
     assert {9.0, 12.0} <= frames.keys()
-    features = searcher.fast.extract(query)
+    features = checker.fast.extract(query)
 
     def confirmed_at(when: float):
         frame_id, ordinal = frames[when]
-        check = verify(features, searcher.reference_features(item, ordinal, searcher.fast))
+        check = verify(features, checker.reference_features(item, ordinal, checker.fast))
         assert verdict.verified(check) and check.alignment is not None
         return closest_moment(archive, item.id, item.sha256, frame_id, when, check.alignment)
 
@@ -101,8 +104,8 @@ def test_a_degraded_copy_of_swaying_leaves_is_timed_by_the_leaves(tree, start):
 
     truth, confirmed = nearest(12.0), nearest(start)
     query = degraded(frame_at(path, truth.time)[20:-20, 30:-30])
-    reference = searcher.reference_features(item, confirmed.ordinal, searcher.fast)
-    check = verify(searcher.fast.extract(query), reference)
+    reference = searcher.checker.reference_features(item, confirmed.ordinal, searcher.checker.fast)
+    check = verify(searcher.checker.fast.extract(query), reference)
     assert verdict.verified(check) and check.alignment is not None
     # Noise and blur change every pixel, the wind only the leaves: where the frames differ, the
     # query is still closest to the moment it was copied from, three seconds from the start.
@@ -116,7 +119,7 @@ def test_a_moment_that_retrieval_did_not_return_is_answered(tree, monkeypatch):
     """A long fixed shot ties more frames than retrieval returns: the frame the match moves to
     may be one it never saw, and is still answered with its time and PDQ distance."""
     archive, path = tree
-    monkeypatch.setattr(search, "_CANDIDATE_FRAMES", 1)
+    monkeypatch.setattr(retrieve, "RETRIEVAL", replace(RETRIEVAL, candidate_frames=1))
     searcher = open_searcher(archive)
     (item,) = archive.catalog.items()
     copied = min(archive.catalog.item_frames(item.id), key=lambda frame: abs(frame.time - 8.0))
@@ -161,4 +164,4 @@ def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():
     )
     assert _skew(rotation) < 1e-9
     sheared = np.array([[0.514, -0.148, 181.4], [0.045, 0.391, 29.7], [0, 0, 1]])
-    assert _skew(sheared) > _MAX_SKEW
+    assert _skew(sheared) > MOMENT.max_skew

@@ -23,6 +23,7 @@ from firstseen.engine import open_descriptor, open_searcher
 from firstseen.evidence.dates import period, relation, span
 from firstseen.evidence.render import render_html, write_report
 from firstseen.evidence.report import Claim, build_report
+from firstseen.matching.features import LocalFeatures
 from firstseen.media import load_frame_at
 
 CLAIM = Claim(date="2024-03-14", url="https://social.example/posts/4711")
@@ -87,6 +88,29 @@ def test_demo_verdict_in_plain_words(demo_report):
     assert match["description"] == "a cropped frame (00:12)" and match["verified"]
     assert match["keypoints_drawn"] >= 12 and match["region"]
     assert len(data["candidates"]) == 3 and not any(c["match"] for c in data["candidates"])
+
+
+def test_keypoints_are_drawn_with_the_settings_that_checked_the_match(
+    demo_archive, demo_searcher, demo_dir, monkeypatch
+):
+    """The figure's keypoint pairs come from the detectors the search checks with (ORB, then
+    SIFT, at the tuning module's settings): other settings would draw other pairs than the ones
+    the verdict rests on."""
+    made = []
+    init = LocalFeatures.__init__
+
+    def recording(self, kind, max_edge, count):
+        made.append((kind, max_edge, count))
+        init(self, kind, max_edge, count)
+
+    monkeypatch.setattr(LocalFeatures, "__init__", recording)
+    report = build_report(demo_archive, demo_searcher, demo_dir / "evidence.jpg", CLAIM)
+    checker = demo_searcher.checker
+    checked = {
+        (local.kind, local.max_edge, local.count) for local in (checker.fast, checker.robust)
+    }
+    assert made and set(made) <= checked
+    assert report.data["matches"][0]["keypoint_features"] == "ORB"
 
 
 def test_html_is_self_contained_with_embedded_pictures(demo_report):

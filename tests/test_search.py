@@ -21,9 +21,11 @@ from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.answers import result_json
 from firstseen.matching.insets import framed
+from firstseen.matching.regions import collage_cells, cut_cells
 from firstseen.matching.results import Match, Picture
-from firstseen.matching.search import Searcher, collage_cells, cut_cells
+from firstseen.matching.search import Searcher
 from firstseen.media.images import load_image
+from firstseen.tuning import VERDICT
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
 
@@ -105,7 +107,7 @@ def test_a_part_brings_a_photo_forward_but_does_not_score_it(demo_searcher, tmp_
     close by chance more often than a whole picture is."""
     rocket = Image.open(demo_dir / "media" / "rocket.jpg").convert("RGB")
     detail = np.asarray(rocket.crop((64, 42, 224, 148)).resize((320, 212)))
-    found = demo_searcher.retrieve([Picture(detail)], mirror=False, photo_parts=True)
+    found = demo_searcher.retriever.retrieve([Picture(detail)], mirror=False, photo_parts=True)
     item = demo_searcher.archive.catalog.item(found.by_part[0])
     frame_id = found.per_item[item.id][0]
     hit = found.best[frame_id]
@@ -116,7 +118,7 @@ def test_a_part_brings_a_photo_forward_but_does_not_score_it(demo_searcher, tmp_
         @ demo_searcher.archive.catalog.vectors([frame_id]).T
     )
     assert hit.similarity == pytest.approx(float(own[0, 0]), abs=1e-3)
-    without = demo_searcher.retrieve([Picture(detail)], mirror=False)
+    without = demo_searcher.retriever.retrieve([Picture(detail)], mirror=False)
     assert not without.by_part and without.best[frame_id].lead == without.best[frame_id].normalised
     Image.fromarray(detail).save(tmp_path / "detail.jpg", quality=85)
     best = demo_searcher.search(tmp_path / "detail.jpg").matches[0]
@@ -231,13 +233,13 @@ def test_checking_frames_on_worker_threads_changes_no_answer(demo_searcher, demo
             workers=workers,
         )
         threads: set[str] = set()
-        describe = searcher._reference_features
+        describe = searcher.checker._reference_features
 
         def recorded(*args):
             threads.add(threading.current_thread().name)
             return describe(*args)
 
-        searcher._reference_features = recorded
+        searcher.checker._reference_features = recorded
         found = [result_json(searcher.search(query)) for query in queries]
         for result in found:
             result.pop("elapsed_ms", None)
@@ -261,7 +263,7 @@ def test_a_black_picture_is_never_matched_on_the_descriptor_alone(tmp_path):
     searcher = open_searcher(archive)
     query = np.zeros((180, 320, 3), np.uint8)
     (found,) = searcher.search_image(query, top=1)
-    assert found.featureless and found.normalised > verdict.DESCRIPTOR_ALONE
+    assert found.featureless and found.normalised > VERDICT.descriptor_alone
     assert not found.match
     archive.close()
 

@@ -5,7 +5,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from firstseen.matching import verdict
-from firstseen.matching.verify import LocalFeatures, _refine, verify
+from firstseen.matching.features import fast_features, robust_features
+from firstseen.matching.verify import _refine, verify
 
 
 def test_refinement_pulls_a_rough_homography_onto_the_content(demo_dir):
@@ -14,7 +15,7 @@ def test_refinement_pulls_a_rough_homography_onto_the_content(demo_dir):
     photo = np.array(Image.open(demo_dir / "media" / "chelsea.png").convert("RGB"))
     truth = np.array([[0.8, 0.05, -40.0], [-0.03, 0.85, -20.0], [0.0, 0.0, 1.0]])  # ref → query
     query = cv2.warpPerspective(photo, truth, (300, 210))
-    local = LocalFeatures("orb")
+    local = fast_features()
     q, r = local.extract(query), local.extract(photo)
     # Query working pixels → reference working pixels, then knocked a few pixels off.
     exact = np.diag([r.scale, r.scale, 1]) @ np.linalg.inv(truth) @ np.diag([1 / q.scale] * 2 + [1])
@@ -45,7 +46,7 @@ def test_a_caption_band_over_much_of_a_crop_does_not_hide_the_agreement(demo_dir
     font = ImageFont.load_default(size=h // 8)
     draw.text((w // 14, h * 64 // 100), "Is this photo real?\nIt came by WhatsApp", font=font)
     query = np.array(Image.alpha_composite(shot.convert("RGBA"), band).convert("RGB"))
-    local = LocalFeatures("sift", max_edge=480, count=1000)
+    local = robust_features()
     check = verify(local.extract(query), local.extract(np.array(photo)))
     assert verdict.verified(check)
     assert check.correlation > 0.9

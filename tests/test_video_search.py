@@ -17,11 +17,12 @@ from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.align import align, distinctness
-from firstseen.matching.clip import _HELD_BYTES, _SMALL_EDGE, _held
+from firstseen.matching.clip import _held
 from firstseen.matching.results import SegmentMatch
 from firstseen.matching.verify import NOT_VERIFIED
 from firstseen.media import Frame, sample_video
 from firstseen.media.bars import content_box
+from firstseen.tuning import CLIP, VERDICT
 
 TE_VIDEOS = Path("threatexchange-tmk-vpdq") / "sample-videos"
 
@@ -80,7 +81,7 @@ def test_a_look_alike_recording_is_no_copy_on_the_descriptor_alone():
         distinct = distinctness(sims, query_times, reference_times, segment)
         found[name] = (distinct, SegmentMatch(segment, distinct=distinct))
     assert found["copy"][0] > 0.3 and found["copy"][1].match
-    assert found["alike"][0] < verdict.SEGMENT_DISTINCT and not found["alike"][1].match
+    assert found["alike"][0] < VERDICT.segment_distinct and not found["alike"][1].match
 
 
 def test_one_frame_pair_is_no_segment_on_the_descriptor_alone():
@@ -266,6 +267,6 @@ def test_a_huge_clip_holds_its_later_frames_small():
     big = [Frame(np.zeros((1280, 1280, 3), np.uint8), float(t)) for t in range(120)]
     kept = list(_held(big))
     held = sum(f.rgb.nbytes for f in kept)
-    assert held <= _HELD_BYTES + 1280 * 1280 * 3 + 120 * _SMALL_EDGE**2 * 3
-    assert max(kept[-1].rgb.shape) == _SMALL_EDGE and kept[0].rgb.shape == (1280, 1280, 3)
+    assert held <= CLIP.held_bytes + 1280 * 1280 * 3 + 120 * CLIP.small_edge**2 * 3
+    assert max(kept[-1].rgb.shape) == CLIP.small_edge and kept[0].rgb.shape == (1280, 1280, 3)
     assert [f.time for f in kept] == [f.time for f in big]

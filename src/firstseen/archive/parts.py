@@ -13,19 +13,24 @@ names its frame without a lookup, and a part goes when its frame goes.
 
 import numpy as np
 
+from firstseen.tuning import PARTS
+
 Box = tuple[int, int, int, int]  # (x, y, w, h)
 
-_GRID = 3
-_SIDE = 0.5  # of the photo's width and height
 _SLOTS = 16  # ids reserved per frame; more than the grid needs
 
 
 def part_windows(width: int, height: int) -> list[Box]:
     """The windows described for a photo of this size, in grid order."""
-    w, h = max(1, round(width * _SIDE)), max(1, round(height * _SIDE))
-    steps = range(_GRID)
+    w, h = max(1, round(width * PARTS.part_grid_side)), max(1, round(height * PARTS.part_grid_side))
+    steps = range(PARTS.part_grid)
     return [
-        (round((width - w) * col / (_GRID - 1)), round((height - h) * row / (_GRID - 1)), w, h)
+        (
+            round((width - w) * col / (PARTS.part_grid - 1)),
+            round((height - h) * row / (PARTS.part_grid - 1)),
+            w,
+            h,
+        )
         for row in steps
         for col in steps
     ]

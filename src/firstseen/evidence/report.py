@@ -23,13 +23,15 @@ from firstseen.evidence.dates import period
 from firstseen.evidence.wording import describe, is_cropped, report_verdict
 from firstseen.matching import verdict
 from firstseen.matching.answers import clock, match_json
+from firstseen.matching.features import LocalFeatures, fast_features, robust_features
 from firstseen.matching.results import Match
 from firstseen.matching.search import Searcher
 from firstseen.matching.tones import tonings
-from firstseen.matching.verify import LocalFeatures, inlier_pairs
+from firstseen.matching.verify import inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.text import shown as printable_name
+from firstseen.tuning import VERDICT
 
 _QUERY_FRAMES = 12  # frames of a video query tried when drawing keypoint matches
 _CANDIDATES = 3  # closest non-matching candidates shown
@@ -99,10 +101,11 @@ def _source_picture(archive: Archive, match: Match) -> tuple[np.ndarray | None, 
 def _keypoints(
     queries: list[np.ndarray], source: np.ndarray, match: Match
 ) -> tuple[int, pictures.Pairs | None, str]:
-    """The query picture and inlier keypoint pairs that best show the match (ORB, then SIFT)."""
+    """The query picture and inlier keypoint pairs that best show the match, found with the
+    detectors the search checks with, the one whose check decided the match first."""
     item = match.item
     best: tuple[int, pictures.Pairs | None, str] = (0, None, "")
-    for local in (LocalFeatures("orb", 640, 1500), LocalFeatures("sift", 640, 1500)):
+    for local in _detectors(match):
         reference = local.extract(source, full_size=(item.width, item.height))
         for index, rgb in enumerate(queries):
             searched = _as_searched(rgb, match.tone)
@@ -113,9 +116,17 @@ def _keypoints(
                 q[:, 0] = rgb.shape[1] - 1 - q[:, 0]
             if len(q) > len(best[1] or ()):
                 best = (index, pictures.Pairs(q, s), local.kind.upper())
-        if best[1] is not None and len(best[1]) >= verdict.MIN_INLIERS:
+        if best[1] is not None and len(best[1]) >= VERDICT.min_inliers:
             break
     return best
+
+
+def _detectors(match: Match) -> list[LocalFeatures]:
+    """ORB and SIFT at the settings the search checks with (firstseen.tuning.FEATURES), the
+    detector of the check the verdict rests on first, so the pairs drawn are that check's."""
+    fast, robust = fast_features(), robust_features()
+    alignment = match.check.alignment
+    return [robust, fast] if alignment and alignment.query.kind == robust.kind else [fast, robust]
 
 
 def _as_searched(rgb: np.ndarray, tone: str | None) -> np.ndarray:
@@ -295,9 +306,9 @@ def build_report(
         "archive": _archive_summary(archive),
         "search": {"top": top, "elapsed_ms": round(result.elapsed_ms, 1)},
         "thresholds": {
-            "min_inliers": verdict.MIN_INLIERS,
-            "min_correlation": verdict.MIN_CORRELATION,
-            "min_agreement": verdict.MIN_AGREEMENT,
+            "min_inliers": VERDICT.min_inliers,
+            "min_correlation": VERDICT.min_correlation,
+            "min_agreement": VERDICT.min_agreement,
             "descriptor_alone": searcher.calibration.descriptor_alone,
             "segment_alone": searcher.calibration.segment_alone,
         },

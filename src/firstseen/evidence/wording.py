@@ -10,6 +10,7 @@ from firstseen.matching.align import Segment
 from firstseen.matching.answers import clock, clock_span
 from firstseen.matching.results import Match
 from firstseen.matching.tones import FALSE_COLOUR, FALSE_COLOUR_INVERTED, INVERTED
+from firstseen.tuning import VERDICT
 
 _CROPPED = 0.9  # a region covering less of the source than this is called a crop
 # How a copy found toned back (matching/tones.py) is described: a thermal look's "black-hot" is
@@ -88,8 +89,8 @@ def _evidence_sentence(match: Match) -> str:
             f"Local features confirm it: {check.inliers} keypoint matches agree on one geometric "
             f"mapping, the overlapping content correlates at {check.correlation:.3f} and "
             f"{check.agreement:.0%} of its textured blocks agree (thresholds: "
-            f"{verdict.MIN_INLIERS} matches, correlation {verdict.MIN_CORRELATION}, "
-            f"{verdict.MIN_AGREEMENT:.0%} of blocks)."
+            f"{VERDICT.min_inliers} matches, correlation {VERDICT.min_correlation}, "
+            f"{VERDICT.min_agreement:.0%} of blocks)."
         )
     if match.segments:
         return (

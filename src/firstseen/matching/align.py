@@ -19,19 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAIR_MIN = 0.1  # normalised similarity a frame pair needs to vote (unrelated pairs: ~0 ± 0.1)
-_PAIRS_PER_FRAME = 3  # best reference frames per query frame that vote
-_SPEEDS = 2.0 ** (np.arange(-6, 7) / 6)  # 0.5× .. 2×, 12 % apart
-_TOLERANCE = 1.0  # seconds off the line a pair may be (1 fps sampling, speed grid spacing)
-_MAX_GAP = 3.0  # seconds of query without a matching frame that end a segment
-_MAX_SEGMENTS = 8  # per query and reference
-_MIN_VOTES = 0.15  # summed similarity a line needs to be considered
-# Votes are discounted by 10 % per doubling away from normal speed: on a static shot every speed
-# fits about as well, and normal speed is then the likely one.
-_SPEED_PRIOR = 0.1
-_FINE_SPEEDS = 2.0 ** (np.arange(-24, 25) / 24)  # the refinement's grid, 3 % apart
-_FINE_PRIOR = 0.02  # its discount per doubling away from normal speed
-_OFFSET_STEP = 0.1  # seconds
+from firstseen.tuning import ALIGN
+
+
+def _speeds(steps: int) -> np.ndarray:
+    """Speeds from 0.5× to 2×, `steps` to each doubling."""
+    return 2.0 ** (np.arange(-steps, steps + 1) / steps)
+
+
+_SPEEDS = _speeds(ALIGN.speed_steps)  # voted
+_FINE_SPEEDS = _speeds(ALIGN.fine_speed_steps)  # the refinement's grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +46,7 @@ class Segment:
     def score(self) -> float:
         """Mean similarity, discounted for very short evidence: one frame pair could be chance,
         three in a line hardly."""
-        return self.similarity * (1.0 - 0.5 ** min(self.frames, 8))
+        return self.similarity * (1.0 - ALIGN.short_discount ** min(self.frames, ALIGN.full_pairs))
 
 
 def align(
@@ -74,14 +71,14 @@ def align(
     weight = sims[pairs[:, 0], pairs[:, 1]]
     free = np.ones(len(pairs), bool)
     segments: list[Segment] = []
-    while len(segments) < _MAX_SEGMENTS and free.any():
+    while len(segments) < ALIGN.max_segments and free.any():
         line = _strongest_line(q, r, weight, free)
         if line is None:
             break
-        near = free & (np.abs(r - (line[0] * q + line[1])) <= _TOLERANCE)
+        near = free & (np.abs(r - (line[0] * q + line[1])) <= ALIGN.tolerance)
         rows = np.unique(pairs[near, 0])
         speed, offset = _refine(sims, (query_times, reference_times), rows, *line)
-        on_line = free & (np.abs(r - (speed * q + offset)) <= _TOLERANCE)
+        on_line = free & (np.abs(r - (speed * q + offset)) <= ALIGN.tolerance)
         for run in _runs(pairs, q, weight, on_line):
             segment = _segment(
                 run,
@@ -106,11 +103,11 @@ def align(
 def _candidate_pairs(sims: np.ndarray) -> np.ndarray:
     """(query frame, reference frame) pairs: each query frame's most similar reference frames,
     when similar enough to mean something."""
-    k = min(_PAIRS_PER_FRAME, sims.shape[1])
+    k = min(ALIGN.pairs_per_frame, sims.shape[1])
     best = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     rows = np.repeat(np.arange(sims.shape[0]), k)
     cols = best.ravel()
-    keep = sims[rows, cols] >= PAIR_MIN
+    keep = sims[rows, cols] >= ALIGN.pair_min
     return np.stack([rows[keep], cols[keep]], axis=1)
 
 
@@ -118,7 +115,7 @@ def _strongest_line(
     q: np.ndarray, r: np.ndarray, weight: np.ndarray, free: np.ndarray
 ) -> tuple[float, float] | None:
     """(speed, offset) with the most similarity on it, one vote per pair and speed."""
-    best, found = _MIN_VOTES, None
+    best, found = ALIGN.min_votes, None
     qf, rf, wf = q[free], r[free], weight[free]
     for speed in _SPEEDS:
         offsets = rf - speed * qf
@@ -126,9 +123,9 @@ def _strongest_line(
         sorted_offsets, sorted_weight = offsets[order], wf[order]
         cumulative = np.concatenate([[0.0], np.cumsum(sorted_weight)])
         # Votes within ±tolerance of each pair's own offset, by two binary searches.
-        lo = np.searchsorted(sorted_offsets, sorted_offsets - _TOLERANCE, "left")
-        hi = np.searchsorted(sorted_offsets, sorted_offsets + _TOLERANCE, "right")
-        votes = (cumulative[hi] - cumulative[lo]) * (1 - _SPEED_PRIOR * abs(np.log2(speed)))
+        lo = np.searchsorted(sorted_offsets, sorted_offsets - ALIGN.tolerance, "left")
+        hi = np.searchsorted(sorted_offsets, sorted_offsets + ALIGN.tolerance, "right")
+        votes = (cumulative[hi] - cumulative[lo]) * (1 - ALIGN.speed_prior * abs(np.log2(speed)))
         top = int(np.argmax(votes))
         if votes[top] > best:
             members = slice(lo[top], hi[top])
@@ -154,7 +151,7 @@ def _refine(
         return speed, offset
     q = query_times[rows]
     centre_q, centre_r = float(q.mean()), float(speed * q.mean() + offset)
-    steps = np.arange(-_TOLERANCE, _TOLERANCE + 1e-9, _OFFSET_STEP)
+    steps = np.arange(-ALIGN.tolerance, ALIGN.tolerance + 1e-9, ALIGN.offset_step)
     best, found = -np.inf, (speed, offset)
     for candidate in _FINE_SPEEDS:
         offsets = centre_r - candidate * centre_q + steps
@@ -164,8 +161,11 @@ def _refine(
         share = np.clip((r - t0) / np.maximum(t1 - t0, 1e-6), 0.0, 1.0)
         value = sims[rows, right - 1] * (1 - share) + sims[rows, right] * share
         # Off the ends of the reference nothing is copied.
-        value[(r < reference_times[0] - 0.5) | (r > reference_times[-1] + 1.0)] = 0.0
-        means = value.mean(axis=1) * (1 - _FINE_PRIOR * abs(np.log2(candidate)))
+        value[
+            (r < reference_times[0] - ALIGN.reference_lead)
+            | (r > reference_times[-1] + ALIGN.reference_tail)
+        ] = 0.0
+        means = value.mean(axis=1) * (1 - ALIGN.fine_prior * abs(np.log2(candidate)))
         top = int(np.argmax(means))
         if means[top] > best:
             best, found = float(means[top]), (float(candidate), float(offsets[top]))
@@ -187,7 +187,7 @@ def _runs(pairs: np.ndarray, q: np.ndarray, weight: np.ndarray, on_line: np.ndar
     ordered = sorted(_one_per_frame(pairs, weight, on_line), key=lambda i: q[i])
     run: list[int] = []
     for index in ordered:
-        if run and q[index] - q[run[-1]] > _MAX_GAP:
+        if run and q[index] - q[run[-1]] > ALIGN.max_gap:
             yield run
             run = []
         run.append(index)
@@ -248,7 +248,7 @@ def distinctness(
     gaps = []
     for row in np.flatnonzero((query_times >= start) & (query_times <= end)):
         expected = offset + segment.speed * (query_times[row] - start)
-        near = np.abs(reference_times - expected) <= _TOLERANCE
+        near = np.abs(reference_times - expected) <= ALIGN.tolerance
         if near.any():
             gaps.append(float(sims[row, near].max() - np.median(sims[row])))
     return float(np.mean(gaps)) if gaps else 0.0

@@ -9,7 +9,7 @@ people as `clock` writes them.
 import math
 from typing import Any
 
-from firstseen.archive.catalog import Item
+from firstseen.archive.records import Item
 from firstseen.matching.duplicates import SharedFootage
 from firstseen.matching.results import Match, QueryResult, SegmentMatch
 

@@ -19,11 +19,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from firstseen.signals import Descriptor
+from firstseen.tuning import BACKGROUND
 
-BETA = 1.0
-NEIGHBOURS = 3
-_COUNT = 384
-_SIDE = 320
+# The recipe of the generated set, with the ranges its makers draw from: a change makes another
+# set, so _VERSION names it in the cache.
+_SIDE = 320  # pixels
 _VERSION = 1
 
 
@@ -91,7 +91,9 @@ def _gradient(rng: np.random.Generator) -> np.ndarray:
 _MAKERS = (_pink_noise, _pink_noise, _text_page, _layout, _gradient)
 
 
-def background_pictures(count: int = _COUNT, seed: int = 0) -> list[np.ndarray]:
+def background_pictures(
+    count: int = BACKGROUND.background_count, seed: int = 0
+) -> list[np.ndarray]:
     """The deterministic synthetic background set."""
     rng = np.random.default_rng(seed)
     return [_MAKERS[i % len(_MAKERS)](rng) for i in range(count)]
@@ -105,7 +107,12 @@ def _cache_dir() -> Path:
 class Background:
     """Background descriptors for one model, and the correction they give."""
 
-    def __init__(self, vectors: np.ndarray, beta: float = BETA, k: int = NEIGHBOURS) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        beta: float = BACKGROUND.beta,
+        k: int = BACKGROUND.background_nearest,
+    ) -> None:
         self.vectors = vectors
         self.beta = beta
         self.k = k
@@ -113,7 +120,8 @@ class Background:
     @classmethod
     def for_descriptor(cls, descriptor: Descriptor, model_key: str) -> "Background":
         """Loads the cached background descriptors, computing them on first use."""
-        tag = hashlib.sha256(f"{model_key}|{_COUNT}|{_VERSION}".encode()).hexdigest()[:16]
+        count = BACKGROUND.background_count
+        tag = hashlib.sha256(f"{model_key}|{count}|{_VERSION}".encode()).hexdigest()[:16]
         path = _cache_dir() / f"background-{descriptor.name}-{tag}.npy"
         if path.exists():
             return cls(np.load(path))

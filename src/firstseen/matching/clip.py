@@ -15,85 +15,69 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from firstseen.archive.catalog import Item
+from firstseen.archive.catalog import Catalog
+from firstseen.archive.records import Item
 from firstseen.errors import MediaError
 from firstseen.matching import verdict
 from firstseen.matching.align import align, distinctness
+from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
-from firstseen.matching.results import FLIP_MARGIN, Hit, Match, Picture, SegmentMatch
-from firstseen.matching.tones import TONING_MARGIN, Toning, tonings_of
+from firstseen.matching.results import Hit, Match, Picture, SegmentMatch
+from firstseen.matching.retrieve import Retriever
+from firstseen.matching.tones import Toning, tonings_of
 from firstseen.media import Frame, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.signals import pdq_distance, pdq_hash
-
-if TYPE_CHECKING:
-    from firstseen.matching.search import Searcher
-
-# Frames sampled per second of query: twice the archive's rate while the clip is short (halves
-# the boundary error and pins down speed changes), falling to once a second for clips over 60 s
-# and below that for clips over 360 s, which keeps a query within VSC2022's 10 s budget.
-_DENSE_FPS, _SPARSE_FPS = 2.0, 1.0
-_DENSE_FRAMES = 60
-_MAX_FRAMES = 360
-_FRAME_EDGE = 1280  # larger frames are reduced when decoded: bounds memory, changes no answer
-# Frames are held at up to _FRAME_EDGE until these bytes are held (97 frames of 720p, more than a
-# 60 s query samples), later ones at _SMALL_EDGE: the 720 frames a query may sample then hold at
-# most 256 + 141 MiB (1280 x 1280), twice that when a clip is searched again toned.
-_HELD_BYTES = 256 << 20
-_SMALL_EDGE = 256
-_ITEMS = 8  # candidate references aligned
-_VERIFY_ITEMS = 4  # of which the best are checked with local features
-_VERIFY_SEGMENTS = 3  # segments checked per reference
-_TONING_SAMPLES = 4  # frames that choose the toning a clip which matches nothing is searched under
-_TONINGS_TRIED = 2  # tonings a clip that matches nothing is searched again under, closest first
+from firstseen.tuning import CHECK, CLIP, RETRIEVAL, TONES
 
 
-def search_clip(searcher: "Searcher", path: Path, top: int) -> list[Match]:
+def search_clip(retriever: Retriever, checker: Checker, path: Path, top: int) -> list[Match]:
     """Matches of a query video, best first, each with its aligned segments."""
     info = video_info(path)
-    fps = _DENSE_FPS
+    fps = CLIP.dense_fps
     if info.duration:
-        fps = min(_DENSE_FPS, max(_SPARSE_FPS, _DENSE_FRAMES / info.duration))
-        fps = min(fps, _MAX_FRAMES / info.duration)
+        fps = min(CLIP.dense_fps, max(CLIP.sparse_fps, CLIP.dense_frames / info.duration))
+        fps = min(fps, CLIP.max_frames / info.duration)
     # Shot starts come on top of the steady sample; a clip cut every second is still bounded.
-    frames = list(_held(islice(sample_video(path, fps), 2 * _MAX_FRAMES)))
+    frames = list(_held(islice(sample_video(path, fps), CLIP.cut_allowance * CLIP.max_frames)))
     if not frames:
         raise MediaError("no decodable video frames")
-    if not len(searcher.archive.index) and not len(searcher.hashbank):
+    if not len(retriever.archive.index) and not len(retriever.hashbank):
         return []
     times = np.array([f.time for f in frames])
     cuts = np.array([f.shot_start for f in frames])
     length = info.duration or float(times[-1]) + 1.0 / fps
     sampled = (times, cuts)
-    matches = _search_pictures(searcher, [Picture(f.rgb) for f in frames], sampled, length, top)
-    for toning in [] if any(m.match for m in matches) else _tonings(searcher, frames):
+    pictures = [Picture(f.rgb) for f in frames]
+    matches = _search_pictures(retriever, checker, pictures, sampled, length, top)
+    for toning in [] if any(m.match for m in matches) else _tonings(retriever, frames):
         toned = [Picture(toning.apply(f.rgb), tone=toning.name) for f in frames]
-        again = _search_pictures(searcher, toned, sampled, length, top)
+        again = _search_pictures(retriever, checker, toned, sampled, length, top)
         if any(m.match for m in again):
             matches = again
             break
-    matches += _hash_matches(searcher, frames, sampled, length)
+    matches += _hash_matches(retriever, frames, sampled, length)
     matches.sort(key=lambda m: -m.score)
     return matches[:top]
 
 
 def _held(frames: Iterable[Frame]) -> Iterator[Frame]:
-    """The sampled frames as a search keeps them: up to `_FRAME_EDGE`, and once `_HELD_BYTES`
-    are held, at `_SMALL_EDGE`, so that a long or huge clip (a 1280 x 1280 upload cut every
-    second) cannot hold gigabytes; ordinary clips stay whole."""
+    """The sampled frames as a search keeps them: up to `CLIP.frame_edge`, and once
+    `CLIP.held_bytes` are held, at `CLIP.small_edge`, so that a long or huge clip (a 1280 x 1280
+    upload cut every second) cannot hold gigabytes; ordinary clips stay whole."""
     held = 0
     for frame in frames:
-        rgb = shrink(frame.rgb, _FRAME_EDGE if held < _HELD_BYTES else _SMALL_EDGE)
+        rgb = shrink(frame.rgb, CLIP.frame_edge if held < CLIP.held_bytes else CLIP.small_edge)
         held += rgb.nbytes
         yield replace(frame, rgb=rgb)
 
 
 def _search_pictures(
-    searcher: "Searcher",
+    retriever: Retriever,
+    checker: Checker,
     pictures: list[Picture],
     sampled: tuple[np.ndarray, np.ndarray],
     length: float,
@@ -102,30 +86,32 @@ def _search_pictures(
     """Matches of the clip's sampled frames (`sampled`: their times and shot starts) among the
     indexed media, each video with its aligned segments."""
     times = sampled[0]
-    found = searcher.retrieve(pictures)
+    found = retriever.retrieve(pictures)
     mirrored = np.array([m for _, m in found.variants])
     plain, mirror = found.vectors[~mirrored], found.vectors[mirrored]
     matches = []
-    for position, item_id in enumerate(found.ranked[: max(top, _ITEMS)]):
-        item = searcher.archive.catalog.item(item_id)
+    for position, item_id in enumerate(found.ranked[: max(top, CLIP.clip_items)]):
+        item = retriever.archive.catalog.item(item_id)
         if item is None:
             continue
-        checked = position < _VERIFY_ITEMS
+        checked = position < CHECK.verify_items
         if item.kind == "image":
             candidates = found.per_item[item_id][:1]
-            chosen = searcher.best_frame(
+            chosen = checker.best_frame(
                 item, candidates, found.best, found.info, pictures, int(checked)
             )
             matches.append(chosen)
             continue
-        aligned = _align_item(searcher, item, (plain, mirror), found.bias, sampled, length)
+        catalog, calibration = retriever.archive.catalog, checker.calibration
+        vectors = (plain, mirror)
+        aligned = _align_item(catalog, calibration, item, vectors, found.bias, sampled, length)
         if aligned is not None:
             chosen, seen = aligned
-            matches.append(
-                _verify_segments(searcher, chosen, seen, pictures) if checked else chosen
-            )
-    _mark_featureless(searcher.calibration, matches, pictures, times)
-    stored = searcher.archive.catalog.frames_info([m.frame_id for m in matches])
+            matches.append(_verify_segments(checker, chosen, seen, pictures) if checked else chosen)
+    _mark_featureless(checker.calibration, matches, pictures, times)
+    stored = retriever.archive.catalog.frames_info(
+        [m.frame_id for m in matches if m.frame_id is not None]
+    )
     query_hashes: dict[int, bytes] = {}
     for chosen in matches:
         chosen.tone = pictures[0].tone
@@ -134,28 +120,28 @@ def _search_pictures(
         picture = chosen.segments[0].segment.best[0] if chosen.segments else chosen.picture
         if picture not in query_hashes:
             query_hashes[picture] = pdq_hash(pictures[picture].rgb).bits
-        chosen.pdq_distance = pdq_distance(query_hashes[picture], stored[chosen.frame_id][3])
+        chosen.pdq_distance = pdq_distance(query_hashes[picture], stored[chosen.frame_id].pdq)
     return matches
 
 
-def _tonings(searcher: "Searcher", frames: list[Frame]) -> list[Toning]:
+def _tonings(retriever: Retriever, frames: list[Frame]) -> list[Toning]:
     """The tonings (matching/tones.py) under which a few of the clip's frames come clearly closer
-    to the archive than as they are, closest first, at most `_TONINGS_TRIED`: a thermal or
+    to the archive than as they are, closest first, at most `CLIP.tonings_tried`: a thermal or
     night-vision look is laid on a whole clip, so a few frames tell it, and all are then searched
     under it. The closest is not always the right one (the grey negative of a black-hot rainbow
     comes close too), so the next is tried when it matches nothing."""
-    if not len(searcher.archive.index):
+    if not len(retriever.archive.index):
         return []
-    step = max(1, len(frames) // _TONING_SAMPLES)
-    samples = [f.rgb for f in frames[::step][:_TONING_SAMPLES]]
+    step = max(1, len(frames) // CLIP.toning_samples)
+    samples = [f.rgb for f in frames[::step][: CLIP.toning_samples]]
     candidates = tonings_of(samples)
     pictures = [rgb for toning in candidates for rgb in map(toning.apply, samples)]
-    vectors = searcher.descriptor.describe(samples + pictures)
-    nearest, _ = searcher.archive.index.search(vectors, 1)
-    normalised = nearest[:, 0] - searcher.background.bias(vectors)
+    vectors = retriever.descriptor.describe(samples + pictures)
+    nearest, _ = retriever.archive.index.search(vectors, 1)
+    normalised = nearest[:, 0] - retriever.background.bias(vectors)
     closeness = normalised.reshape(len(candidates) + 1, len(samples)).mean(axis=1)
-    order = np.argsort(-closeness[1:])[:_TONINGS_TRIED]
-    return [candidates[i] for i in order if closeness[1 + i] > closeness[0] + TONING_MARGIN]
+    order = np.argsort(-closeness[1:])[: CLIP.tonings_tried]
+    return [candidates[i] for i in order if closeness[1 + i] > closeness[0] + TONES.toning_margin]
 
 
 def _mark_featureless(
@@ -165,7 +151,7 @@ def _mark_featureless(
     times: np.ndarray,
 ) -> None:
     """Flags the answers the descriptor alone would decide whose query frames are mostly black or
-    flat (verdict.FEATURELESS); looked at only there, since it costs a few ms a frame."""
+    flat (VERDICT.featureless); looked at only there, since it costs a few ms a frame."""
     still_alone, segment_alone = calibration.descriptor_alone, calibration.segment_alone
     for chosen in matches:
         alone = verdict.descriptor_decides(chosen.normalised, chosen.check, still_alone)
@@ -180,18 +166,21 @@ def _mark_featureless(
 
 
 def _hash_matches(
-    searcher: "Searcher", frames: list[Frame], sampled: tuple[np.ndarray, np.ndarray], length: float
+    retriever: Retriever,
+    frames: list[Frame],
+    sampled: tuple[np.ndarray, np.ndarray],
+    length: float,
 ) -> list[Match]:
     """Matches among hash-only items (a partner's vPDQ file): the query frames' PDQ hashes are
     compared with theirs and the pairs within ThreatExchange's limit are aligned in time like
     descriptor pairs. There is nothing to verify against, and no mirrored search (PDQ is not
     mirror-invariant)."""
-    if not len(searcher.hashbank):
+    if not len(retriever.hashbank):
         return []
     times, cuts = sampled
     matches = []
-    for item_id, pairs in searcher.hashbank.match_pictures([f.rgb for f in frames]).items():
-        item = searcher.archive.catalog.item(item_id)
+    for item_id, pairs in retriever.hashbank.match_pictures([f.rgb for f in frames]).items():
+        item = retriever.archive.catalog.item(item_id)
         if item is None:
             continue
         ordinals, column = np.unique(pairs.ordinal, return_inverse=True)
@@ -230,13 +219,17 @@ class _Comparison:
     plain: np.ndarray  # raw similarities (query frame × reference frame), as the query is
     mirror: np.ndarray  # and mirrored
     bias: np.ndarray  # background correction per query frame
-    calibration: verdict.Calibration  # the searcher's
+    calibration: verdict.Calibration  # the checker's
 
     def hit(self, q: int, r: int) -> Hit:
         plain, mirror = float(self.plain[q, r]), float(self.mirror[q, r])
         best = max(plain, mirror)
         return Hit(
-            best - float(self.bias[q]), best, q, mirror > plain, abs(mirror - plain) < FLIP_MARGIN
+            best - float(self.bias[q]),
+            best,
+            q,
+            mirror > plain,
+            abs(mirror - plain) < RETRIEVAL.flip_margin,
         )
 
     def match(self, item: Item, q: int, r: int, segments: list[SegmentMatch]) -> Match:
@@ -257,7 +250,8 @@ class _Comparison:
 
 
 def _align_item(
-    searcher: "Searcher",
+    catalog: Catalog,
+    calibration: verdict.Calibration,
     item: Item,
     vectors: tuple[np.ndarray, np.ndarray],
     bias: np.ndarray,
@@ -266,20 +260,20 @@ def _align_item(
 ) -> tuple[Match, _Comparison] | None:
     """The reference compared with every query frame (`sampled`: their times and shot starts)
     and aligned in time; None when no stretch of it lines up."""
-    rows = searcher.archive.catalog.item_frames(item.id)
+    rows = catalog.item_frames(item.id)
     if not rows:
         return None
-    frame_ids = [frame_id for frame_id, _, _ in rows]
-    reference_times = np.array([t or 0.0 for _, _, t in rows])
-    stored = searcher.archive.catalog.vectors(frame_ids)
+    frame_ids = [row.frame_id for row in rows]
+    reference_times = np.array([row.time or 0.0 for row in rows])
+    stored = catalog.vectors(frame_ids)
     seen = _Comparison(
         frame_ids,
-        [ordinal for _, ordinal, _ in rows],
+        [row.ordinal for row in rows],
         reference_times,
         vectors[0] @ stored.T,
         vectors[1] @ stored.T,
         bias,
-        searcher.calibration,
+        calibration,
     )
     sims = np.maximum(seen.plain, seen.mirror) - bias[:, None]
     reference_length = item.duration or float(reference_times[-1])
@@ -290,7 +284,7 @@ def _align_item(
     answers = [
         SegmentMatch(
             s,
-            calibration=searcher.calibration,
+            calibration=calibration,
             distinct=distinctness(sims, times, reference_times, s),
         )
         for s in segments
@@ -299,14 +293,14 @@ def _align_item(
 
 
 def _verify_segments(
-    searcher: "Searcher", found: Match, seen: _Comparison, pictures: list[Picture]
+    checker: Checker, found: Match, seen: _Comparison, pictures: list[Picture]
 ) -> Match:
     """Checks the best frame pair of the leading segments with local features; the answer then
     takes its frame, region and orientation from the best segment."""
-    for segment in found.segments[:_VERIFY_SEGMENTS]:
+    for segment in found.segments[: CLIP.verify_segments]:
         q, r = segment.segment.best
         probe = seen.match(found.item, q, r, [])
-        segment.check = searcher.verify_hit(probe, seen.hit(q, r), pictures, searcher.fast)
+        segment.check = checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)
         segment.mirrored = probe.mirrored
     segments = sorted(found.segments, key=lambda s: -s.score)
     best = segments[0]

@@ -19,10 +19,8 @@ import numpy as np
 from firstseen.archive.catalog import Catalog
 from firstseen.media.bars import strip_bars
 from firstseen.signals import pdq_hash
+from firstseen.tuning import HASHES
 
-MAX_DISTANCE = 31  # python-threatexchange's VPDQ_DISTANCE_THRESHOLD (distance <= it matches)
-MIN_QUALITY = 50  # its VPDQ_QUALITY_THRESHOLD: frames below it, on either side, are not compared
-_PAIRS_AT_ONCE = 1 << 22  # query x bank comparisons per block: bounds memory to some 50 MB
 _WORDS = 4  # 256 bits as uint64
 
 
@@ -53,7 +51,10 @@ class HashBank:
     """The hash-only frames of a catalog, searchable by PDQ distance; safe to share by threads."""
 
     def __init__(
-        self, catalog: Catalog, max_distance: int = MAX_DISTANCE, min_quality: int = MIN_QUALITY
+        self,
+        catalog: Catalog,
+        max_distance: int = HASHES.pdq_max_distance,
+        min_quality: int = HASHES.pdq_min_quality,
     ) -> None:
         self.catalog = catalog
         self.max_distance = max_distance
@@ -77,7 +78,7 @@ class HashBank:
         if not len(bank.item) or not len(kept):
             return {}
         words = _words([queries[i][0] for i in kept])
-        rows = max(1, _PAIRS_AT_ONCE // len(bank.item))
+        rows = max(1, HASHES.pairs_at_once // len(bank.item))
         found_query, found_frame, found_distance = [], [], []
         for start in range(0, len(words), rows):
             block = words[start : start + rows]
@@ -136,10 +137,10 @@ class HashBank:
             if self._bank is None or revision != self._revision:
                 rows = self.catalog.hash_only_frames(self.min_quality)
                 self._bank = _Bank(
-                    np.array([r[0] for r in rows], np.int64),
-                    np.array([r[1] for r in rows], np.int64),
-                    np.array([np.nan if r[2] is None else r[2] for r in rows], np.float64),
-                    _words([r[3] for r in rows]),
+                    np.array([r.item_id for r in rows], np.int64),
+                    np.array([r.ordinal for r in rows], np.int64),
+                    np.array([np.nan if r.time is None else r.time for r in rows], np.float64),
+                    _words([r.pdq for r in rows]),
                 )
                 self._revision = revision
             return self._bank

@@ -14,26 +14,13 @@ panels of a page), not a picture laid on top.
 import cv2
 import numpy as np
 
-_EDGE = 320  # working size: the lines survive, the texture inside pictures mostly does not
-_SMOOTH = 9  # working pixels along an edge averaged before its step is measured
-_STEP = 40.0  # Sobel response of an edge: about a 10 grey-level step across it
-_MIN_SIDE = 0.12  # of the query's width (height), the shortest side of a framed picture
-_MAX_AREA = 0.7  # of the query: larger, it is the query itself with a margin
-_MIN_COVER = 0.75  # share of each side that must lie on an edge
-_SAME_LINE = 2  # pixels: parallel edges this close are one line (a blurred, thick edge)
-_RUN_ON = 0.2  # of a side's length: how far past its corners a side is looked along
-_RUNS_ON = 0.5  # share of such a stretch on an edge for the line to run on there
-_THROUGH = 1  # sides that may run on past both corners (the host's own lines meet some)
-_OVERLAP = 0.3  # intersection over union above which two rectangles are one picture
-_FRAMED = 2  # rectangles returned, best framed first
-_TRIM = 0.08  # of each side, trimmed off: the line is found on the frame's outer, blurred edge
-_SMALLEST = 16  # pixels of the query: a smaller window shows keypoints and the descriptor nothing
+from firstseen.tuning import INSETS, REGIONS
 
 
 def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Rectangles (x, y, w, h), in the query's pixels, framed by straight edges on all sides."""
     height, width = rgb.shape[:2]
-    scale = _EDGE / max(height, width)
+    scale = INSETS.inset_edge / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
@@ -41,11 +28,13 @@ def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     # Each direction's step is measured after smoothing along the edge sought, and only its
     # ridge (the row where it is steepest) is kept: a straight edge keeps its step and leaves one
     # long ridge, texture's steps average out or leave ridges that wiggle.
-    across = _ridges(cv2.Sobel(cv2.blur(gray, (_SMOOTH, 1)), cv2.CV_32F, 0, 1))
-    down = _ridges(cv2.Sobel(cv2.blur(gray, (1, _SMOOTH)), cv2.CV_32F, 1, 0).T)
+    across = _ridges(cv2.Sobel(cv2.blur(gray, (INSETS.smooth, 1)), cv2.CV_32F, 0, 1))
+    down = _ridges(cv2.Sobel(cv2.blur(gray, (1, INSETS.smooth)), cv2.CV_32F, 1, 0).T)
     h, w = gray.shape
     rows, cols = _Sides(across), _Sides(down)
-    y0, y1, x0, x1 = _rectangles(rows.lines(_MIN_SIDE * w), cols.lines(_MIN_SIDE * h), h, w)
+    y0, y1, x0, x1 = _rectangles(
+        rows.lines(INSETS.min_side * w), cols.lines(INSETS.min_side * h), h, w
+    )
     cover = np.min(
         [
             rows.cover(y0, x0, x1),
@@ -64,24 +53,24 @@ def framed(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         (cols, x0, y0, y1, x0 > 0),
         (cols, x1, y0, y1, x1 < w - 1),
     ):
-        reach = (_RUN_ON * (end - start)).astype(int)
-        before = sides.cover(line, start - reach, start) > _RUNS_ON
-        after = sides.cover(line, end + 1, end + 1 + reach) > _RUNS_ON
+        reach = (INSETS.run_on * (end - start)).astype(int)
+        before = sides.cover(line, start - reach, start) > INSETS.runs_on
+        after = sides.cover(line, end + 1, end + 1 + reach) > INSETS.runs_on
         through += inner & before & after
-    cover = np.where(through <= _THROUGH, cover, 0.0)
+    cover = np.where(through <= INSETS.through, cover, 0.0)
     kept: list[tuple[int, int, int, int]] = []
     for i in np.argsort(-cover, kind="stable"):
-        if cover[i] < _MIN_COVER or len(kept) == _FRAMED:
+        if cover[i] < INSETS.min_cover or len(kept) == INSETS.framed:
             break
         box = (int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]))
-        if all(_iou(box, other) <= _OVERLAP for other in kept):
+        if all(_iou(box, other) <= INSETS.overlap for other in kept):
             kept.append(box)
     windows = []
     for a, b, c, d in kept:
-        dx, dy = _TRIM * (c - a), _TRIM * (d - b)
+        dx, dy = INSETS.trim * (c - a), INSETS.trim * (d - b)
         x, y = round((a + dx) / scale), round((b + dy) / scale)
         across_x, across_y = round((c - dx) / scale) - x, round((d - dy) / scale) - y
-        if min(across_x, across_y) >= _SMALLEST:
+        if min(across_x, across_y) >= REGIONS.smallest_window:
             windows.append((x, y, across_x, across_y))
     return windows
 
@@ -91,7 +80,7 @@ def _ridges(step: np.ndarray) -> np.ndarray:
     query's border) count as edges all along."""
     step = np.abs(step)
     padded = np.pad(step, ((1, 1), (0, 0)))
-    ridges = (step > _STEP) & (step >= padded[:-2]) & (step >= padded[2:])
+    ridges = (step > INSETS.step) & (step >= padded[:-2]) & (step >= padded[2:])
     ridges[[0, -1], :] = True
     return ridges
 
@@ -103,9 +92,9 @@ def _rectangles(
     y0, y1, x0, x1 = (a.ravel() for a in np.meshgrid(ys, ys, xs, xs, indexing="ij"))
     across_frame = ((y0 == 0) & (y1 == h - 1)) | ((x0 == 0) & (x1 == w - 1))
     keep = (
-        (y1 - y0 >= _MIN_SIDE * h)
-        & (x1 - x0 >= _MIN_SIDE * w)
-        & ((x1 - x0) * (y1 - y0) <= _MAX_AREA * h * w)
+        (y1 - y0 >= INSETS.min_side * h)
+        & (x1 - x0 >= INSETS.min_side * w)
+        & ((x1 - x0) * (y1 - y0) <= INSETS.max_area * h * w)
         & ~across_frame
     )
     return y0[keep], y1[keep], x0[keep], x1[keep]
@@ -128,7 +117,7 @@ class _Sides:
         rows = np.flatnonzero(run.any(axis=1))
         strength = self.ridges.sum(axis=1)
         lines = {0, len(self.ridges) - 1}
-        for group in np.split(rows, np.flatnonzero(np.diff(rows) > _SAME_LINE) + 1):
+        for group in np.split(rows, np.flatnonzero(np.diff(rows) > INSETS.same_line) + 1):
             if len(group):
                 lines.add(int(group[np.argmax(strength[group])]))
         return np.array(sorted(lines))

@@ -16,21 +16,9 @@ import cv2
 import numpy as np
 
 from firstseen.archive.store import Archive
-from firstseen.matching.verify import Alignment, changes, predictions, register, residuals
-
-SPAN = 10.0  # seconds scanned on either side of the confirmed frame
-# Frames whose descriptors are this close to the confirmed frame's are ones the descriptor cannot
-# tell apart (a still shot, a fixed camera: adjacent samples reach 0.9-1.0, moving shots 0.2-0.8);
-# the scan ends at the first that is not.
-_TIED = 0.85
-_MIN_CHANGE = 0.005  # share of the content that must differ for frames to be told apart
-# Where they differ, the query's residual against another frame must be this much lower than
-# against the confirmed one: a degraded copy of swaying leaves otherwise picks a moment by noise.
-_CLEARLY = 0.9
-# How far the alignment may be from a crop, scale and rotation (relative to its scale): moments
-# are told apart pixel by pixel, which a shearing homography pinned down by a few keypoints on
-# a dark, flat frame cannot support.
-_MAX_SKEW = 0.1
+from firstseen.matching.content import covered, linear_fit, onto, warped
+from firstseen.matching.verify import Alignment
+from firstseen.tuning import MOMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +38,20 @@ def closest_moment(
     """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
     possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
     its thumbnail gone, nothing else the descriptor ties)."""
-    if _skew(alignment.homography) > _MAX_SKEW:
+    if _skew(alignment.homography) > MOMENT.max_skew:
         return None
-    frames = archive.catalog.frames_between(item_id, time - SPAN, time + SPAN)
-    here = next((k for k, frame in enumerate(frames) if frame[0] == frame_id), None)
+    frames = archive.catalog.frames_between(
+        item_id, time - MOMENT.moment_span, time + MOMENT.moment_span
+    )
+    here = next((k for k, frame in enumerate(frames) if frame.frame_id == frame_id), None)
     if here is None or len(frames) < 2:
         return None
-    vectors = archive.catalog.vectors([frame[0] for frame in frames])
-    tied = vectors @ vectors[here] >= _TIED
+    vectors = archive.catalog.vectors([frame.frame_id for frame in frames])
+    tied = vectors @ vectors[here] >= MOMENT.tied
     height, width = alignment.reference_shape
 
     def gray(k: int) -> np.ndarray | None:
-        thumb = archive.thumbnails.read(sha256, frames[k][1])
+        thumb = archive.thumbnails.read(sha256, frames[k].ordinal)
         if thumb is None:
             return None
         picture = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)
@@ -86,21 +76,23 @@ def closest_moment(
     predicted = predictions(registered, [picture for _, picture in read[1:]])
     share, mean_residuals = residuals(registered, predicted)
     best = int(np.argmin(mean_residuals))
-    if share < _MIN_CHANGE or mean_residuals[best] >= _CLEARLY * mean_residuals[0]:
+    if share < MOMENT.min_change or mean_residuals[best] >= MOMENT.clearly * mean_residuals[0]:
         best = 0
     # The frames showing the same picture as the one chosen, without a gap in between.
     same = {
         k
         for (k, _), change in zip(read, changes(registered, predicted, best), strict=True)
-        if change < _MIN_CHANGE
+        if change < MOMENT.min_change
     }
     first = last = read[best][0]
     while first - 1 in same:
         first -= 1
     while last + 1 in same:
         last += 1
-    chosen_id, ordinal, when = frames[read[best][0]]
-    return Moment(chosen_id, ordinal, when, (frames[first][2], frames[last][2]))
+    chosen = frames[read[best][0]]
+    return Moment(
+        chosen.frame_id, chosen.ordinal, chosen.time, (frames[first].time, frames[last].time)
+    )
 
 
 def _skew(homography: np.ndarray) -> float:
@@ -112,3 +104,89 @@ def _skew(homography: np.ndarray) -> float:
     return float(np.hypot(np.hypot(a - cos, d - cos), np.hypot(b + sin, c - sin))) / max(
         scale, 1e-9
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """The query's copied content, worked small, with one frame of the reference put on it to
+    the pixel: what other frames of a fixed shot are compared against."""
+
+    query: np.ndarray  # the copied content, lightly blurred (float32)
+    to_reference: np.ndarray  # its pixels → the reference's working pixels
+    valid: np.ndarray  # where the reference covers it
+    gain: float  # of the query on the frame
+    offset: float
+    predicted: np.ndarray  # the frame as the query would show it (gain and offset applied)
+
+
+def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
+    """The query's content and `gray` (a frame at the reference's working size) in register.
+
+    The alignment is shifted by phase correlation first: a few inliers place a frame only within
+    a few pixels, enough for the verdict but not for telling two moments apart by a passer-by's
+    step. None when the frame covers too little of the content to judge.
+    """
+    x0, y0, x1, y1 = alignment.box
+    f = min(1.0, MOMENT.compare_edge / max(x1 - x0, y1 - y0, 1))
+    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    crop = alignment.query.gray[y0:y1, x0:x1]
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if f < 1 else crop
+    # Small box pixels → query working pixels (scale back, then shift by the box's corner).
+    to_reference = alignment.homography @ np.array([[1 / f, 0, x0], [0, 1 / f, y0], [0, 0, 1]])
+    q, w, valid = onto(small, gray, to_reference)
+    if valid.mean() < MOMENT.min_registered or w[valid].std() == 0:
+        return None
+    window = cv2.createHanningWindow(q.shape[::-1], cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(np.where(valid, w, w[valid].mean()), q, window)
+    # The query shows at x what the warped frame shows at x - d.
+    to_reference = to_reference @ np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]])
+    w, valid = warped(gray, to_reference, q.shape), covered(gray, to_reference, q.shape)
+    if valid.sum() < MOMENT.min_registered_pixels or w[valid].std() == 0:
+        return None
+    gain, offset = linear_fit(w[valid], q[valid])
+    return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
+
+
+def predictions(registered: Registered, others: list[np.ndarray]) -> list[np.ndarray]:
+    """The registered frame, then each of `others` (more frames of a fixed shot, at the same
+    size), as the query would show them: put in the same place, with the same gain and offset."""
+    predicted = [registered.predicted]
+    for other in others:
+        moved = warped(other, registered.to_reference, registered.query.shape)
+        predicted.append(registered.gain * moved + registered.offset)
+    return predicted
+
+
+def residuals(registered: Registered, predicted: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """Which of the frames of `predictions` the query shows: the share of the content where any
+    of them differs from the registered frame, and the query's mean residual there against each.
+
+    Judged only where the frames differ, since the rest of a fixed shot cannot tell them apart and
+    would drown the difference in noise and overlays; and on the same pixels for every frame, so
+    that noise and overlays there weigh the same on each and the residuals can be ranked.
+    """
+    differ = np.zeros_like(registered.valid)
+    for frame in predicted[1:]:
+        differ |= _differs(frame, predicted[0])
+    differ &= registered.valid
+    if not differ.any():
+        return 0.0, np.zeros(len(predicted))
+    query = registered.query[differ]
+    mean_residuals = np.array([np.abs(query - p[differ]).mean() for p in predicted])
+    return float(differ.sum() / registered.valid.sum()), mean_residuals
+
+
+def changes(registered: Registered, predicted: list[np.ndarray], index: int) -> np.ndarray:
+    """For each frame of `predictions`, the share of the content where it differs from frame
+    `index` by more than codec noise: where the query lies, a frame that differs almost nowhere
+    shows the same picture. Measured in the frames' own grey levels, not the query's: a copy
+    graded to low contrast must not make moments look alike."""
+    valid, count = registered.valid, max(int(registered.valid.sum()), 1)
+    levels = MOMENT.same_picture * max(abs(registered.gain), 1e-6)
+    return np.array(
+        [(_differs(p, predicted[index], levels) & valid).sum() / count for p in predicted]
+    )
+
+
+def _differs(a: np.ndarray, b: np.ndarray, levels: float = MOMENT.moment_difference) -> np.ndarray:
+    return np.abs(a - b) > levels

@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firstseen.archive.catalog import Item
+from firstseen.archive.records import FrameInfo, Item
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
-from firstseen.matching.verify import NOT_VERIFIED, Features, Verification
+from firstseen.matching.features import Features
+from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.frames import spread
-
-FLIP_MARGIN = 0.05  # orientations closer than this in similarity are both verified
+from firstseen.tuning import VERDICT
 
 
 @dataclass(slots=True)
@@ -108,9 +108,9 @@ class Picture:
 
     @property
     def featureless(self) -> bool:
-        """Black or flat (verdict.FEATURELESS): the descriptor alone cannot attribute it."""
+        """Black or flat (VERDICT.featureless): the descriptor alone cannot attribute it."""
         if self._featureless is None:
-            self._featureless = spread(self.view) < verdict.FEATURELESS
+            self._featureless = spread(self.view) < VERDICT.featureless
         return self._featureless
 
     @property
@@ -150,7 +150,7 @@ class Retrieved:
     variants: list[tuple[int, bool]]  # (picture, mirrored) of each row
     bias: np.ndarray  # background correction per picture
     best: dict[int, Hit]  # frame id → its best hit
-    info: dict[int, tuple[int, int, float | None, bytes]]  # frame id → (item, ordinal, time, pdq)
+    info: dict[int, FrameInfo]  # frame id → its item, ordinal, time and PDQ hash
     per_item: dict[int, list[int]]  # item id → its frames, best first
     ranked: list[int]  # item ids, best first
     by_part: list[int]  # photos that one of their parts found closer than they are, closest first

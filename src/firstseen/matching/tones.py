@@ -17,22 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-_LEVELS = 32  # colour bins per channel: the curve's nodes, and the lookup that undoes the palette
-# A colour bin is a node of the curve when it holds this share of the picture's pixels (not a
-# stray JPEG halo), up to the most frequent _MAX_NODES: with 128 nodes a rainbow whose middle
-# levels were sparse was bridged by its two dark ends; 256 keep the tree cheap on a busy photo.
-_NODE_SHARE = 0.0005
-_MAX_NODES = 256
-_SAMPLE_EDGE = 160  # working size at which the colours are counted
-# Mean chroma (largest minus smallest channel, grey levels) above which a picture is coloured: a
-# greyscale or white-hot copy has none to undo, while every false-colour ramp tried has 40 and
-# more; JPEG leaves a few levels in a grey picture.
-_COLOURED = 12.0
-# Normalised similarity by which a toning must come closer to the archive than the picture as it
-# is before a search goes on under it (a still's parts, a clip's frames). In an ad-hoc trial (54
-# palette copies of 17 references, 20 photos as they are) the tonings of pictures that needed
-# none came at most 0.073 closer, black-hot and rainbow copies 0.25 to 0.58.
-TONING_MARGIN = 0.1
+from firstseen.tuning import TONES
+
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as OpenCV's grey conversion
 
 INVERTED = "inverted"
@@ -49,8 +35,8 @@ class Palette:
         small = np.concatenate([_small(rgb).reshape(-1, 1, 3) for rgb in samples])
         nodes = _colour_nodes(small)
         self._curve = nodes[_longest_path(nodes)] if len(nodes) >= 2 else None
-        self._levels = np.zeros(_LEVELS**3, np.uint8)
-        self._known = np.zeros(_LEVELS**3, bool)
+        self._levels = np.zeros(TONES.levels**3, np.uint8)
+        self._known = np.zeros(TONES.levels**3, bool)
         self._reversed = False
         brightness = small.reshape(-1, 3).astype(np.float64) @ _LUMA
         levels = self.levels(small).ravel().astype(np.float64)
@@ -63,11 +49,11 @@ class Palette:
         if self._curve is None:
             return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         index = _bin_index(rgb)
-        shown = np.bincount(index.ravel(), minlength=_LEVELS**3) > 0
+        shown = np.bincount(index.ravel(), minlength=TONES.levels**3) > 0
         new = np.flatnonzero(shown & ~self._known)
         if len(new):
-            centres = (np.stack(np.unravel_index(new, (_LEVELS,) * 3), axis=1) + 0.5) * (
-                256 / _LEVELS
+            centres = (np.stack(np.unravel_index(new, (TONES.levels,) * 3), axis=1) + 0.5) * (
+                256 / TONES.levels
             )
             position = _position(centres, self._curve)
             self._levels[new] = np.round(255 * (1 - position if self._reversed else position))
@@ -106,7 +92,7 @@ def tonings_of(samples: list[np.ndarray]) -> list[Toning]:
     clip): the grey negative always, and for coloured pictures the grey scale under their
     palette, in both directions."""
     found = [Toning(INVERTED, None, inverted=True)]
-    if np.mean([_chroma(rgb) for rgb in samples]) > _COLOURED:
+    if np.mean([_chroma(rgb) for rgb in samples]) > TONES.coloured:
         palette = Palette(samples)
         found += [
             Toning(FALSE_COLOUR, palette, False),
@@ -127,25 +113,25 @@ def _chroma(rgb: np.ndarray) -> float:
 
 
 def _small(rgb: np.ndarray) -> np.ndarray:
-    scale = min(1.0, _SAMPLE_EDGE / max(rgb.shape[:2]))
+    scale = min(1.0, TONES.tone_sample_edge / max(rgb.shape[:2]))
     return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
 def _bin_index(rgb: np.ndarray) -> np.ndarray:
-    """Each pixel's colour bin, as one index into a `_LEVELS`³ table."""
-    shift = 8 - int(np.log2(_LEVELS))
+    """Each pixel's colour bin, as one index into a `TONES.levels`³ table."""
+    shift = 8 - int(np.log2(TONES.levels))
     r, g, b = (rgb[..., c].astype(np.intp) >> shift for c in range(3))
-    return (r * _LEVELS + g) * _LEVELS + b
+    return (r * TONES.levels + g) * TONES.levels + b
 
 
 def _colour_nodes(pixels: np.ndarray) -> np.ndarray:
     """The mean colour of each well-filled colour bin of `pixels` (float, n x 3)."""
     index = _bin_index(pixels).ravel()
     colours = pixels.reshape(-1, 3).astype(np.float64)
-    counts = np.bincount(index, minlength=_LEVELS**3)
-    kept = np.flatnonzero(counts >= max(1, _NODE_SHARE * len(index)))
-    kept = kept[np.argsort(-counts[kept])][:_MAX_NODES]
-    sums = np.stack([np.bincount(index, colours[:, c], _LEVELS**3) for c in range(3)], axis=1)
+    counts = np.bincount(index, minlength=TONES.levels**3)
+    kept = np.flatnonzero(counts >= max(1, TONES.node_share * len(index)))
+    kept = kept[np.argsort(-counts[kept])][: TONES.max_nodes]
+    sums = np.stack([np.bincount(index, colours[:, c], TONES.levels**3) for c in range(3)], axis=1)
     return sums[kept] / counts[kept, None]
 
 

@@ -21,32 +21,14 @@ with a margin towards the wrong ones. Those on
 the descriptor alone hold for the model they were chosen with (the packaged SSCD): another
 model's similarities sit elsewhere (SSCD's distilled student puts other scenes of a film above
 0.35), so with another model the descriptor decides nothing on its own unless its own
-thresholds are configured (`Calibration`).
+thresholds are configured (`Calibration`). The values, with where each came from, are
+`firstseen.tuning.VERDICT` (docs/thresholds.md).
 """
 
 from dataclasses import dataclass
 
-from firstseen.matching.verify import MIN_AGREEMENT, MIN_CORRELATION, Verification
-
-MIN_INLIERS = 6  # few, but the photometric checks below carry the weight
-CONTRADICTING_INLIERS = 12  # a disagreement counts only where the alignment is this well founded
-DESCRIPTOR_ALONE = 0.35  # dev split: unrelated pairs reached 0.25 at most
-# A query picture with less grey-level spread than this (media.frames.spread) shows nothing to
-# attribute: SSCD puts a black screenshot at 0.74 from a video's black opening. The benchmark's
-# queries, dark film stills included, spread 3.3 and more; black and flat pictures 0 to 0.5.
-FEATURELESS = 2.0
-SEGMENT_ALONE = 0.3  # an aligned segment's discounted mean similarity (align.Segment.score)
-# Aligned frame pairs a segment needs before the descriptor alone may call it a copy: one pair is
-# one instant, no stretch in time (a dark frame once scored 0.37 against another video's black
-# opening, a segment zero seconds long).
-SEGMENT_ALONE_PAIRS = 2
-# How far a segment's aligned pairs must stand above the query frames' similarity to the rest of
-# the reference (align.distinctness) for the descriptor alone to call it a copy. Chosen on the
-# thermal-dev clips: other recordings of the same game's ground views, matched on the descriptor
-# alone, stood 0.03 and 0.07 above; the one true copy matched on it alone 0.12.
-SEGMENT_DISTINCT = 0.1
-_INLIER_SATURATION = 50
-_CONTRADICTION_PENALTY = 0.25
+from firstseen.matching.verify import Verification
+from firstseen.tuning import VERDICT
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +36,8 @@ class Calibration:
     """Where the descriptor alone calls a match, when keypoints neither confirm nor contradict:
     a still's normalised similarity, an aligned segment's score. None leaves it to keypoints."""
 
-    descriptor_alone: float | None = DESCRIPTOR_ALONE
-    segment_alone: float | None = SEGMENT_ALONE
+    descriptor_alone: float | None = VERDICT.descriptor_alone
+    segment_alone: float | None = VERDICT.segment_alone
 
 
 SSCD = Calibration()
@@ -64,16 +46,16 @@ KEYPOINTS_ONLY = Calibration(None, None)
 
 def aligned(v: Verification) -> bool:
     """The query and the reference were put in register on solid ground."""
-    return v.region is not None and v.inliers >= CONTRADICTING_INLIERS
+    return v.region is not None and v.inliers >= VERDICT.contradicting_inliers
 
 
 def verified(v: Verification) -> bool:
     """Local features confirm that the query shows this reference."""
     return (
         v.region is not None
-        and v.inliers >= MIN_INLIERS
-        and v.correlation >= MIN_CORRELATION
-        and v.agreement >= MIN_AGREEMENT
+        and v.inliers >= VERDICT.min_inliers
+        and v.correlation >= VERDICT.min_correlation
+        and v.agreement >= VERDICT.min_agreement
     )
 
 
@@ -85,10 +67,10 @@ def contradicted(v: Verification) -> bool:
 def score(normalised: float, v: Verification) -> float:
     """Higher = more certainly a copy; comparable across queries."""
     if verified(v):
-        support = min(v.inliers, _INLIER_SATURATION) / _INLIER_SATURATION
+        support = min(v.inliers, VERDICT.inlier_saturation) / VERDICT.inlier_saturation
         return normalised + support * v.correlation * v.agreement
     if contradicted(v):
-        return normalised - _CONTRADICTION_PENALTY
+        return normalised - VERDICT.contradiction_penalty
     return normalised
 
 
@@ -105,8 +87,8 @@ def is_segment_match(
     v: Verification,
     calibration: Calibration = SSCD,
     featureless: bool = False,
-    pairs: int = SEGMENT_ALONE_PAIRS,
-    distinct: float = SEGMENT_DISTINCT,
+    pairs: int = VERDICT.segment_alone_pairs,
+    distinct: float = VERDICT.segment_distinct,
 ) -> bool:
     """A video segment: confirmed by its best frame pair, or consistent in time with similar
     frames all along (`pairs` of them) that stand out from the rest of the reference
@@ -115,7 +97,7 @@ def is_segment_match(
     lines up with every other."""
     if verified(v):
         return True
-    telling = pairs >= SEGMENT_ALONE_PAIRS and distinct >= SEGMENT_DISTINCT
+    telling = pairs >= VERDICT.segment_alone_pairs and distinct >= VERDICT.segment_distinct
     return telling and not featureless and _alone(segment_score, v, calibration.segment_alone)
 
 

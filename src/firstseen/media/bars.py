@@ -10,19 +10,15 @@ Blurred or coloured fills are left alone.
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]  # (x, y, w, h)
+from firstseen.tuning import BARS
 
-_WORK_EDGE = 256  # the decision is made on a downscaled copy
-_DARK = 24.0  # brightest mean grey level of a bar row (0-255)
-_FLAT = 6.0  # largest spread of grey levels along a bar row
-_MAX_SIDE = 0.35  # at most this share of the height (width) per bar
-_MIN_KEPT = 0.3  # at least this share of each side is kept
+Box = tuple[int, int, int, int]  # (x, y, w, h)
 
 
 def content_box(rgb: np.ndarray) -> Box | None:
     """The part of an RGB picture inside its black bars, or None when it has none."""
     height, width = rgb.shape[:2]
-    scale = min(1.0, _WORK_EDGE / max(height, width))
+    scale = min(1.0, BARS.bar_work_edge / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     grey = cv2.resize(
         cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA
@@ -46,7 +42,7 @@ def strip_bars(rgb: np.ndarray) -> np.ndarray:
 
 
 def _is_bar(grey: np.ndarray, axis: int) -> np.ndarray:
-    return (grey.mean(axis=axis) <= _DARK) & (grey.std(axis=axis) <= _FLAT)
+    return (grey.mean(axis=axis) <= BARS.bar_dark) & (grey.std(axis=axis) <= BARS.bar_spread)
 
 
 def _edges(bar: np.ndarray) -> tuple[int, int]:
@@ -58,8 +54,8 @@ def _edges(bar: np.ndarray) -> tuple[int, int]:
     start = int(np.argmin(bar))
     end = int(np.argmin(bar[::-1]))
     # A band of one or two rows is a thin edge line, not a bar.
-    start = start if start > 0.01 * n else 0
-    end = end if end > 0.01 * n else 0
-    if max(start, end) > _MAX_SIDE * n or n - start - end < _MIN_KEPT * n:
+    start = start if start > BARS.bar_thin * n else 0
+    end = end if end > BARS.bar_thin * n else 0
+    if max(start, end) > BARS.bar_max_side * n or n - start - end < BARS.bar_min_kept * n:
         return 0, 0
     return start, end

@@ -1,0 +1,104 @@
+"""A video query, and videos compared with each other: sampling, temporal alignment, shared
+footage."""
+
+from dataclasses import dataclass
+
+from firstseen.tuning.knobs import BUDGET, DEV, MEASURED, knob, unrecorded
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """Sampling and checking a clip query (matching/clip.py)."""
+
+    dense_fps: float = knob(
+        2.0,
+        "frames a second sampled from a short clip",
+        f"{DEV}: boundaries 29/31 → 30/31 within 1 s",
+    )
+    dense_frames: int = knob(
+        60, "frames sampled densely at most (a 30 s clip)", f"{DEV}: with dense_fps"
+    )
+    sparse_fps: float = knob(
+        1.0, "least rate for clips up to max_frames seconds", unrecorded("276b569")
+    )
+    max_frames: int = knob(
+        360, "steady samples at most: a query within VSC2022's 10 s", f"{BUDGET}: time"
+    )
+    cut_allowance: int = knob(
+        2, "shot starts may add this many times max_frames at most", f"{BUDGET}: time"
+    )
+    frame_edge: int = knob(
+        1280, "larger frames are reduced when decoded", f"{BUDGET}: memory, no answer changes"
+    )
+    held_bytes: int = knob(
+        256 << 20, "bytes of frames held at frame_edge", f"{BUDGET}: memory (issue 18)"
+    )
+    small_edge: int = knob(
+        256, "later frames are held at this size", f"{BUDGET}: memory (issue 18)"
+    )
+    clip_items: int = knob(8, "candidate references aligned in time", unrecorded("276b569"))
+    verify_segments: int = knob(
+        3,
+        "segments per reference checked with local features (clips and shared footage)",
+        unrecorded("276b569"),
+    )
+    toning_samples: int = knob(
+        4, "frames that choose the toning a clip is searched again under", unrecorded("1f09f2e")
+    )
+    tonings_tried: int = knob(
+        2, "tonings a clip that matches nothing is searched under", unrecorded("1f09f2e")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Align:
+    """Temporal alignment of a query's frames with a reference's (matching/align.py)."""
+
+    pair_min: float = knob(
+        0.1,
+        "normalised similarity a frame pair needs to vote",
+        f"{MEASURED}: unrelated pairs ~0 ± 0.1",
+    )
+    pairs_per_frame: int = knob(
+        3, "best reference frames per query frame that vote", unrecorded("276b569")
+    )
+    speed_steps: int = knob(
+        6, "voted speeds per doubling, 0.5x to 2x (12 % apart)", unrecorded("276b569")
+    )
+    tolerance: float = knob(1.0, "seconds off the line a pair may be", unrecorded("276b569"))
+    max_gap: float = knob(
+        3.0, "seconds of query without a match that end a segment", unrecorded("276b569")
+    )
+    max_segments: int = knob(8, "segments per query and reference", unrecorded("276b569"))
+    min_votes: float = knob(0.15, "summed similarity a line needs", unrecorded("276b569"))
+    speed_prior: float = knob(
+        0.1, "votes discounted per doubling away from normal speed", unrecorded("276b569")
+    )
+    fine_speed_steps: int = knob(
+        24, "refined speeds per doubling (3 % apart)", unrecorded("788f819")
+    )
+    fine_prior: float = knob(
+        0.02, "the refinement's discount per doubling", f"{DEV}: 2 % instead of 5 %, 29/31 → 30/31"
+    )
+    offset_step: float = knob(0.1, "seconds between refined offsets", unrecorded("788f819"))
+    reference_lead: float = knob(
+        0.5, "seconds before the reference's first sample still read", unrecorded("788f819")
+    )
+    reference_tail: float = knob(
+        1.0, "seconds after its last sample still read", unrecorded("788f819")
+    )
+    short_discount: float = knob(
+        0.5,
+        "a segment's score keeps 1 - this^pairs: one pair could be chance",
+        unrecorded("276b569"),
+    )
+    full_pairs: int = knob(8, "aligned pairs past which the discount stops", unrecorded("276b569"))
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicates:
+    """Archived videos that share footage (matching/duplicates.py)."""
+
+    footage_neighbours: int = knob(
+        32, "nearest frames looked up per archived frame", unrecorded("276b569")
+    )
