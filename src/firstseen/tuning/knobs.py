@@ -18,8 +18,10 @@ UNRECORDED = "not recorded"
 SOURCES = (DEV, THERMAL_DEV, HELDOUT, AD_HOC, MEASURED, PUBLISHED, ROUND, BUDGET, UNRECORDED)
 
 _MEANING = {
-    DEV: "chosen on the dev split of `benchmarks/provenance.py` or `video.py` (docs/benchmarks.md)",
-    THERMAL_DEV: "chosen on the thermal-dev split (docs/benchmarks.md, thermal section)",
+    DEV: "chosen on the dev split of `benchmarks/provenance.py` or `video.py` (records: "
+    "docs/history/benchmarks-2026.md)",
+    THERMAL_DEV: "chosen on the thermal-dev split (docs/history/benchmarks-2026.md, thermal "
+    "section)",
     HELDOUT: "set while looking at held-out results, so held-out is not unseen data for it",
     AD_HOC: "checked on a set made for the purpose and not committed",
     MEASURED: "read off measurements of media, not fitted to queries",
