@@ -20,7 +20,7 @@ from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells, parts_of, uncovered
 from firstseen.matching.results import Match, Picture, QueryResult
 from firstseen.matching.retrieve import Retriever
-from firstseen.matching.tones import tonings
+from firstseen.matching.tones import coloured, tonings
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor
 from firstseen.tuning import CHECK, TONES
@@ -70,30 +70,30 @@ class Searcher:
         (matching/tones.py: a thermal or night-vision look), parts of it, and the pictures framed
         inside it.
 
-        Most copies are confirmed as they are. Each fallback costs a descriptor run per new
-        picture and a round of checks, so they come in order of cost and likelihood: the mirror
-        costs one run (a grey still's negative joins it: `TONES.tonings_with_mirror`), and a
-        tight crop of a photo is found by the archived descriptor of the part it shows, which
-        costs none. A toning is searched as it is only: the mirror of the still already brings a
-        mirrored copy's source forward, and its check tries the toning in that orientation. A
-        source pasted small into another picture, or a small crop framed by lots of added
-        content, is dominated by that content in a whole-picture descriptor; a descriptor of the
-        right part finds it (as the ISC2021 winners did with region crops); parts are cut from
-        the toning that came clearly closest to the archive, else from the still as it is. A
-        collage (pictures side by side, a grid) copies several sources: the pictures that what is
-        confirmed does not cover are searched on their own as well. When even the parts confirm
-        nothing, the pictures framed inside the still (an inset too small or too degraded for a
-        fixed part to hold it) are searched last.
+        Most copies are confirmed as they are. Each fallback costs a descriptor run per new picture
+        and a round of checks, so they come in order of cost and likelihood: the mirror costs one
+        run (a grey still's one toning, its negative, costs one too and joins it; a coloured still's
+        three wait until the mirror has failed), and a tight crop of a photo is found by the
+        archived descriptor of the part it shows, which costs none. A toning is searched as it is
+        only: the mirror of the still already brings a mirrored copy's source forward, and its check
+        tries the toning in that orientation. A source pasted small into another picture, or a small
+        crop framed by lots of added content, is dominated by that content in a whole-picture
+        descriptor; a descriptor of the right part finds it (as the ISC2021 winners did with region
+        crops); parts are cut from the toning that came clearly closest to the archive, else from
+        the still as it is. A collage (pictures side by side, a grid) copies several sources: the
+        pictures that what is confirmed does not cover are searched on their own as well. When even
+        the parts confirm nothing, the pictures framed inside the still (an inset too small or too
+        degraded for a fixed part to hold it) are searched last.
         """
         whole = Picture(rgb)
         matches = self.search_pictures([whole], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
         closest = whole
         if not _confirmed(matches):
-            toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
-            if len(toned) > TONES.tonings_with_mirror:
+            if coloured([rgb]):
                 matches = self.search_pictures([whole], top, photo_parts=True)
             if not _confirmed(matches):
+                toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
                 matches = self.search_pictures(
                     [whole, *toned], top, photo_parts=True, mirror_tonings=False
                 )
@@ -123,7 +123,7 @@ class Searcher:
         if not insets:
             return matches
         found = self.search_pictures([whole, *insets], top)
-        return _per_item(matches + [m for m in found if verdict.verified(m.check)])
+        return _per_item(matches + _confirmed(found))
 
     def search_pictures(
         self,

@@ -92,13 +92,19 @@ def tonings_of(samples: list[np.ndarray]) -> list[Toning]:
     clip): the grey negative always, and for coloured pictures the grey scale under their
     palette, in both directions."""
     found = [Toning(INVERTED, None, inverted=True)]
-    if np.mean([_chroma(rgb) for rgb in samples]) > TONES.coloured:
+    if coloured(samples):
         palette = Palette(samples)
         found += [
             Toning(FALSE_COLOUR, palette, False),
             Toning(FALSE_COLOUR_INVERTED, palette, True),
         ]
     return found
+
+
+def coloured(samples: list[np.ndarray]) -> bool:
+    """Whether pictures sharing one look are coloured enough to have a palette to undo: then
+    they have three tonings (the negative, the palette both ways), else only the negative."""
+    return bool(np.mean([_chroma(rgb) for rgb in samples]) > TONES.coloured)
 
 
 def unwrapped(rgb: np.ndarray) -> np.ndarray:

@@ -180,12 +180,6 @@ class Tones:
         "mean chroma above which a picture has a palette to undo",
         f"{_TONES}; grey JPEGs keep a few levels, palettes 40+",
     )
-    tonings_with_mirror: int = knob(
-        1,
-        "tonings searched together with the mirror image; more wait until it has failed",
-        f"{BUDGET}: a grey still's negative costs a descriptor run as the mirror does; all three "
-        "of a coloured still's with it cost mirrored copies twice the CPU on dev",
-    )
     toning_margin: float = knob(
         0.1,
         "how much closer a toning must come before a search goes on under it",
