@@ -103,12 +103,14 @@ class CatalogBase:
         return row[0] if row else 0
 
     @staticmethod
-    def _count_change(db: sqlite3.Connection) -> None:
-        db.execute(
+    def _count_change(db: sqlite3.Connection) -> int:
+        """Counts one change within the caller's transaction; returns the new revision."""
+        row = db.execute(
             "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key)"
-            " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            " DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)",
             (_REVISION,),
-        )
+        ).fetchone()
+        return int(row[0])
 
     def data_version(self) -> int:
         """Changes whenever another connection (another process) commits to the catalog."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
+from firstseen.archive.catalog_schema import LOG_FROM
 from firstseen.archive.parts import part_id
 from firstseen.archive.records import (
     DescribedFrame,
@@ -14,6 +15,7 @@ from firstseen.archive.records import (
     FrameRecord,
     PhotoWithoutParts,
     TimedFrame,
+    VectorChange,
 )
 
 # Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
@@ -23,8 +25,33 @@ _IDS_PER_QUERY = 500
 Ids = Sequence[int] | np.ndarray
 
 
-def insert_frames(db: sqlite3.Connection, item_id: int, frames: Sequence[FrameRecord]) -> None:
-    """Inserts an item's frames and the parts of its photos, within the caller's transaction."""
+def id_ranges(ids: Ids) -> list[tuple[int, int]]:
+    """Sorted ids as runs of consecutive ids, (first, last) each: an item's frames, inserted in
+    one transaction, are one run."""
+    ordered = sorted(int(i) for i in ids)
+    runs: list[tuple[int, int]] = []
+    for i in ordered:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def log_vectors(db: sqlite3.Connection, revision: int, kind: str, ids: Ids, removed: bool) -> None:
+    """Records, within the caller's transaction, that `revision` added (or removed) the vectors
+    of these frames or parts (`kind`), for indexes to catch up by (catalog_schema.py)."""
+    db.executemany(
+        "INSERT INTO vector_log (revision, kind, lo, hi, removed) VALUES (?, ?, ?, ?, ?)",
+        [(revision, kind, lo, hi, int(removed)) for lo, hi in id_ranges(ids)],
+    )
+
+
+def insert_frames(
+    db: sqlite3.Connection, item_id: int, frames: Sequence[FrameRecord], revision: int
+) -> None:
+    """Inserts an item's frames and the parts of its photos, within the caller's transaction,
+    and logs their vectors as added at `revision`."""
     db.executemany(
         "INSERT INTO frames (item_id, ordinal, time, pdq, pdq_quality, vector)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -40,8 +67,17 @@ def insert_frames(db: sqlite3.Connection, item_id: int, frames: Sequence[FrameRe
             for f in frames
         ],
     )
-    if any(f.parts is not None for f in frames):
-        ids = dict(db.execute("SELECT ordinal, id FROM frames WHERE item_id = ?", (item_id,)))
+    ids = dict(db.execute("SELECT ordinal, id FROM frames WHERE item_id = ?", (item_id,)))
+    described = [ids[f.ordinal] for f in frames if len(f.vector)]
+    log_vectors(db, revision, "frames", described, removed=False)
+    part_ids = [
+        part_id(ids[f.ordinal], slot)
+        for f in frames
+        if f.parts is not None
+        for slot in range(len(f.parts))
+    ]
+    if part_ids:
+        log_vectors(db, revision, "parts", part_ids, removed=False)
         db.executemany(
             "INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
             [
@@ -59,6 +95,33 @@ def insert_frames(db: sqlite3.Connection, item_id: int, frames: Sequence[FrameRe
 
 class FrameTables(CatalogBase):
     """Frames, their stored descriptors, and the parts of photos."""
+
+    def log_from(self) -> int:
+        """The revision from which the vector log is complete (catalog_schema.py)."""
+        return int(self.meta(LOG_FROM) or 0)
+
+    def vector_changes(self, after: int) -> list[VectorChange]:
+        """What the revisions after `after` added to and removed from the indexes, in order."""
+        rows = self._rows(
+            "SELECT revision, kind, lo, hi, removed FROM vector_log WHERE revision > ?"
+            " ORDER BY revision, rowid",
+            (after,),
+        )
+        return [VectorChange(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def vectors_in(self, kind: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) of the described frames or parts (`kind`) with ids from `lo` to
+        `hi`: what one log row added, as far as it is still there."""
+        table = {"frames": "frames", "parts": "parts"}[kind]
+        rows = self._rows(
+            f"SELECT id, vector FROM {table} WHERE id BETWEEN ? AND ? AND length(vector) > 0"
+            " ORDER BY id",
+            (lo, hi),
+        )
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return ids, np.zeros((0, 0), np.float32)
+        return ids, np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
 
     def frame_ids(self) -> np.ndarray:
         """Ids of the frames that have a descriptor: exactly what the vector index holds."""
@@ -103,7 +166,7 @@ class FrameTables(CatalogBase):
                 ],
             ).rowcount
             if stored:
-                self._count_change(db)
+                log_vectors(db, self._count_change(db), "parts", ids, removed=False)
         return ids if stored else []
 
     def part_vectors(self, part_ids: Ids) -> np.ndarray:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from firstseen.archive.catalog_base import CatalogBase, now
-from firstseen.archive.catalog_frames import insert_frames
+from firstseen.archive.catalog_frames import insert_frames, log_vectors
 from firstseen.archive.records import Counts, FrameRecord, Item, Page, Sighting
 
 # Hex digits of a SHA-256 that name an item: few enough to type, enough to name one of millions.
@@ -74,9 +74,8 @@ class ItemTables(CatalogBase):
             item_id = cursor.lastrowid
             if item_id is None:  # sqlite3 sets it after every successful INSERT
                 raise sqlite3.InterfaceError("no row id after inserting an item")
-            insert_frames(db, item_id, frames)
+            insert_frames(db, item_id, frames, self._count_change(db))
             self._insert_sighting(db, item_id, sighting)
-            self._count_change(db)
         return item_id
 
     def add_sighting(self, item_id: int, sighting: Sighting) -> bool:
@@ -104,8 +103,17 @@ class ItemTables(CatalogBase):
         """Deletes an item with its frames and sightings; returns the removed frame ids."""
         with self.transaction() as db:
             ids = [r[0] for r in db.execute("SELECT id FROM frames WHERE item_id = ?", (item_id,))]
+            described = db.execute(
+                "SELECT id FROM frames WHERE item_id = ? AND length(vector) > 0", (item_id,)
+            ).fetchall()
+            parts = db.execute(
+                "SELECT p.id FROM parts p JOIN frames f ON f.id = p.frame_id WHERE f.item_id = ?",
+                (item_id,),
+            ).fetchall()
+            revision = self._count_change(db)
+            log_vectors(db, revision, "frames", [r[0] for r in described], removed=True)
+            log_vectors(db, revision, "parts", [r[0] for r in parts], removed=True)
             db.execute("DELETE FROM items WHERE id = ?", (item_id,))
-            self._count_change(db)
         return ids
 
     def _item(self, row: _ItemRow) -> Item:

@@ -43,12 +43,25 @@ _TABLES = {
     vector BLOB NOT NULL
 """,
     "meta": "key TEXT PRIMARY KEY, value TEXT NOT NULL",
+    # What each revision added to or removed from the vector indexes, as ranges of ids (both ends
+    # included), so an index that reflects an earlier revision catches up by these rows alone.
+    "vector_log": """
+    revision INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('frames', 'parts')),
+    lo INTEGER NOT NULL,
+    hi INTEGER NOT NULL,
+    removed INTEGER NOT NULL CHECK (removed IN (0, 1))
+""",
 }
 SCHEMA = "".join(f"CREATE TABLE IF NOT EXISTS {n} ({c});\n" for n, c in _TABLES.items()) + (
     "CREATE INDEX IF NOT EXISTS frames_item ON frames(item_id);\n"
     "CREATE INDEX IF NOT EXISTS sightings_item ON sightings(item_id);\n"
     "CREATE INDEX IF NOT EXISTS parts_frame ON parts(frame_id);\n"
+    "CREATE INDEX IF NOT EXISTS vector_log_revision ON vector_log(revision);\n"
 )
+# meta key: the revision from which the vector log is complete (the catalog's revision when the
+# log was added to it; 0 for a catalog made with it).
+LOG_FROM = "vector_log_from"
 # Columns added since the first release, for catalogs made before them: (table, column, definition).
 _ADDED_COLUMNS = (
     ("items", "origin", "TEXT NOT NULL DEFAULT 'media' CHECK (origin IN ('media', 'vpdq'))"),
@@ -69,6 +82,21 @@ def migrate(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
     if not all(_ids_unique(db, t) for t in _UNIQUE_IDS):
         _make_ids_unique(db)
+    _start_log(db)
+
+
+def _start_log(db: sqlite3.Connection) -> None:
+    """Records from which revision on the vector log is complete: a catalog made before the log
+    existed has none of its earlier changes in it."""
+    if db.execute("SELECT 1 FROM meta WHERE key = ?", (LOG_FROM,)).fetchone():
+        return
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) SELECT ?, COALESCE("
+            "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'revision'), 0)",
+            (LOG_FROM,),
+        )
 
 
 def _make_ids_unique(db: sqlite3.Connection) -> None:

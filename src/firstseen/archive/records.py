@@ -113,3 +113,14 @@ class Revision(NamedTuple):
 
     data_version: int
     changes: int
+
+
+class VectorChange(NamedTuple):
+    """One row of the vector log: revision `revision` added (or, if `removed`, took out) the
+    vectors of the frames or parts (`kind`) with ids from `lo` to `hi`."""
+
+    revision: int
+    kind: str
+    lo: int
+    hi: int
+    removed: bool
