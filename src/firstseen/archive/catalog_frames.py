@@ -8,6 +8,7 @@ import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.catalog_schema import LOG_FROM
+from firstseen.archive.catalog_vectors import as_float32
 from firstseen.archive.parts import part_id
 from firstseen.archive.records import (
     DescribedFrame,
@@ -17,6 +18,8 @@ from firstseen.archive.records import (
     TimedFrame,
     VectorChange,
 )
+
+_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
 
 # Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _IDS_PER_QUERY = 500
@@ -112,16 +115,25 @@ class FrameTables(CatalogBase):
     def vectors_in(self, kind: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, float32 vectors) of the described frames or parts (`kind`) with ids from `lo` to
         `hi`: what one log row added, as far as it is still there."""
-        table = {"frames": "frames", "parts": "parts"}[kind]
         rows = self._rows(
-            f"SELECT id, vector FROM {table} WHERE id BETWEEN ? AND ? AND length(vector) > 0"
-            " ORDER BY id",
+            f"SELECT id, vector FROM {_TABLES[kind]} WHERE id BETWEEN ? AND ?"
+            " AND length(vector) > 0 ORDER BY id",
             (lo, hi),
         )
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        if not rows:
-            return ids, np.zeros((0, 0), np.float32)
-        return ids, np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
+        return as_float32(rows)
+
+    def stored_vectors(self, kind: str, wanted: Ids) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) of those of the given frames or parts that are still stored,
+        in id order: what an approximate index re-scores its shortlist with."""
+        ids = [int(i) for i in wanted]
+        rows: list[tuple[int, bytes]] = []
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows += self._rows(
+                f"SELECT id, vector FROM {_TABLES[kind]} WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+        return as_float32(rows)
 
     def frame_ids(self) -> np.ndarray:
         """Ids of the frames that have a descriptor: exactly what the vector index holds."""
