@@ -141,11 +141,14 @@ class SyncedIndex:
             write_index(self.path, self.index.base, held)
 
     def due(self) -> bool:
-        """Whether the file should be rewritten now: missing or not this catalog's, a small
-        index that changed, or more changes held in memory than a cold open should replay."""
+        """Whether the file should be rewritten now: missing or not this catalog's, a base of
+        the wrong kind for the size, a small index that changed, or more changes held in
+        memory than a cold open should replay."""
         if self.index.stamp is None or read_stamp(self.path) is None:
             return True
         pending = self.index.pending
+        if pending and not fits(self.index.base, len(self.index)):
+            return True  # grown past (or shrunk below) what the base's kind is for
         return bool(pending) and (
             len(self.index) < INDEX.rewrite_below or pending >= INDEX.replay_most
         )
