@@ -128,6 +128,13 @@ class FrameTables(CatalogBase):
         rows = self._rows("SELECT id FROM frames WHERE length(vector) > 0")
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def has_described_frames(self) -> bool:
+        """Whether any frame has a descriptor (vectors of a model are stored): one row of an
+        index of described frames, where counting their ids read them all."""
+        return bool(
+            self._only_row("SELECT EXISTS (SELECT 1 FROM frames WHERE length(vector) > 0)")[0]
+        )
+
     def vectors(self, frame_ids: Ids) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
         return self._vectors("frames", frame_ids)
@@ -214,7 +221,8 @@ class FrameTables(CatalogBase):
 
     def hash_only_frames(self, min_quality: int = 0) -> list[FrameInfo]:
         """The frames of hash-only items (origin 'vpdq') whose PDQ quality is at least
-        `min_quality`, by item and ordinal."""
+        `min_quality`, by item and ordinal: found from those items (indexed by origin), so an
+        archive without any reads no frames."""
         rows = self._rows(
             "SELECT f.item_id, f.ordinal, f.time, f.pdq FROM frames f JOIN items i"
             " ON i.id = f.item_id WHERE i.origin = 'vpdq' AND f.pdq_quality >= ?"

@@ -162,7 +162,7 @@ class Archive:
         """Binds the archive to the model that makes its vectors: vectors of two models are not
         comparable, so a different model needs a new archive."""
         stored = self.catalog.meta("model")
-        if stored is None or not len(self.catalog.frame_ids()):
+        if stored is None or not self.catalog.has_described_frames():
             self.catalog.set_meta("model", key)
         elif stored != key:
             raise FirstseenError(
