@@ -13,6 +13,7 @@ from firstseen.archive.records import (
     DescribedFrame,
     FrameInfo,
     FrameRecord,
+    Ids,
     PhotoWithoutParts,
     TimedFrame,
     VectorChange,
@@ -20,9 +21,6 @@ from firstseen.archive.records import (
 
 # Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _IDS_PER_QUERY = 500
-
-# Row ids as callers hold them: a list, or an index's id array.
-Ids = Sequence[int] | np.ndarray
 
 
 def id_ranges(ids: Ids) -> list[tuple[int, int]]:

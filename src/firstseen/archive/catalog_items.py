@@ -2,16 +2,14 @@
 recording where else it was seen, finding, listing and removing it."""
 
 import sqlite3
-import string
 from collections.abc import Sequence
 from typing import Any
 
+from firstseen.archive.catalog_api import is_sha_prefix
 from firstseen.archive.catalog_base import CatalogBase, now
 from firstseen.archive.catalog_frames import insert_frames, log_vectors
 from firstseen.archive.records import Counts, FrameRecord, Item, Page, Sighting
 
-# Hex digits of a SHA-256 that name an item: few enough to type, enough to name one of millions.
-MIN_PREFIX = 6
 # The largest id SQLite stores: a longer number names no item.
 _MAX_ID = 2**63 - 1
 
@@ -23,11 +21,6 @@ _FIRST_SIGHTING = """
 SELECT path, url, title, published, seen_at FROM sightings WHERE item_id = ?
 ORDER BY published IS NULL, published, seen_at, id LIMIT 1
 """
-
-
-def is_sha_prefix(ref: str) -> bool:
-    """Whether `ref` can name an item by its SHA-256: hex digits only, enough of them."""
-    return MIN_PREFIX <= len(ref) <= 64 and all(c in string.hexdigits for c in ref)
 
 
 def _as_id(ref: str) -> int | None:

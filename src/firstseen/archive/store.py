@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.durable import SaveError
 from firstseen.archive.parts import part_id
 from firstseen.archive.records import FrameRecord, Item, Sighting
@@ -43,7 +44,7 @@ class Archive:
         except OSError as exc:
             raise FirstseenError(f"cannot create archive {root}: {exc}") from exc
         self.settings: Settings = load_settings(root)
-        self.catalog = Catalog(root / "catalog.sqlite")
+        self.catalog: CatalogStore = Catalog(root / "catalog.sqlite")
         self.thumbnails = Thumbnails(
             root / "thumbnails",
             self.settings.thumbnail_edge,
