@@ -195,7 +195,9 @@ class ItemTables(CatalogBase):
         """One page of items (by id) and how many match in all: `text` is looked for in paths,
         titles and URLs of every sighting (or is a SHA-256 prefix); the published range, both
         ends inclusive, applies to the earliest publication date, compared as ISO text at the
-        precision of the shorter of the two (so 2019 is within 2019-01-01 .. 2019-12-31)."""
+        precision of the shorter of the two (so 2019 is within 2019-01-01 .. 2019-12-31).
+        Kinds and dates are read through indexes (a date range costs what is dated within it);
+        `text` reads every item, as it may be anywhere in a path, title or URL."""
         where: list[str] = []
         params: dict[str, Any] = {}
         if kind:
