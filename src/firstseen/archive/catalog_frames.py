@@ -14,6 +14,7 @@ from firstseen.archive.records import (
     DescribedFrame,
     FrameInfo,
     FrameRecord,
+    Ids,
     PhotoWithoutParts,
     TimedFrame,
     VectorChange,
@@ -23,9 +24,6 @@ _TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the ta
 
 # Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _IDS_PER_QUERY = 500
-
-# Row ids as callers hold them: a list, or an index's id array.
-Ids = Sequence[int] | np.ndarray
 
 
 def id_ranges(ids: Ids) -> list[tuple[int, int]]:
@@ -140,6 +138,13 @@ class FrameTables(CatalogBase):
         rows = self._rows("SELECT id FROM frames WHERE length(vector) > 0")
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def has_described_frames(self) -> bool:
+        """Whether any frame has a descriptor (vectors of a model are stored): one row of an
+        index of described frames, where counting their ids read them all."""
+        return bool(
+            self._only_row("SELECT EXISTS (SELECT 1 FROM frames WHERE length(vector) > 0)")[0]
+        )
+
     def vectors(self, frame_ids: Ids) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
         return self._vectors("frames", frame_ids)
@@ -226,7 +231,8 @@ class FrameTables(CatalogBase):
 
     def hash_only_frames(self, min_quality: int = 0) -> list[FrameInfo]:
         """The frames of hash-only items (origin 'vpdq') whose PDQ quality is at least
-        `min_quality`, by item and ordinal."""
+        `min_quality`, by item and ordinal: found from those items (indexed by origin), so an
+        archive without any reads no frames."""
         rows = self._rows(
             "SELECT f.item_id, f.ordinal, f.time, f.pdq FROM frames f JOIN items i"
             " ON i.id = f.item_id WHERE i.origin = 'vpdq' AND f.pdq_quality >= ?"

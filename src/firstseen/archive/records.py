@@ -6,10 +6,14 @@ that code written when those reads returned plain tuples still works, but a call
 field name.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+# Row ids as callers hold them: a list, or an index's id array.
+Ids = Sequence[int] | np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,7 @@ class Page(NamedTuple):
     total: int
 
 
-class Revision(NamedTuple):
+class CatalogVersion(NamedTuple):
     """A key that differs after any commit: SQLite's data version (commits by other
     connections) and this connection's total changes (its own commits)."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.durable import SaveError
 from firstseen.archive.faiss_index import FaissIndex
 from firstseen.archive.index_sync import SyncedIndex
@@ -43,7 +44,7 @@ class Archive:
         except OSError as exc:
             raise FirstseenError(f"cannot create archive {root}: {exc}") from exc
         self.settings: Settings = load_settings(root)
-        self.catalog = Catalog(root / "catalog.sqlite")
+        self.catalog: CatalogStore = Catalog(root / "catalog.sqlite")
         self.thumbnails = Thumbnails(
             root / "thumbnails",
             self.settings.thumbnail_edge,
@@ -139,7 +140,7 @@ class Archive:
         """Binds the archive to the model that makes its vectors: vectors of two models are not
         comparable, so a different model needs a new archive."""
         stored = self.catalog.meta("model")
-        if stored is None or not len(self.catalog.frame_ids()):
+        if stored is None or not self.catalog.has_described_frames():
             self.catalog.set_meta("model", key)
         elif stored != key:
             raise FirstseenError(
