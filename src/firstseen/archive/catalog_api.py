@@ -14,6 +14,7 @@ equal versions mean nothing was committed between them, here or by another proce
 
 import string
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -97,6 +98,7 @@ class CatalogStore(CatalogReader, Protocol):
     indexes are built from and catch up by."""
 
     identity: str  # tells this catalog from another at the same revision
+    path: Path  # where it is, for readers of their own (archive/catalog_vectors.py)
 
     def item_id(self, sha256: str) -> int | None: ...
 
@@ -145,5 +147,7 @@ class CatalogStore(CatalogReader, Protocol):
     def log_from(self) -> int: ...
 
     def vector_changes(self, after: int) -> list[VectorChange]: ...
+
+    def stored_vectors(self, kind: str, wanted: Ids) -> tuple[np.ndarray, np.ndarray]: ...
 
     def vectors_in(self, kind: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]: ...

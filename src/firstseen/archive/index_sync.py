@@ -15,7 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.catalog_vectors import VectorSnapshot
 from firstseen.archive.faiss_build import built, fits, merged
 from firstseen.archive.faiss_index import (
@@ -45,7 +45,7 @@ _NEAR_LISTS = 8
 class SyncedIndex:
     """A `FaissIndex` at `path` for vectors of `kind`, and the catalog revision it reflects."""
 
-    def __init__(self, path: Path, kind: str, catalog: Catalog, dim: int) -> None:
+    def __init__(self, path: Path, kind: str, catalog: CatalogStore, dim: int) -> None:
         self.path = path
         self.kind = kind
         self.catalog = catalog
