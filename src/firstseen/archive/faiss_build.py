@@ -21,9 +21,10 @@ _QUANTIZER_LINKS = 32
 
 
 def lists_for(n: int) -> int:
-    """IVF lists for `n` vectors: INDEX.lists_per_million scaled with sqrt(n), a power of two."""
+    """IVF lists for `n` vectors: INDEX.lists_per_million scaled with sqrt(n), rounded down to
+    a power of two (adding costs more per list than searching gains)."""
     wanted = INDEX.lists_per_million * math.sqrt(max(n, 1) / 1e6)
-    return int(np.clip(2 ** round(math.log2(max(wanted, 1))), _MIN_LISTS, _MAX_LISTS))
+    return int(np.clip(2 ** math.floor(math.log2(max(wanted, 1))), _MIN_LISTS, _MAX_LISTS))
 
 
 def wants_approximate(n: int, now_approximate: bool) -> bool:
