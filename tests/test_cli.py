@@ -51,6 +51,9 @@ def test_add_search_list_info_remove(archive_dir, demo_dir, monkeypatch):
 
     listed = json.loads(invoke("--archive", archive_dir, "list", "--format", "json").stdout)
     assert len(listed) == 9 and sum(i["frames"] for i in listed) > 9
+    page = invoke("--archive", archive_dir, "list", "-f", "json", "--limit", "3", "--offset", "3")
+    assert [i["id"] for i in json.loads(page.stdout)] == [i["id"] for i in listed[3:6]]
+    assert "items 4–6 of 9; --offset 6 for more" in page.stderr
 
     again = invoke(
         "--archive", archive_dir, "add", "media/rocket.jpg", "--url", "https://x.example/r"

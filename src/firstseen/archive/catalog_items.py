@@ -234,6 +234,10 @@ class ItemTables(CatalogBase):
             )
             return Page([self._item(r) for r in rows], total)
 
+    def kinds(self) -> dict[str, int]:
+        """How many items of each kind (image, video) the catalog holds."""
+        return dict(self._rows("SELECT kind, COUNT(*) FROM items GROUP BY kind"))
+
     def counts(self) -> Counts:
         """How many items and frames the catalog holds."""
         return Counts._make(

@@ -76,18 +76,30 @@ def catch_up_parts(ingester: Ingester, progress: Progress) -> None:
     err.print(f"described the parts of {described} {photos} archived without them")
 
 
+# Items `list` shows at once: a screenful or two, whatever the archive's size.
+LIST_PAGE = 100
+
+
 def list_items(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Items shown, from --offset on")
+    ] = LIST_PAGE,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Items skipped, by id")] = 0,
 ) -> None:
-    """List the archive's items."""
+    """List the archive's items, a page at a time (by id)."""
     archive = open_archive()
-    items = archive.catalog.items()
+    page = archive.catalog.page(limit=limit, offset=offset)
+    items = page.items
     if format is ListFormat.json:
         typer.echo(json_text([item_json(i) for i in items], indent=2))
     else:
         out.print(items_table(items))
         if hashes_only := [str(i.id) for i in items if i.origin != "media"]:
             out.print(f"hashes only (imported vPDQ, no media): {', '.join(hashes_only)}")
+    if offset + len(items) < page.total:
+        shown = f"{offset + 1}–{offset + len(items)}" if items else "none"
+        err.print(f"items {shown} of {page.total}; --offset {offset + limit} for more")
 
 
 def info(

@@ -243,12 +243,12 @@ def _provenance(archive: Archive, item: Item) -> dict[str, Any]:
 
 
 def _archive_summary(archive: Archive) -> dict[str, Any]:
-    items = archive.catalog.items()
+    counts, kinds = archive.catalog.counts(), archive.catalog.kinds()
     return {
-        "items": len(items),
-        "videos": sum(i.kind == "video" for i in items),
-        "images": sum(i.kind == "image" for i in items),
-        "frames": sum(i.frames for i in items),
+        "items": counts.items,
+        "videos": kinds.get("video", 0),
+        "images": kinds.get("image", 0),
+        "frames": counts.frames,
         "model": archive.catalog.meta("model"),
     }
 
