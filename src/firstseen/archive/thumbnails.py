@@ -12,7 +12,7 @@ import fcntl
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -56,23 +56,34 @@ class Thumbnails:
     def placing(self, staged: "Staged") -> Iterator[None]:
         """Moves the staged thumbnails into place while the body commits their item to the
         catalog; they go back out if it fails. Content the catalog already has keeps its own."""
+        with self.placing_all([staged]):
+            yield
+
+    @contextmanager
+    def placing_all(self, staged: Sequence["Staged"]) -> Iterator[None]:
+        """`placing` for the items of one transaction (a bulk import): all move in under one
+        hold of the lock, and all go back out if the body fails."""
         with self._locked():
-            target = self.folder(staged.sha256)
-            if self._known(staged.sha256):  # the body's insert finds it and says so
-                yield
-                return
-            if target.exists():  # left by a writer killed between placing and committing
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            sync_folder(staged.frames)
-            os.rename(staged.frames, target)
-            sync_folder(target.parent)
+            placed: list[tuple[Staged, Path]] = []
             try:
+                for one in staged:
+                    target = self.folder(one.sha256)
+                    if self._known(one.sha256):  # the body's insert finds it and says so
+                        continue
+                    if target.exists():  # left by a writer killed between placing and committing
+                        shutil.rmtree(target)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    sync_folder(one.frames)
+                    os.rename(one.frames, target)
+                    placed.append((one, target))
+                for parent in {target.parent for _, target in placed}:
+                    sync_folder(parent)
                 yield
             except BaseException:
-                os.rename(target, staged.frames)
-                with suppress(OSError):  # the prefix folder, if it holds nothing else
-                    target.parent.rmdir()
+                for one, target in reversed(placed):
+                    os.rename(target, one.frames)
+                    with suppress(OSError):  # the prefix folder, if it holds nothing else
+                        target.parent.rmdir()
                 raise
 
     @contextmanager
@@ -147,7 +158,11 @@ class Staged:
         fcntl.flock(self._lock, fcntl.LOCK_EX)
 
     def write(self, ordinal: int, rgb: np.ndarray) -> None:
-        write_new(self.frames / f"{ordinal}.jpg", self._thumbnails.encode(rgb), "its thumbnails")
+        self.write_jpeg(ordinal, self._thumbnails.encode(rgb))
+
+    def write_jpeg(self, ordinal: int, data: bytes) -> None:
+        """A thumbnail already encoded (an imported archive's)."""
+        write_new(self.frames / f"{ordinal}.jpg", data, "its thumbnails")
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
