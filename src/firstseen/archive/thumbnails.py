@@ -43,8 +43,13 @@ class Thumbnails:
         return self.folder(sha256) / f"{ordinal}.jpg"
 
     def read(self, sha256: str, ordinal: int) -> np.ndarray | None:
-        """The RGB thumbnail, or None if it is missing."""
-        image = cv2.imread(str(self.path(sha256, ordinal)), cv2.IMREAD_COLOR)
+        """The RGB thumbnail, or None if it is missing (a frame imported without one: read
+        here, not by OpenCV, which would print a warning for each)."""
+        try:
+            data = self.path(sha256, ordinal).read_bytes()
+        except FileNotFoundError:
+            return None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def stage(self, sha256: str) -> "Staged":
