@@ -253,7 +253,8 @@ class Importer:
     def _commit(self, batch: Batch) -> BulkOutcome:
         """One transaction, with the thumbnails of the items new to the archive staged first
         and moved into place as it commits."""
-        known = self.archive.catalog.known_items([row[0] for row in batch.bulk.items])
+        carried = list(batch.thumbnails)
+        known = self.archive.catalog.known_items(carried) if carried else {}
         thumbnails = self.archive.thumbnails
         with ExitStack() as stack:
             staged: list[Staged] = []
