@@ -4,6 +4,7 @@ any size is exported in bounded memory; the manifest is written last, so that a 
 manifest is a whole export."""
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from firstseen.archive import exchange
+from firstseen.archive.records import ExportBatches
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.signals import model_key
@@ -39,15 +41,33 @@ def export_archive(
     dim = catalog.vector_dim() or archive.dim
     files: dict[str, list[str]] = {table: [] for table in exchange.TABLES}
     counts: dict[str, int] = {}
-    with catalog.snapshot():
+    with closing(_Tables(catalog.export_rows(_FETCH))) as read:
         for table in exchange.TABLES:
-            batches = _batches(archive, table, dim, thumbnails)
+            batches = _batches(archive, table, dim, thumbnails, read.rows(table))
             if table == "frames":
                 batches = _counted(batches, advance)
             counts[table] = _write(folder, table, dim, batches, files[table])
     manifest = exchange.Manifest(_model(archive), dim, counts, files)
     exchange.write_manifest(folder, manifest)
     return manifest
+
+
+class _Tables:
+    """The catalog's export rows (`CatalogStore.export_rows`) handed out table by table."""
+
+    def __init__(self, stream: ExportBatches) -> None:
+        self._stream = stream
+        self._next = next(stream, None)
+
+    def rows(self, table: str) -> Iterator[list[tuple[Any, ...]]]:
+        """The next batches of rows while they are `table`'s (none if it has none)."""
+        while self._next is not None and self._next[0] == table:
+            yield self._next[1]
+            self._next = next(self._stream, None)
+
+    def close(self) -> None:
+        """Ends the catalog's snapshot, however far the export got."""
+        self._stream.close()
 
 
 def _new_folder(folder: Path) -> None:
@@ -124,12 +144,18 @@ def _or_empty(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[
         yield pa.RecordBatch.from_pylist([], schema=schema)
 
 
-def _batches(archive: Archive, table: str, dim: int, thumbnails: bool) -> Iterator[pa.RecordBatch]:
-    """The table's rows from the catalog (within its snapshot), a row group at a time."""
+def _batches(
+    archive: Archive,
+    table: str,
+    dim: int,
+    thumbnails: bool,
+    read: Iterator[list[tuple[Any, ...]]],
+) -> Iterator[pa.RecordBatch]:
+    """The table's rows as read from the catalog, a row group at a time."""
     schema = exchange.schema(table, dim)
     pending: list[tuple[Any, ...]] = []
     held = 0  # thumbnail bytes pending
-    for rows in archive.catalog.export_rows(table, _FETCH):
+    for rows in read:
         if table == "frames":
             rows = [_frame(archive, row, thumbnails) for row in rows]
             held += sum(len(row[-1] or b"") for row in rows)

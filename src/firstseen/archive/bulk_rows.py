@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from firstseen.archive.catalog_bulk import Blob, BulkItems
 from firstseen.archive.parts import SLOTS
+from firstseen.archive.records import Blob, BulkItems
 from firstseen.errors import FirstseenError
 from firstseen.text import storable_path, stored
 

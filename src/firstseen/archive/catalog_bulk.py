@@ -9,19 +9,14 @@ of the indexes does (catalog_schema.py's vector log).
 """
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.catalog_frames import log_vectors
 from firstseen.archive.parts import SLOTS, part_id
-
-# A stored vector's bytes (float16), or a view of them.
-Blob = bytes | memoryview
+from firstseen.archive.records import BulkItems, BulkOutcome, ExportBatches
 
 # Parameters per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _SHAS_PER_QUERY = 500
@@ -41,36 +36,6 @@ EXPORT_QUERIES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class BulkItems:
-    """Items to add at once, with their rows: frames, parts and sightings name their item (or
-    frame) by its place in `items` (or `frames`). Vectors are float16 bytes, empty for a
-    hash-only frame."""
-
-    # (sha256, kind, path, width, height, duration, bytes, added_at, origin) per item
-    items: Sequence[tuple[Any, ...]]
-    frame_item: np.ndarray  # per frame: its item's place in `items`
-    # (ordinal, time, pdq, pdq_quality, vector) per frame
-    frames: Sequence[tuple[Any, ...]]
-    part_frame: np.ndarray  # per part: its frame's place in `frames`
-    part_slot: np.ndarray
-    part_vectors: Sequence[Blob]
-    sighting_item: np.ndarray  # per sighting: its item's place in `items`
-    # (path, url, title, published, seen_at) per sighting
-    sightings: Sequence[tuple[Any, ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class BulkOutcome:
-    """What a bulk write added: items new to the catalog and their frames, sightings new to
-    it; `known` items were already there and only gained sightings."""
-
-    added: int
-    frames: int
-    known: int
-    sightings: int
-
-
 class BulkTables(CatalogBase):
     """Bulk writes and consistent reads of the whole catalog."""
 
@@ -84,24 +49,19 @@ class BulkTables(CatalogBase):
         row = self._row("SELECT length(vector) FROM frames WHERE length(vector) > 0 LIMIT 1")
         return None if row is None else int(row[0]) // 2
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Reads made within see the catalog as one commit left it, whatever other processes
-        commit meanwhile (one read transaction); the catalog's other users wait."""
+    def export_rows(self, batch: int) -> ExportBatches:
+        """Every table's rows as the exchange format lists them (EXPORT_QUERIES), `batch` at a
+        time, all read from one snapshot of the catalog (one read transaction), whatever other
+        processes commit meanwhile; the catalog's other users wait until it is closed."""
         with self._lock, self._reported("reading it"):
             self._db.execute("BEGIN")
             try:
-                yield
+                for table, query in EXPORT_QUERIES.items():
+                    cursor = self._db.execute(query)
+                    while rows := cursor.fetchmany(batch):
+                        yield table, rows
             finally:
                 self._db.rollback()
-
-    def export_rows(self, table: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows of one table as the exchange format lists them (EXPORT_QUERIES), `batch`
-        at a time; within `snapshot()`."""
-        with self._reported("reading it"):
-            cursor = self._db.execute(EXPORT_QUERIES[table])
-            while rows := cursor.fetchmany(batch):
-                yield rows
 
     def add_bulk(self, bulk: BulkItems) -> BulkOutcome:
         """Adds the items the catalog does not hold yet, with their frames, parts and sightings,

@@ -3,7 +3,7 @@ confirms it, how its dates stand to the claimed one, and the verdict they add up
 
 from pathlib import Path
 
-from firstseen.archive.catalog import Item, Sighting
+from firstseen.archive.records import Item, Sighting
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
