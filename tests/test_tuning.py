@@ -16,7 +16,7 @@ NOT_TUNING = {
     ("matching/background.py", "_SIDE"),  # part of the generated set's recipe, with _VERSION
     ("matching/background.py", "_VERSION"),
     ("matching/hashbank.py", "_WORDS"),  # a PDQ hash's 256 bits as uint64
-    ("archive/parts.py", "_SLOTS"),  # ids reserved per frame in the parts index
+    ("archive/parts.py", "SLOTS"),  # ids reserved per frame in the parts index
 }
 
 

@@ -20,9 +20,12 @@ from typing import Protocol
 import numpy as np
 
 from firstseen.archive.records import (
+    BulkItems,
+    BulkOutcome,
     CatalogVersion,
     Counts,
     DescribedFrame,
+    ExportBatches,
     FrameInfo,
     FrameRecord,
     Ids,
@@ -124,6 +127,19 @@ class CatalogStore(CatalogReader, Protocol):
     def remove_item(self, item_id: int) -> list[int]: ...
 
     def add_parts(self, frame_id: int, vectors: np.ndarray) -> list[int]: ...
+
+    def add_bulk(self, bulk: BulkItems) -> BulkOutcome:
+        """Many items at once (an import's batch), in one transaction: those it holds already
+        only gain their new sightings."""
+        ...
+
+    def known_items(self, shas: Sequence[str]) -> dict[str, int]: ...
+
+    def vector_dim(self) -> int | None: ...
+
+    def export_rows(self, batch: int) -> ExportBatches:
+        """Every table's rows, as the exchange format lists them, from one snapshot."""
+        ...
 
     def photos_without_parts(self) -> list[PhotoWithoutParts]: ...
 
