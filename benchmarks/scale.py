@@ -71,13 +71,15 @@ def distractors(args: argparse.Namespace, work: Path, reference: Path) -> tuple[
     folder = work / f"distractors-{args.distractors}"
     stamp = {"frames": args.distractors, "seed": args.seed, "noise": noise}
     made = folder / "scale-recipe.json"
-    info: dict = {"noise": noise, "calibration_gaps": gaps, "write_seconds": None}
-    if not (made.exists() and json.loads(made.read_text()) == stamp):
+    info: dict = {"noise": noise, "calibration_gaps": gaps}
+    kept = json.loads(made.read_text()) if made.exists() else {}
+    if kept.get("recipe") != stamp:
         shutil.rmtree(folder, ignore_errors=True)
         t0 = time.perf_counter()
         write(folder, pool, recipe, args.distractors)
-        info["write_seconds"] = time.perf_counter() - t0
-        made.write_text(json.dumps(stamp))
+        kept = {"recipe": stamp, "write_seconds": time.perf_counter() - t0}
+        made.write_text(json.dumps(kept))
+    info["write_seconds"] = kept["write_seconds"]
     info["manifest"] = json.loads((folder / "manifest.json").read_text())
     info["check"] = manifold_check(pool, Maker(pool, recipe), args.distractors)
     return folder, info
@@ -96,8 +98,12 @@ def search_process(exe: Path, archive: Path, paths: list[Path], work: Path) -> d
     """Every query searched by one fresh process (scale_worker.py)."""
     listing, out = work / "queries.json", work / f"answers-{archive.name}.json"
     listing.write_text(json.dumps([str(p) for p in paths]))
+    log = work / f"search-{archive.name}.log"  # the search's warnings, kept out of the report
     command = [exe, str(WORKER), str(archive), str(listing), str(out)]
-    subprocess.run(command, check=True, env=os.environ | {"PYTHONPATH": _path()})
+    with log.open("w") as errors:
+        proc = subprocess.run(command, stderr=errors, env=os.environ | {"PYTHONPATH": _path()})
+    if proc.returncode != 0:
+        sys.exit(f"the search process failed ({proc.returncode}): see {log}")
     report = json.loads(out.read_text())
     report["answers"] = {r["query"]: _result(r) for r in report.pop("results")}
     return report
@@ -225,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_anchors:
         anchors["plain"] = run_anchors(reference, None, None, queries)
         anchors["distractors"] = run_anchors(reference, folder, made["manifest"], queries)
-    dump.update(report(args, truths, runs, anchors, dump.get("import")))
+    dump.update(report(args, truths, runs, anchors, dump.get("import"), made))
     if args.json:
         args.json.write_text(json.dumps(dump, indent=1, default=str))
     return 0
@@ -237,7 +243,7 @@ def check_table(check: dict[str, list[float]], noise: float) -> str:
     return f"distractors (centre noise {noise:.2f}):\n" + table(rows, header)
 
 
-def report(args, truths, runs: dict, anchors: dict, imported: dict | None) -> dict:
+def report(args, truths, runs: dict, anchors: dict, imported: dict | None, made: dict) -> dict:
     """Prints the comparison and returns what the JSON keeps."""
     systems: dict[str, dict[str, Result]] = {}
     for where in ("plain", "distractors"):
@@ -274,21 +280,26 @@ def report(args, truths, runs: dict, anchors: dict, imported: dict | None) -> di
                 where,
                 num(r["open_seconds"] + r["warmup_seconds"], "{:.1f}"),
                 num(r["cold_search_seconds"], "{:.1f}"),
-                num(r["rss_open_mb"], "{:.0f}"),
                 num(r["peak_rss_mb"], "{:.0f}"),
+                num(r["rss_end_mb"], "{:.0f}"),
                 num(r["disk_mb"], "{:.0f}"),
                 num(live.get("server_start_seconds"), "{:.1f}"),
+                num(live.get("server_peak_rss_mb"), "{:.0f}"),
                 num(live.get("added_visible_after_seconds"), "{:.2f}"),
                 num(live.get("removed_gone_after_seconds"), "{:.2f}"),
             ]
         )
-    print("\nfirstseen: open+first search s, cold `search` s, RSS after warm-up / peak MB, disk MB,"
-          " serve start s, add → found s, remove → gone s")  # fmt: skip
-    print(table(fs_rows, ["archive", "open", "cold", "RSS warm", "RSS peak", "disk", "serve",
-                          "add", "remove"]))  # fmt: skip
+    print(
+        "\nfirstseen: open+first search s, cold `search` s, search process RSS peak / at the end"
+        " MB, disk MB, serve start s and peak RSS MB, add → found s, remove → gone s"
+    )
+    print(table(fs_rows, ["archive", "open", "cold", "RSS peak", "RSS end", "disk", "serve",
+                          "serve RSS", "add", "remove"]))  # fmt: skip
     if imported:
         print(f"import: {n:,} frames in {imported['seconds']:.1f} s "
               f"({imported['frames_per_second']:,.0f} frames/s)")  # fmt: skip
+    if made["write_seconds"]:
+        print(f"distractors written in {made['write_seconds']:.1f} s")
     diffs = {
         name: differences(truths, verdicts[f"{name} plain"], verdicts[f"{name} distractors"])
         for name in ["firstseen", *anchors.get("plain", {})]

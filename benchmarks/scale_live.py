@@ -82,11 +82,13 @@ def measure(exe: Path, archive: Path, photo: Path, sha256: str) -> dict:
             cli(exe, archive, "remove", sha256)
             remove_s = time.perf_counter() - t0
             removed = wait_until(client, data, sha256, False)
+        peak = peak_rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(60)
     return {
         "server_start_seconds": startup,
+        "server_peak_rss_mb": peak,
         "search_seconds": search_s,
         "add_command_seconds": add_s,
         "added_visible_after_seconds": added["seconds"],
@@ -95,6 +97,14 @@ def measure(exe: Path, archive: Path, photo: Path, sha256: str) -> dict:
         "searches_until_added": added["searches"],
         "searches_until_removed": removed["searches"],
     }
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A running process's peak resident memory, from Linux's /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def cli(exe: Path, archive: Path, *args: str) -> None:

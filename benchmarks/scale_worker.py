@@ -5,7 +5,7 @@ so that the memory is the search's own and not the benchmark's.
     python benchmarks/scale_worker.py ARCHIVE QUERIES.json OUT.json
 
 QUERIES.json is a list of paths; OUT.json gets {"open_seconds", "warmup_seconds", "rss_open_mb",
-"peak_rss_mb", "results": [the CLI's JSON answer with "wall_ms"]}.
+"peak_rss_mb", "rss_end_mb", "results": [the CLI's JSON answer with "wall_ms"]}.
 """
 
 from __future__ import annotations
@@ -26,6 +26,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_now_mb() -> float | None:
+    """This process's resident memory now: the indexes stay, passing peaks (loading the model)
+    do not."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def main(archive_dir: Path, queries: list[Path], out: Path) -> None:
     started = time.perf_counter()
     archive = Archive(archive_dir)
@@ -44,6 +53,7 @@ def main(archive_dir: Path, queries: list[Path], out: Path) -> None:
         "warmup_seconds": warm - opened,
         "rss_open_mb": rss_open,
         "peak_rss_mb": peak_rss_mb(),
+        "rss_end_mb": rss_now_mb(),
         "results": results,
     }
     out.write_text(json.dumps(report))
