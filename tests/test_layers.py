@@ -6,6 +6,11 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "firstseen"
 
+# Libraries that only the archive's own modules may use: the rest of firstseen reaches the catalog
+# and the vector indexes through their interfaces (archive/catalog_api.py), so that another
+# database or index can stand in for the embedded ones.
+STORAGE_LIBRARIES = {"sqlite3", "faiss"}
+
 # Lowest first; a module may import its own layer and those below. The top-level helpers (errors,
 # text, config, tuning) sit under everything.
 LAYERS = [
@@ -95,3 +100,25 @@ def test_no_modules_import_each_other_in_a_circle() -> None:
         if module not in state:
             visit(module, [module])
     assert circles == []
+
+
+def _libraries(tree: ast.AST) -> set[str]:
+    """The top-level packages this source imports, anywhere in it; relative imports are its own."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_the_archive_uses_sqlite_or_faiss() -> None:
+    archive = SOURCE / "archive"
+    users = [
+        f"{path.relative_to(SOURCE.parent)} imports {', '.join(sorted(used))}"
+        for path in sorted(SOURCE.rglob("*.py"))
+        if archive not in path.parents
+        and (used := _libraries(ast.parse(path.read_text(), str(path))) & STORAGE_LIBRARIES)
+    ]
+    assert users == []

@@ -14,13 +14,17 @@ one.
 
 The catalog is written in parts: the connection, the lock its threads share, transactions and
 revisions (catalog_base.py), the tables and their migrations (catalog_schema.py), items and
-sightings (catalog_items.py), and frames, descriptors and parts (catalog_frames.py). What it
-stores and returns is named in records.py.
+sightings (catalog_items.py), frames, descriptors and parts (catalog_frames.py), and many items
+at once (catalog_bulk.py: an import's batches, an export's snapshot). What it stores and returns
+is named in records.py; what the rest of firstseen may ask of it is the `CatalogStore` of
+catalog_api.py.
 """
 
+from firstseen.archive.catalog_api import MIN_PREFIX, is_sha_prefix
 from firstseen.archive.catalog_base import CatalogError
+from firstseen.archive.catalog_bulk import BulkTables
 from firstseen.archive.catalog_frames import FrameTables
-from firstseen.archive.catalog_items import MIN_PREFIX, AlreadyArchived, ItemTables, is_sha_prefix
+from firstseen.archive.catalog_items import AlreadyArchived, ItemTables
 from firstseen.archive.catalog_schema import SCHEMA
 from firstseen.archive.records import FrameRecord, Item, Sighting
 
@@ -38,5 +42,6 @@ __all__ = [
 ]
 
 
-class Catalog(ItemTables, FrameTables):
-    """Typed access to the archive's SQLite database."""
+class Catalog(ItemTables, FrameTables, BulkTables):
+    """The embedded catalog: the archive's SQLite database, behind the interface of
+    catalog_api.py (`CatalogStore`)."""

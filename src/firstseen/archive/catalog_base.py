@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from firstseen.archive.catalog_schema import SCHEMA, migrate
-from firstseen.archive.records import Revision
+from firstseen.archive.records import CatalogVersion
 from firstseen.errors import FirstseenError
 
 _REVISION = "revision"  # meta key: counts every change of items, frames and parts
@@ -116,11 +116,12 @@ class CatalogBase:
         """Changes whenever another connection (another process) commits to the catalog."""
         return int(self._only_row("PRAGMA data_version")[0])
 
-    def revision(self) -> Revision:
-        """Differs after any commit, by this connection or another: a key for caches of the
-        catalog's contents (data_version alone misses this connection's own writes)."""
+    def version(self) -> CatalogVersion:
+        """Differs after any commit, by this connection or another: what callers ask whether
+        anything changed by, and key caches of the catalog's contents by (data_version alone
+        misses this connection's own writes)."""
         with self._lock:
-            return Revision(self.data_version(), self._db.total_changes)
+            return CatalogVersion(self.data_version(), self._db.total_changes)
 
     def meta(self, key: str) -> str | None:
         row = self._row("SELECT value FROM meta WHERE key = ?", (key,))

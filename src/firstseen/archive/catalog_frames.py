@@ -8,21 +8,22 @@ import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.catalog_schema import LOG_FROM
+from firstseen.archive.catalog_vectors import as_float32
 from firstseen.archive.parts import part_id
 from firstseen.archive.records import (
     DescribedFrame,
     FrameInfo,
     FrameRecord,
+    Ids,
     PhotoWithoutParts,
     TimedFrame,
     VectorChange,
 )
 
+_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
+
 # Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _IDS_PER_QUERY = 500
-
-# Row ids as callers hold them: a list, or an index's id array.
-Ids = Sequence[int] | np.ndarray
 
 
 def id_ranges(ids: Ids) -> list[tuple[int, int]]:
@@ -112,21 +113,37 @@ class FrameTables(CatalogBase):
     def vectors_in(self, kind: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, float32 vectors) of the described frames or parts (`kind`) with ids from `lo` to
         `hi`: what one log row added, as far as it is still there."""
-        table = {"frames": "frames", "parts": "parts"}[kind]
         rows = self._rows(
-            f"SELECT id, vector FROM {table} WHERE id BETWEEN ? AND ? AND length(vector) > 0"
-            " ORDER BY id",
+            f"SELECT id, vector FROM {_TABLES[kind]} WHERE id BETWEEN ? AND ?"
+            " AND length(vector) > 0 ORDER BY id",
             (lo, hi),
         )
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        if not rows:
-            return ids, np.zeros((0, 0), np.float32)
-        return ids, np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
+        return as_float32(rows)
+
+    def stored_vectors(self, kind: str, wanted: Ids) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) of those of the given frames or parts that are still stored,
+        in id order: what an approximate index re-scores its shortlist with."""
+        ids = [int(i) for i in wanted]
+        rows: list[tuple[int, bytes]] = []
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows += self._rows(
+                f"SELECT id, vector FROM {_TABLES[kind]} WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+        return as_float32(rows)
 
     def frame_ids(self) -> np.ndarray:
         """Ids of the frames that have a descriptor: exactly what the vector index holds."""
         rows = self._rows("SELECT id FROM frames WHERE length(vector) > 0")
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def has_described_frames(self) -> bool:
+        """Whether any frame has a descriptor (vectors of a model are stored): one row of an
+        index of described frames, where counting their ids read them all."""
+        return bool(
+            self._only_row("SELECT EXISTS (SELECT 1 FROM frames WHERE length(vector) > 0)")[0]
+        )
 
     def vectors(self, frame_ids: Ids) -> np.ndarray:
         """Stored descriptors of the given frames, in that order, as float32."""
@@ -214,7 +231,8 @@ class FrameTables(CatalogBase):
 
     def hash_only_frames(self, min_quality: int = 0) -> list[FrameInfo]:
         """The frames of hash-only items (origin 'vpdq') whose PDQ quality is at least
-        `min_quality`, by item and ordinal."""
+        `min_quality`, by item and ordinal: found from those items (indexed by origin), so an
+        archive without any reads no frames."""
         rows = self._rows(
             "SELECT f.item_id, f.ordinal, f.time, f.pdq FROM frames f JOIN items i"
             " ON i.id = f.item_id WHERE i.origin = 'vpdq' AND f.pdq_quality >= ?"

@@ -2,16 +2,16 @@
 recording where else it was seen, finding, listing and removing it."""
 
 import sqlite3
-import string
 from collections.abc import Sequence
 from typing import Any
 
+from firstseen.archive.catalog_api import is_sha_prefix
 from firstseen.archive.catalog_base import CatalogBase, now
 from firstseen.archive.catalog_frames import insert_frames, log_vectors
 from firstseen.archive.records import Counts, FrameRecord, Item, Page, Sighting
 
-# Hex digits of a SHA-256 that name an item: few enough to type, enough to name one of millions.
-MIN_PREFIX = 6
+# The largest id SQLite stores: a longer number names no item.
+_MAX_ID = 2**63 - 1
 
 # The columns _ITEM_COLUMNS reads: an Item's fields up to its earliest sighting.
 _ItemRow = tuple[int, str, str, str, int, int, float | None, int, str, str, int]
@@ -23,9 +23,41 @@ ORDER BY published IS NULL, published, seen_at, id LIMIT 1
 """
 
 
-def is_sha_prefix(ref: str) -> bool:
-    """Whether `ref` can name an item by its SHA-256: hex digits only, enough of them."""
-    return MIN_PREFIX <= len(ref) <= 64 and all(c in string.hexdigits for c in ref)
+def _as_id(ref: str) -> int | None:
+    """The item id `ref` spells, written as the catalog writes ids (no sign, no leading zero)."""
+    if not (ref.isascii() and ref.isdigit()) or str(int(ref)) != ref or int(ref) > _MAX_ID:
+        return None
+    return int(ref)
+
+
+def _published_candidates(start: str | None, end: str | None) -> tuple[str, dict[str, str]]:
+    """The items with a sighting published within `page`'s range, from the index of
+    publication dates: the only items whose earliest one can be within it (a superset, which
+    `page` narrows by its own test). For one date p, `p >= substr(start, 1, length(p))` holds
+    exactly when p >= start or p is a prefix of start, and `substr(p, 1, length(end)) <= end`
+    exactly when p < end with its last character counted up one."""
+    params: dict[str, str] = {}
+    ranges: list[str] = []
+    if start:
+        ranges.append("published >= :from")
+    if end and (after := _after_prefix(end)) is not None:
+        ranges.append("published < :after_to")
+        params["after_to"] = after
+    query = f"SELECT item_id FROM sightings WHERE {' AND '.join(ranges) or 'published NOT NULL'}"
+    if start:
+        params |= {f"prefix{n}": start[:n] for n in range(len(start))}
+        marks = ", ".join(f":prefix{n}" for n in range(len(start)))
+        query += f" UNION ALL SELECT item_id FROM sightings WHERE published IN ({marks})"
+    return query, params
+
+
+def _after_prefix(text: str) -> str | None:
+    """The least text above every text that starts with `text` (compared as SQLite compares
+    text, by code point); None where there is none to write."""
+    last = ord(text[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates cannot be stored: the next character is after them
+        last = 0xE000
+    return text[:-1] + chr(last) if last <= 0x10FFFF else None
 
 
 class AlreadyArchived(Exception):
@@ -138,15 +170,18 @@ class ItemTables(CatalogBase):
     def find_items(self, ref: str) -> list[Item]:
         """Items named exactly by `ref`: their id, a prefix of their SHA-256 (at least
         MIN_PREFIX hex digits; nothing else is a prefix) or a path they were seen at. No
-        character is a wildcard."""
-        prefix = ref.lower() if is_sha_prefix(ref) else None
-        query = (
-            self._ITEM_COLUMNS + " WHERE CAST(i.id AS TEXT) = :ref"
-            " OR substr(i.sha256, 1, length(:prefix)) = :prefix"
-            " OR i.id IN (SELECT item_id FROM sightings WHERE path = :ref)"
-        )
+        character is a wildcard. Each way is one index lookup."""
+        ways = ["i.id IN (SELECT item_id FROM sightings WHERE path = :ref)"]
+        params: dict[str, Any] = {"ref": ref}
+        if (item_id := _as_id(ref)) is not None:
+            ways.append("i.id = :id")
+            params["id"] = item_id
+        if is_sha_prefix(ref):  # hex digits only: nothing in the pattern but its `*`
+            ways.append("i.sha256 GLOB :pattern")
+            params["pattern"] = ref.lower() + "*"
+        query = f"{self._ITEM_COLUMNS} WHERE {' OR '.join(ways)} ORDER BY i.id"
         with self._lock:
-            return [self._item(r) for r in self._rows(query, {"ref": ref, "prefix": prefix})]
+            return [self._item(r) for r in self._rows(query, params)]
 
     def page(
         self,
@@ -160,7 +195,9 @@ class ItemTables(CatalogBase):
         """One page of items (by id) and how many match in all: `text` is looked for in paths,
         titles and URLs of every sighting (or is a SHA-256 prefix); the published range, both
         ends inclusive, applies to the earliest publication date, compared as ISO text at the
-        precision of the shorter of the two (so 2019 is within 2019-01-01 .. 2019-12-31)."""
+        precision of the shorter of the two (so 2019 is within 2019-01-01 .. 2019-12-31).
+        Kinds and dates are read through indexes (a date range costs what is dated within it);
+        `text` reads every item, as it may be anywhere in a path, title or URL."""
         where: list[str] = []
         params: dict[str, Any] = {}
         if kind:
@@ -184,6 +221,10 @@ class ItemTables(CatalogBase):
         if published_to:
             where.append(f"substr({first}, 1, length(:to)) <= :to")
             params["to"] = published_to
+        if published_from or published_to:
+            candidates, named = _published_candidates(published_from, published_to)
+            where.append(f"i.id IN ({candidates})")
+            params |= named
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         params |= {"limit": limit, "offset": offset}
         with self._lock:

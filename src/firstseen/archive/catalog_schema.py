@@ -59,6 +59,18 @@ SCHEMA = "".join(f"CREATE TABLE IF NOT EXISTS {n} ({c});\n" for n, c in _TABLES.
     "CREATE INDEX IF NOT EXISTS parts_frame ON parts(frame_id);\n"
     "CREATE INDEX IF NOT EXISTS vector_log_revision ON vector_log(revision);\n"
 )
+# What the reads a command or a request makes filter by, so that none reads a whole table of
+# millions: made after the migrations, which may first add a column they cover (`origin`).
+INDEXES = (
+    # the model claim: one described frame, or none (ids only, and only of described frames)
+    "CREATE INDEX IF NOT EXISTS frames_described ON frames(id) WHERE length(vector) > 0;\n"
+    # hash-only frames, and pages of one kind
+    "CREATE INDEX IF NOT EXISTS items_origin ON items(origin);\n"
+    "CREATE INDEX IF NOT EXISTS items_kind ON items(kind);\n"
+    # items named by a path they were seen at; items by publication date
+    "CREATE INDEX IF NOT EXISTS sightings_path ON sightings(path, item_id);\n"
+    "CREATE INDEX IF NOT EXISTS sightings_published ON sightings(published, item_id);\n"
+)
 # meta key: the revision from which the vector log is complete (the catalog's revision when the
 # log was added to it; 0 for a catalog made with it).
 LOG_FROM = "vector_log_from"
@@ -83,6 +95,7 @@ def migrate(db: sqlite3.Connection) -> None:
     if not all(_ids_unique(db, t) for t in _UNIQUE_IDS):
         _make_ids_unique(db)
     _start_log(db)
+    db.executescript(INDEXES)
 
 
 def _start_log(db: sqlite3.Connection) -> None:

@@ -17,7 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from firstseen.archive.catalog import AlreadyArchived, Catalog
+from firstseen.archive.catalog import AlreadyArchived
+from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.records import FrameRecord, PhotoWithoutParts, Sighting
 from firstseen.archive.store import Archive
@@ -62,7 +63,7 @@ def stored_sighting(sighting: Sighting) -> Sighting:
 
 def add_named(
     add: Callable[[Path, Sighting], AddResult],
-    catalog: Catalog,
+    catalog: CatalogStore,
     path: Path,
     sightings_of: Callable[[Path], list[Sighting]],
 ) -> AddResult:
@@ -77,13 +78,13 @@ def add_named(
     return also_seen(catalog, add(path, first), also)
 
 
-def sighted(catalog: Catalog, item_id: int, sighting: Sighting) -> AddResult:
+def sighted(catalog: CatalogStore, item_id: int, sighting: Sighting) -> AddResult:
     """Content already archived: the file only adds where and when it was seen."""
     fresh = catalog.add_sighting(item_id, sighting)
     return AddResult(sighting.path, "duplicate", item_id, new_sighting=fresh)
 
 
-def also_seen(catalog: Catalog, result: AddResult, sightings: Sequence[Sighting]) -> AddResult:
+def also_seen(catalog: CatalogStore, result: AddResult, sightings: Sequence[Sighting]) -> AddResult:
     """Records the further sightings of a file just added or found archived (a CSV listing it
     on several rows: each row is a place and date it was seen)."""
     if result.item_id is None or not sightings:

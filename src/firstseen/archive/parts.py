@@ -17,7 +17,7 @@ from firstseen.tuning import PARTS
 
 Box = tuple[int, int, int, int]  # (x, y, w, h)
 
-_SLOTS = 16  # ids reserved per frame; more than the grid needs
+SLOTS = 16  # ids reserved per frame; more than the grid needs
 
 
 def part_windows(width: int, height: int) -> list[Box]:
@@ -43,9 +43,9 @@ def crop_parts(rgb: np.ndarray) -> list[np.ndarray]:
 
 
 def part_id(frame_id: int, slot: int) -> int:
-    return frame_id * _SLOTS + slot
+    return frame_id * SLOTS + slot
 
 
 def part_frame(ids: np.ndarray) -> np.ndarray:
     """The frame ids the given part ids belong to."""
-    return ids // _SLOTS
+    return ids // SLOTS

@@ -6,10 +6,18 @@ that code written when those reads returned plain tuples still works, but a call
 field name.
 """
 
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+# Row ids as callers hold them: a list, or an index's id array.
+Ids = Sequence[int] | np.ndarray
+# A stored vector's bytes (float16), or a view of them.
+Blob = bytes | memoryview
+# An export's reads (archive/catalog_bulk.py): (table, a batch of its rows), table by table.
+ExportBatches = Generator[tuple[str, list[tuple[Any, ...]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,7 @@ class Page(NamedTuple):
     total: int
 
 
-class Revision(NamedTuple):
+class CatalogVersion(NamedTuple):
     """A key that differs after any commit: SQLite's data version (commits by other
     connections) and this connection's total changes (its own commits)."""
 
@@ -124,3 +132,33 @@ class VectorChange(NamedTuple):
     lo: int
     hi: int
     removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItems:
+    """Items to add at once, with their rows: frames, parts and sightings name their item (or
+    frame) by its place in `items` (or `frames`). Vectors are float16 bytes, empty for a
+    hash-only frame."""
+
+    # (sha256, kind, path, width, height, duration, bytes, added_at, origin) per item
+    items: Sequence[tuple[Any, ...]]
+    frame_item: np.ndarray  # per frame: its item's place in `items`
+    # (ordinal, time, pdq, pdq_quality, vector) per frame
+    frames: Sequence[tuple[Any, ...]]
+    part_frame: np.ndarray  # per part: its frame's place in `frames`
+    part_slot: np.ndarray
+    part_vectors: Sequence[Blob]
+    sighting_item: np.ndarray  # per sighting: its item's place in `items`
+    # (path, url, title, published, seen_at) per sighting
+    sightings: Sequence[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """What a bulk write added: items new to the catalog and their frames, sightings new to
+    it; `known` items were already there and only gained sightings."""
+
+    added: int
+    frames: int
+    known: int
+    sightings: int

@@ -2,18 +2,19 @@
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.durable import SaveError
-from firstseen.archive.parts import part_id
+from firstseen.archive.faiss_index import FaissIndex
+from firstseen.archive.index_sync import SyncedIndex
 from firstseen.archive.records import FrameRecord, Item, Sighting
 from firstseen.archive.thumbnails import Staged, Thumbnails
-from firstseen.archive.vectors import FaissIndex, Stamp
 from firstseen.config import Settings, load_settings
 from firstseen.errors import FirstseenError
 
@@ -24,15 +25,15 @@ class Archive:
     """Catalog (SQLite) + vector indexes (FAISS: frames, and parts of photos) + thumbnails, kept
     consistent with each other.
 
-    The indexes are opened lazily, since listing the catalog needs no vectors, and are checked
-    against the catalog when opened: kept if they reflect it, brought up to date by ids if they
-    reflect an earlier revision of it, rebuilt from it otherwise (archive/vectors.py).
+    The indexes are opened lazily, since listing the catalog needs no vectors, and follow the
+    catalog through its vector log (archive/index_sync.py): brought up to date by the log when
+    opened, after this archive's own changes and after other processes' (`refresh`).
 
     One archive may serve many threads: changes (add, remove, refresh) happen one at a time. A
     search holds `reading()` while it uses frame ids from the index. A removal takes the frames
     out of the index first, so searches starting later never see them, then waits for the
     searches already running before it deletes the rows and thumbnails they may still read; no
-    search ever waits for a removal. `generation` grows whenever the index was rebuilt or lost
+    search ever waits for a removal. `generation` grows whenever an index was rebuilt or lost
     content: caches keyed by ids must then be dropped.
     """
 
@@ -43,7 +44,7 @@ class Archive:
         except OSError as exc:
             raise FirstseenError(f"cannot create archive {root}: {exc}") from exc
         self.settings: Settings = load_settings(root)
-        self.catalog = Catalog(root / "catalog.sqlite")
+        self.catalog: CatalogStore = Catalog(root / "catalog.sqlite")
         self.thumbnails = Thumbnails(
             root / "thumbnails",
             self.settings.thumbnail_edge,
@@ -52,10 +53,9 @@ class Archive:
         self._sweep()
         self.dim = dim
         self.generation = 0
-        self._index: FaissIndex | None = None
-        self._parts: FaissIndex | None = None
-        self._version: int | None = None  # the catalog's data_version the index reflects
-        self._revision = 0  # the catalog's vectors_revision() the indexes in memory reflect
+        self._frames: SyncedIndex | None = None
+        self._parts: SyncedIndex | None = None
+        self._version: int | None = None  # the catalog's data_version the indexes reflect
         self._opening = threading.Lock()
         self._changing = threading.RLock()
         self._searches = _GracePeriods()
@@ -70,59 +70,36 @@ class Archive:
     @property
     def index(self) -> FaissIndex:
         """Frame descriptors, by frame id."""
-        return self._indexes()[0]
+        return self._indexes()[0].index
 
     @property
     def parts(self) -> FaissIndex:
         """Descriptors of parts of photos, by part id (archive/parts.py)."""
-        return self._indexes()[1]
+        return self._indexes()[1].index
 
-    def _indexes(self) -> tuple[FaissIndex, FaissIndex]:
-        if self._index is None or self._parts is None:
+    def _indexes(self) -> tuple[SyncedIndex, SyncedIndex]:
+        if self._frames is None or self._parts is None:
             with self._opening:
-                if self._index is None or self._parts is None:
-                    # Read before the contents, so that the revision recorded is never later
-                    # than what the indexes hold.
+                if self._frames is None or self._parts is None:
                     version = self.catalog.data_version()
-                    revision = self.catalog.vectors_revision()
-                    self._parts = self._open(
-                        "parts.faiss", self.catalog.part_ids, self.catalog.part_vectors, revision
+                    parts = SyncedIndex(self.root / "parts.faiss", "parts", self.catalog, self.dim)
+                    frames = SyncedIndex(
+                        self.root / "vectors.faiss", "frames", self.catalog, self.dim
                     )
-                    self._index = self._open(
-                        "vectors.faiss", self.catalog.frame_ids, self.catalog.vectors, revision
-                    )
-                    self._version, self._revision = version, revision
-        return self._index, self._parts
+                    for synced in (parts, frames):
+                        self._open(synced)
+                    self._version = version
+                    self._parts, self._frames = parts, frames
+        return self._frames, self._parts
 
-    def _open(
-        self,
-        name: str,
-        ids: Callable[[], np.ndarray],
-        load: Callable[[np.ndarray], np.ndarray],
-        revision: int,
-    ) -> FaissIndex:
-        """The index file checked against the catalog, repaired or rebuilt from it if need be,
-        and saved if changed (a save that fails only costs the same repair next time)."""
-        index = FaissIndex(self.root / name, self.dim)
-        stamp, catalog_ids = index.stamp, ids()
-        earlier = (
-            stamp is not None
-            and stamp.catalog == self.catalog.identity
-            and stamp.revision <= revision
-        )
-        if index.damage:
-            log.warning("archive: %s is damaged (%s): rebuilt from the catalog", name, index.damage)
-        if earlier and index.agrees(catalog_ids, load):
-            changed = index.reconcile(catalog_ids, load)
-        else:
-            index.rebuild(catalog_ids, load)
-            changed = True
-        if changed:
-            try:
-                index.save(Stamp(self.catalog.identity, revision))
-            except SaveError as exc:
-                log.warning("archive: %s; it is repaired from the catalog again next time", exc)
-        return index
+    @staticmethod
+    def _open(synced: SyncedIndex) -> None:
+        """Opens an index; a file that cannot be rewritten only costs the same repair next
+        time."""
+        try:
+            synced.open()
+        except SaveError as exc:
+            log.warning("archive: %s; it is repaired from the catalog again next time", exc)
 
     def reading(self) -> AbstractContextManager[None]:
         """Held while frame ids found in the index are in use (a search)."""
@@ -130,9 +107,9 @@ class Archive:
 
     def refresh(self) -> bool:
         """Catches up with what another process (a CLI `add` or `remove`) committed to the
-        catalog since the index was loaded: the index is rebuilt from the catalog aside and
-        swapped in. Cheap when nothing changed; True if the index was rebuilt."""
-        if self._index is None or self._parts is None:
+        catalog since: the vectors it added or removed, from the catalog's log, nothing else.
+        Cheap when nothing changed; True if the indexes changed."""
+        if self._frames is None or self._parts is None:
             return False
         if self.catalog.data_version() == self._version:
             return False
@@ -140,29 +117,30 @@ class Archive:
             version = self.catalog.data_version()
             if version == self._version:
                 return False
-            revision = self.catalog.vectors_revision()
-            self._index.rebuild(self.catalog.frame_ids(), self.catalog.vectors)
-            self._parts.rebuild(self.catalog.part_ids(), self.catalog.part_vectors)
-            self._version, self._revision = version, revision
-            self.generation += 1
-        self.save()
-        return True
+            changed = self._catch_up()
+            self._version = version
+        return changed
 
-    @contextmanager
-    def _changing_vectors(self) -> Iterator[None]:
-        """Wraps one change made to both the catalog and the indexes: if no other writer
-        committed meanwhile, the indexes then reflect the catalog's next revision."""
-        with self._changing:
-            before = self.catalog.vectors_revision()
-            yield
-            if before == self._revision and self.catalog.vectors_revision() == before + 1:
-                self._revision = before + 1
+    def _catch_up(self) -> bool:
+        """Both indexes brought up to the catalog's revision; `generation` grows if anything
+        was removed or replaced, for caches keyed by ids."""
+        changed = False
+        for synced in self._indexes():
+            try:
+                changed |= synced.catch_up()
+            except SaveError as exc:
+                log.warning("archive: %s; the index catches up from the catalog next time", exc)
+                changed = True
+            if synced.changed:
+                synced.changed = False
+                self.generation += 1
+        return changed
 
     def claim_model(self, key: str, dim: int) -> None:
         """Binds the archive to the model that makes its vectors: vectors of two models are not
         comparable, so a different model needs a new archive."""
         stored = self.catalog.meta("model")
-        if stored is None or not len(self.catalog.frame_ids()):
+        if stored is None or not self.catalog.has_described_frames():
             self.catalog.set_meta("model", key)
         elif stored != key:
             raise FirstseenError(
@@ -182,60 +160,51 @@ class Archive:
         sighting: Sighting,
         thumbnails: Staged,
     ) -> int:
-        """Commits a described item, its staged thumbnails moving into place with it."""
-        # Opened (and reconciled) before the catalog gains the new frames.
-        index, parts = self._indexes()
-        with self._changing_vectors():
+        """Commits a described item, its staged thumbnails moving into place with it; the
+        indexes then take its vectors from the catalog's log."""
+        self._indexes()
+        with self._changing:
             with self.thumbnails.placing(thumbnails):
                 item_id = self.catalog.add_item(
                     sha256, kind, sighting.path, size, duration, nbytes, frames, sighting
                 )
-            ids = [f.frame_id for f in self.catalog.item_frames(item_id)]
-            index.add(np.array(ids, dtype=np.int64), np.stack([f.vector for f in frames]))
-            described = [
-                (part_id(frame_id, slot), vector)
-                for frame_id, frame in zip(ids, frames, strict=True)
-                if frame.parts is not None
-                for slot, vector in enumerate(frame.parts)
-            ]
-            if described:
-                part_ids, vectors = zip(*described, strict=True)
-                parts.add(np.array(part_ids, dtype=np.int64), np.stack(vectors))
+            self._catch_up()
         return item_id
 
     def add_parts(self, frame_id: int, vectors: np.ndarray) -> None:
         """Commits the described parts of an archived photo's frame."""
-        parts = self._indexes()[1]
-        with self._changing_vectors():
-            if ids := self.catalog.add_parts(frame_id, vectors):
-                parts.add(np.array(ids, dtype=np.int64), vectors)
+        self._indexes()
+        with self._changing:
+            self.catalog.add_parts(frame_id, vectors)
+            self._catch_up()
 
     def remove(self, item: Item) -> None:
-        """Removes an item: from the indexes, the catalog and the disk, then saves the
-        indexes."""
-        index, parts = self._indexes()
-        with self._changing_vectors():
+        """Removes an item: from the indexes, the catalog and the disk. Its vectors leave the
+        indexes first, so searches starting later never see them; the rows and thumbnails go
+        once the searches already running are done with them."""
+        frames, parts = self._indexes()
+        with self._changing:
+            self._catch_up()
             ids = np.array([f.frame_id for f in self.catalog.item_frames(item.id)], dtype=np.int64)
             part_ids = self.catalog.part_ids(item.id)
-            index.remove(ids)
-            parts.remove(part_ids)
+            frames.index.remove(ids)
+            parts.index.remove(part_ids)
             self._searches.wait_for_earlier()
             try:
                 with self.thumbnails.removing(item.sha256):
                     self.catalog.remove_item(item.id)
             except BaseException:  # the item stays, and stays findable
-                if len(ids):
-                    index.add(ids, self.catalog.vectors(ids))
-                if len(part_ids):
-                    parts.add(part_ids, self.catalog.part_vectors(part_ids))
+                frames.index.add(ids, self.catalog.vectors(ids))
+                parts.index.add(part_ids, self.catalog.part_vectors(part_ids))
                 raise
+            self._catch_up()
             self.generation += 1
         self.save()
 
     def save(self) -> bool:
-        """Persists the indexes (the catalog commits as it goes). A save that fails loses
-        nothing: the previous files are kept, the catalog has every change, and the next process
-        to open the archive brings the index up to date from it; it is logged, and False."""
+        """Rewrites an index file where enough has changed (index_sync.py); the catalog commits
+        as it goes, so a save that fails loses nothing: the previous file is kept and the
+        catalog's log brings it up to date next time. It is logged, and False."""
         try:
             self.write_indexes()
         except SaveError as exc:
@@ -244,12 +213,13 @@ class Archive:
         return True
 
     def write_indexes(self) -> None:
-        """Writes the indexes stamped with the catalog revision they reflect; raises SaveError
-        (for a command to report) where `save()` only logs."""
-        stamp = Stamp(self.catalog.identity, self._revision)
-        for index in (self._index, self._parts):
-            if index is not None:
-                index.save(stamp)
+        """As `save()`, raising SaveError (for a command to report) where `save()` only logs."""
+        if self._frames is None or self._parts is None:
+            return
+        with self._changing:
+            self._catch_up()
+            for synced in (self._frames, self._parts):
+                synced.save()
 
     def close(self) -> bool:
         """Saves the indexes, as `save()` does, and closes the catalog."""

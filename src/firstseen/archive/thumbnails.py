@@ -12,7 +12,7 @@ import fcntl
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -43,8 +43,13 @@ class Thumbnails:
         return self.folder(sha256) / f"{ordinal}.jpg"
 
     def read(self, sha256: str, ordinal: int) -> np.ndarray | None:
-        """The RGB thumbnail, or None if it is missing."""
-        image = cv2.imread(str(self.path(sha256, ordinal)), cv2.IMREAD_COLOR)
+        """The RGB thumbnail, or None if it is missing (a frame imported without one: read
+        here, not by OpenCV, which would print a warning for each)."""
+        try:
+            data = self.path(sha256, ordinal).read_bytes()
+        except FileNotFoundError:
+            return None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def stage(self, sha256: str) -> "Staged":
@@ -56,23 +61,34 @@ class Thumbnails:
     def placing(self, staged: "Staged") -> Iterator[None]:
         """Moves the staged thumbnails into place while the body commits their item to the
         catalog; they go back out if it fails. Content the catalog already has keeps its own."""
+        with self.placing_all([staged]):
+            yield
+
+    @contextmanager
+    def placing_all(self, staged: Sequence["Staged"]) -> Iterator[None]:
+        """`placing` for the items of one transaction (a bulk import): all move in under one
+        hold of the lock, and all go back out if the body fails."""
         with self._locked():
-            target = self.folder(staged.sha256)
-            if self._known(staged.sha256):  # the body's insert finds it and says so
-                yield
-                return
-            if target.exists():  # left by a writer killed between placing and committing
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            sync_folder(staged.frames)
-            os.rename(staged.frames, target)
-            sync_folder(target.parent)
+            placed: list[tuple[Staged, Path]] = []
             try:
+                for one in staged:
+                    target = self.folder(one.sha256)
+                    if self._known(one.sha256):  # the body's insert finds it and says so
+                        continue
+                    if target.exists():  # left by a writer killed between placing and committing
+                        shutil.rmtree(target)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    sync_folder(one.frames)
+                    os.rename(one.frames, target)
+                    placed.append((one, target))
+                for parent in {target.parent for _, target in placed}:
+                    sync_folder(parent)
                 yield
             except BaseException:
-                os.rename(target, staged.frames)
-                with suppress(OSError):  # the prefix folder, if it holds nothing else
-                    target.parent.rmdir()
+                for one, target in reversed(placed):
+                    os.rename(target, one.frames)
+                    with suppress(OSError):  # the prefix folder, if it holds nothing else
+                        target.parent.rmdir()
                 raise
 
     @contextmanager
@@ -147,7 +163,11 @@ class Staged:
         fcntl.flock(self._lock, fcntl.LOCK_EX)
 
     def write(self, ordinal: int, rgb: np.ndarray) -> None:
-        write_new(self.frames / f"{ordinal}.jpg", self._thumbnails.encode(rgb), "its thumbnails")
+        self.write_jpeg(ordinal, self._thumbnails.encode(rgb))
+
+    def write_jpeg(self, ordinal: int, data: bytes) -> None:
+        """A thumbnail already encoded (an imported archive's)."""
+        write_new(self.frames / f"{ordinal}.jpg", data, "its thumbnails")
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

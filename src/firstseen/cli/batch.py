@@ -10,8 +10,9 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from firstseen.archive.catalog import Catalog, Sighting
+from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.ingest import AddResult, add_named
+from firstseen.archive.records import Sighting
 from firstseen.cli.lines import error
 
 # One file's work: None when it went well, else the reason it failed.
@@ -40,7 +41,7 @@ def add_each(
     files: Sequence[Path],
     verb: str,
     add: Callable[[Path, Sighting], AddResult],
-    catalog: Catalog,
+    catalog: CatalogStore,
     sightings_of: Callable[[Path], list[Sighting]],
 ) -> Counter[str]:
     """Adds (or imports) each file with `add`, with the sightings the user gave for it; counts

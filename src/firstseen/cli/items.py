@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from firstseen.archive.catalog import MIN_PREFIX, Item
+from firstseen.archive.catalog_api import MIN_PREFIX
 from firstseen.archive.ingest import Ingester, media_files
 from firstseen.archive.metadata import plan_sightings
+from firstseen.archive.records import Item
 from firstseen.cli.batch import add_each, exit_if
 from firstseen.cli.context import open_archive, save_and_close
 from firstseen.cli.lines import err, error, fail, out, say

@@ -5,6 +5,7 @@ import sys
 
 import typer
 
+from firstseen.cli.bulk import export, import_archive
 from firstseen.cli.captures import capture, captures, import_warc, show_capture
 from firstseen.cli.context import main
 from firstseen.cli.duplicates import duplicates
@@ -37,6 +38,8 @@ app.command("show-capture")(show_capture)
 app.command()(captures)
 app.command("hash")(hash_videos)
 app.command("import-vpdq")(import_vpdq_files)
+app.command()(export)
+app.command("import")(import_archive)
 
 
 def run() -> None:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogReader
 from firstseen.cli.batch import exit_if, run_batch
 from firstseen.cli.context import open_archive
 from firstseen.cli.lines import err, out, say
@@ -47,7 +47,7 @@ def search(
     exit_if(any(r.error is not None for r in results))
 
 
-def _print_table(result: QueryResult, catalog: Catalog) -> None:
+def _print_table(result: QueryResult, catalog: CatalogReader) -> None:
     if result.matches:
         out.print(results_table(result))
     elif catalog.counts().items:

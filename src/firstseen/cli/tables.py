@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from firstseen.archive.catalog import Item
+from firstseen.archive.records import Item
 from firstseen.matching.align import Segment
 from firstseen.matching.answers import clock, clock_span
 from firstseen.matching.duplicates import SharedFootage

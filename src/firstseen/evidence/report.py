@@ -95,7 +95,10 @@ def _source_picture(archive: Archive, match: Match) -> tuple[np.ndarray | None, 
                 return shrink(rgb, 1280), "the original file"
     except (FirstseenError, OSError):
         pass
-    return archive.thumbnails.read(item.sha256, match.ordinal), "the archive's thumbnail"
+    thumbnail = archive.thumbnails.read(item.sha256, match.ordinal)
+    if thumbnail is None:
+        return None, "none: neither the original file nor a thumbnail is archived"
+    return thumbnail, "the archive's thumbnail"
 
 
 def _keypoints(

@@ -3,7 +3,7 @@ confirms it, how its dates stand to the claimed one, and the verdict they add up
 
 from pathlib import Path
 
-from firstseen.archive.catalog import Item, Sighting
+from firstseen.archive.records import Item, Sighting
 from firstseen.evidence.dates import Period, period, relation
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
@@ -96,13 +96,26 @@ def _evidence_sentence(match: Match) -> str:
         return (
             "The match rests on the descriptors alone: the query's frames line up in time with "
             f"the source's (segment score {match.segments[0].segment.score:.3f}, above the "
-            f"{match.calibration.segment_alone} that unrelated footage does not reach); local "
-            "features could neither confirm nor contradict it."
+            f"{match.calibration.segment_alone} that unrelated footage does not reach); "
+            f"{_unchecked(match)}"
         )
     return (
         f"The match rests on the descriptor similarity alone ({match.normalised:.3f} after "
         f"background correction, above the {match.calibration.descriptor_alone} that unrelated "
-        "pictures do not reach); local features could neither confirm nor contradict it."
+        f"pictures do not reach); {_unchecked(match)}"
+    )
+
+
+def _unchecked(match: Match) -> str:
+    """Why local features did not settle it: they could not tell, or, for a frame imported
+    without its thumbnail, had nothing to look at."""
+    if match.thumbnail:
+        return "local features could neither confirm nor contradict it."
+    pdq = match.pdq_distance
+    hashed = f"; its PDQ hash is {pdq} bits from the query's" if pdq is not None else ""
+    return (
+        "the archive holds no thumbnail of the source's frame (it was imported without one), so"
+        f" local features could not check it{hashed}."
     )
 
 

@@ -13,6 +13,10 @@ from firstseen.archive.records import Item
 from firstseen.matching.duplicates import SharedFootage
 from firstseen.matching.results import Match, QueryResult, SegmentMatch
 
+# `checked` of a match whose frame has no thumbnail archived (imported without one): keypoints
+# could not check it; null where they could.
+UNCHECKED = "descriptor and PDQ only: no thumbnail archived"
+
 
 def clock(seconds: float | None) -> str:
     """mm:ss (or h:mm:ss) for a time in a video; empty for stills."""
@@ -52,6 +56,7 @@ def match_json(m: Match) -> dict[str, Any]:
         "mirrored": m.mirrored,
         "tone": m.tone,
         "pdq_distance": m.pdq_distance,
+        "checked": None if m.thumbnail else UNCHECKED,
         "reference_size": [m.item.width, m.item.height],
         "segments": [segment_json(s) for s in m.segments],
     }

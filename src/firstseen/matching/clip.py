@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogReader
 from firstseen.archive.records import Item
 from firstseen.errors import MediaError
 from firstseen.matching import verdict
@@ -250,7 +250,7 @@ class _Comparison:
 
 
 def _align_item(
-    catalog: Catalog,
+    catalog: CatalogReader,
     calibration: verdict.Calibration,
     item: Item,
     vectors: tuple[np.ndarray, np.ndarray],

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firstseen.archive.catalog import Catalog
+from firstseen.archive.catalog_api import CatalogReader
+from firstseen.archive.records import CatalogVersion
 from firstseen.media.bars import strip_bars
 from firstseen.signals import pdq_hash
 from firstseen.tuning import HASHES
@@ -52,7 +53,7 @@ class HashBank:
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: CatalogReader,
         max_distance: int = HASHES.pdq_max_distance,
         min_quality: int = HASHES.pdq_min_quality,
     ) -> None:
@@ -60,7 +61,7 @@ class HashBank:
         self.max_distance = max_distance
         self.min_quality = min_quality
         self._lock = threading.Lock()
-        self._revision: tuple[int, int] | None = None
+        self._version: CatalogVersion | None = None
         self._bank: _Bank | None = None
 
     def __len__(self) -> int:
@@ -132,9 +133,9 @@ class HashBank:
     def _current(self) -> _Bank:
         """The bank as the catalog holds it now: reloaded only after a commit (here or in
         another process) since the last load."""
-        revision = self.catalog.revision()
+        version = self.catalog.version()
         with self._lock:
-            if self._bank is None or revision != self._revision:
+            if self._bank is None or version != self._version:
                 rows = self.catalog.hash_only_frames(self.min_quality)
                 self._bank = _Bank(
                     np.array([r.item_id for r in rows], np.int64),
@@ -142,7 +143,7 @@ class HashBank:
                     np.array([np.nan if r.time is None else r.time for r in rows], np.float64),
                     _words([r.pdq for r in rows]),
                 )
-                self._revision = revision
+                self._version = version
             return self._bank
 
 

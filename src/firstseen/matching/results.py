@@ -66,6 +66,9 @@ class Match:
     calibration: verdict.Calibration = verdict.SSCD
     featureless: bool = False  # the query picture is black or flat: only keypoints can confirm it
     tone: str | None = None  # the query was searched toned back (matching/tones.py): how
+    # False where the reference frame has no thumbnail (an archive imported without them):
+    # keypoints could not check it, so the answer rests on the descriptor and PDQ only.
+    thumbnail: bool = True
 
     @property
     def score(self) -> float:

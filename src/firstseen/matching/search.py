@@ -56,6 +56,7 @@ class Searcher:
                 result.matches = self.search_image(load_image(path), top)
             else:
                 result.matches = search_clip(self.retriever, self.checker, path, top)
+            self._note_thumbnails(result.matches)
         except (FirstseenError, OSError) as exc:
             result.error = user_reason(exc)
         except Exception as exc:  # a bug: the other queries of a batch are still answered
@@ -63,6 +64,14 @@ class Searcher:
             result.error = internal_reason(exc)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _note_thumbnails(self, matches: list[Match]) -> None:
+        """Marks the answers whose frame has no thumbnail to check it with (`Match.thumbnail`);
+        a hash-only item has no frame of its own to check, and says so by its origin."""
+        for match in matches:
+            if match.frame_id is not None:
+                where = self.archive.thumbnails.path(match.item.sha256, match.ordinal)
+                match.thumbnail = where.is_file()
 
     def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
         """Searches a still as it is, then, while nothing verifies, under fallbacks cheapest and

@@ -10,6 +10,7 @@ from firstseen.tuning.checks import Content, Features, Verdict, Verify
 from firstseen.tuning.describe import Background, Bars, Hashes, Parts, Retrieval
 from firstseen.tuning.knobs import markdown
 from firstseen.tuning.still import Check, Insets, Moment, Regions, Tones
+from firstseen.tuning.storage import Index
 from firstseen.tuning.video import Align, Clip, Duplicates
 
 BARS = Bars()
@@ -29,6 +30,7 @@ TONES = Tones()
 CLIP = Clip()
 ALIGN = Align()
 DUPLICATES = Duplicates()
+INDEX = Index()
 
 # In the order a query meets them; the names the pipeline imports them by.
 STAGES: dict[str, object] = {
@@ -49,6 +51,7 @@ STAGES: dict[str, object] = {
     "CLIP": CLIP,
     "ALIGN": ALIGN,
     "DUPLICATES": DUPLICATES,
+    "INDEX": INDEX,
 }
 
 

@@ -1,0 +1,96 @@
+"""The catalog's vectors as the indexes read them: one revision's state, seen whole.
+
+An index built or merged from the catalog must hold exactly the vectors of one revision, or the
+vector log replayed after it would add some twice or miss some. `VectorSnapshot` reads through a
+connection of its own inside one read transaction (WAL: writers carry on beside it), so it sees one
+committed state however long a build of ten million vectors takes, and the catalog's own
+connection stays free for searches meanwhile.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from firstseen.archive.records import VectorChange
+
+_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
+_CHUNK = 65_536  # vectors read at once: 64 MB of float32 at 512 dimensions
+_IDS_PER_QUERY = 500  # ids per `IN (...)` list
+
+
+def as_float32(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of (id, float16 bytes) rows."""
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    if not rows:
+        return ids, np.zeros((0, 0), np.float32)
+    return ids, np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
+
+
+class VectorSnapshot:
+    """The catalog's vectors and vector log at one revision (`revision`)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        self._db.execute("BEGIN")
+        row = self._db.execute(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'revision'"
+        ).fetchone()
+        self.revision: int = row[0] if row else 0
+
+    def close(self) -> None:
+        self._db.rollback()
+        self._db.close()
+
+    def changes(self, after: int) -> list[VectorChange]:
+        """The vector log after revision `after`, up to this snapshot's."""
+        rows = self._db.execute(
+            "SELECT revision, kind, lo, hi, removed FROM vector_log WHERE revision > ?"
+            " ORDER BY revision, rowid",
+            (after,),
+        ).fetchall()
+        return [VectorChange(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def vectors_in(self, kind: str, lo: int, hi: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The stored vectors with ids from `lo` to `hi`, in chunks."""
+        start = lo
+        while start <= hi:
+            rows = self._db.execute(
+                f"SELECT id, vector FROM {_TABLES[kind]} WHERE id BETWEEN ? AND ?"
+                " AND length(vector) > 0 ORDER BY id LIMIT ?",
+                (start, hi, _CHUNK),
+            ).fetchall()
+            if not rows:
+                return
+            yield as_float32(rows)
+            start = rows[-1][0] + 1
+
+    def all_vectors(self, kind: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored vector of a kind, in chunks, by id."""
+        yield from self.vectors_in(kind, -(2**63), 2**63 - 1)
+
+    def count(self, kind: str) -> int:
+        return int(
+            self._db.execute(
+                f"SELECT COUNT(*) FROM {_TABLES[kind]} WHERE length(vector) > 0"
+            ).fetchone()[0]
+        )
+
+    def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
+        """About `n` stored vectors drawn evenly over the ids, by primary-key lookups (no scan
+        of the table), for training an approximate index."""
+        table = _TABLES[kind]
+        lo, hi = self._db.execute(f"SELECT MIN(id), MAX(id) FROM {table}").fetchone()
+        if lo is None:
+            return np.zeros((0, 0), np.float32)
+        wanted = np.unique(np.random.default_rng(seed).integers(lo, hi + 1, n)).tolist()
+        rows: list[tuple[int, bytes]] = []
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            rows += self._db.execute(
+                f"SELECT id, vector FROM {table} WHERE length(vector) > 0"
+                f" AND id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        return as_float32(rows)[1]

@@ -1,0 +1,54 @@
+"""How the vector indexes are kept: when an exact index gives way to an approximate one, its
+parameters, and when the index file is rewritten (archive/faiss_index.py, archive/index_sync.py).
+Recall and speed that decided them: docs/benchmarks.md, "Vector index"."""
+
+from dataclasses import dataclass
+
+from firstseen.tuning.knobs import BUDGET, MEASURED, knob
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """The embedded vector index: flat while cheap, IVF-PQ with exact re-scoring past it."""
+
+    approximate_from: int = knob(
+        250_000,
+        "vectors from which an index is approximate (IVF-PQ) rather than flat",
+        f"{MEASURED}: flat search of one query vector costs ~2 ms per 100k vectors on 2 cores,"
+        " and 2 KB of memory a vector",
+    )
+    lists_per_million: int = knob(
+        1024,
+        "IVF lists at one million vectors; sqrt-scaled with size, rounded to a power of two",
+        f"{MEASURED}: recall after re-scoring vs training and search time, 1M vectors",
+    )
+    pq_bytes: int = knob(
+        64, "bytes of PQ code per vector (8 dimensions each)", f"{MEASURED}: recall vs memory"
+    )
+    nprobe: int = knob(
+        32, "IVF lists searched per query vector", f"{MEASURED}: recall vs time, 1M vectors"
+    )
+    shortlist: int = knob(
+        256,
+        "approximate neighbours re-scored exactly from the catalog per query vector",
+        f"{MEASURED}: recall of the exact top 64 vs re-scoring time, 1M vectors",
+    )
+    train_sample: int = knob(
+        131_072, "vectors an approximate index is trained on", f"{BUDGET}: 2 minutes on 2 cores"
+    )
+    retrain_growth: int = knob(
+        4,
+        "growth since training after which an approximate index is trained again",
+        f"{BUDGET}: twice the lists a sqrt rule would give by then",
+    )
+    rewrite_below: int = knob(
+        50_000,
+        "vectors under which the index file is rewritten at every save",
+        f"{BUDGET}: under 0.1 s to write",
+    )
+    replay_most: int = knob(
+        100_000,
+        "changes held in memory (and replayed from the catalog on open) before the file is"
+        " rewritten",
+        f"{BUDGET}: ~1 s to replay on open; a rewrite costs a few seconds at 10M",
+    )
