@@ -212,8 +212,6 @@ class Importer:
                 ahead = reader.submit(next, batches, None)
                 counts.add(self._commit(batch))
                 advance(len(batch.bulk.frames))
-        self.archive.refresh()
-        self.archive.save()
         return counts
 
     def _batches(self) -> Iterator[Batch]:

@@ -212,6 +212,13 @@ class Archive:
             return False
         return True
 
+    def update_indexes(self) -> bool:
+        """Opens the indexes if need be, brings them up to the catalog and writes them where
+        due, as `save()` does: what a bulk writer calls once, at the end, so that the next
+        search finds the index ready rather than building it."""
+        self._indexes()
+        return self.save()
+
     def write_indexes(self) -> None:
         """As `save()`, raising SaveError (for a command to report) where `save()` only logs."""
         if self._frames is None or self._parts is None:

@@ -61,6 +61,8 @@ def import_archive(
         with progress_bar(err) as progress:
             task = progress.add_task("importing frames", total=importer.frames)
             counts = importer.run(lambda n: progress.advance(task, n))
+        with err.status("indexing the imported vectors"):
+            saved = archive.update_indexes()
     except FirstseenError as exc:
         error(str(exc))
         save_and_close(archive)
@@ -69,7 +71,7 @@ def import_archive(
         save_and_close(archive)
         err.print("interrupted: batches imported so far are kept; run the same command to resume")
         raise typer.Exit(130) from None
-    saved = save_and_close(archive)
+    saved = save_and_close(archive) and saved
     err.print(
         f"imported {counts.added} items ({counts.frames} frames), {counts.known} already in the"
         f" archive, {counts.sightings} new sightings"
