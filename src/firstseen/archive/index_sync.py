@@ -70,8 +70,7 @@ class SyncedIndex:
                 index.damage,
             )
         stamp = index.stamp
-        if index.damage is None and self._usable(stamp):
-            assert stamp is not None
+        if index.damage is None and stamp is not None and self._usable(stamp):
             self.revision = stamp.revision
             self.catch_up()
             if self._agrees():
@@ -118,7 +117,8 @@ class SyncedIndex:
         """Takes the file another process wrote since, if it is newer; else writes one."""
         stamp = read_stamp(self.path)
         current = self.index.stamp
-        if self._usable(stamp) and stamp and (current is None or stamp.revision > current.revision):
+        newer = current is None or (stamp is not None and stamp.revision > current.revision)
+        if stamp is not None and newer and self._usable(stamp):
             base, damage = read_base(self.path, self.dim)
             if base is not None and damage is None:
                 self.index.replace_base(base, stamp)
@@ -136,7 +136,7 @@ class SyncedIndex:
             return
         on_disk, held = read_stamp(self.path), self.index.stamp
         if held and (
-            on_disk is None or (on_disk.catalog, on_disk.revision) < (held.catalog, held.revision)
+            on_disk is None or on_disk.catalog != held.catalog or on_disk.revision < held.revision
         ):
             write_index(self.path, self.index.base, held)
 
