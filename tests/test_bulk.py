@@ -346,3 +346,33 @@ def test_frames_imported_without_thumbnails_are_found_and_say_so(
     clip = searcher.search(demo_dir / "evidence-clip.mp4").matches
     chair = next(m for m in clip if m.item.path.endswith("chair-20-sd-bar.mp4"))
     assert chair.match and not chair.thumbnail and not any(m.thumbnail for m in clip)
+
+
+def test_reading_a_table_holds_one_batch_not_the_file(tmp_path):
+    """A frames file read batch by batch keeps Arrow's memory at a few batches, whatever its
+    length (pyarrow's pre-buffering kept every row group read: 21 GB for 10M frames)."""
+    dim, rows, groups = 512, 4_096, 24
+    path = tmp_path / "frames.parquet"
+    schema = exchange.schema("frames", dim)
+    rng = np.random.default_rng(0)
+    with pq.ParquetWriter(path, schema) as writer:
+        for group in range(groups):
+            descriptors = rng.standard_normal((rows, dim)).astype(np.float32)
+            columns = {
+                "sha256": pa.array([sha_of(f"item{group}")] * rows),
+                "ordinal": pa.array(np.arange(rows, dtype=np.int32)),
+                "time": pa.array(np.arange(rows, dtype=np.float64)),
+                "descriptor": pa.FixedSizeListArray.from_arrays(descriptors.ravel(), dim),
+                "pdq": pa.array([bytes(32)] * rows, pa.binary(32)),
+                "pdq_quality": pa.array(np.full(rows, 100, np.int32)),
+                "thumbnail": pa.nulls(rows, pa.binary()),
+            }
+            writer.write_table(pa.table([columns[f.name] for f in schema], schema=schema))
+    group_bytes = rows * dim * 4
+    parquet = exchange.open_table(path, "frames", dim)
+    before = pa.total_allocated_bytes()
+    most = 0
+    for _, batch in exchange.read_batches([(path, parquet)], "frames", dim, rows):
+        most = max(most, pa.total_allocated_bytes() - before)
+        del batch
+    assert most < 4 * group_bytes, f"{most / group_bytes:.1f} row groups held"
