@@ -206,3 +206,23 @@ def test_a_writer_killed_while_rewriting_the_index_leaves_a_consistent_archive(t
     _, nearest = archive.index.search(vectors, 1)
     np.testing.assert_array_equal(nearest[:, 0], found)
     archive.close()
+
+
+def test_a_removal_that_fails_leaves_the_item_findable(tmp_path, monkeypatch):
+    """The catalog refuses the removal (a full disk, say): the item's vectors go back into the
+    index, an item without parts of photos included, and the catalog's error is what is raised."""
+    rng = np.random.default_rng(4)
+    archive = Archive(tmp_path / "archive")
+    shot = footage(rng, 20)
+    item = put(archive, shot)
+
+    def refuse(item_id: int) -> list[int]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(archive.catalog, "remove_item", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        archive.remove(archive.catalog.item(item))
+    _, found = archive.index.search(shot[:3], 1)
+    frames = {f.frame_id for f in archive.catalog.item_frames(item)}
+    assert set(found[:, 0]) <= frames and len(archive.index) == 20
+    archive.close()

@@ -8,7 +8,7 @@ import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.catalog_schema import LOG_FROM
-from firstseen.archive.catalog_vectors import as_float32
+from firstseen.archive.catalog_vectors import IDS_PER_QUERY, VECTOR_TABLES, as_float32
 from firstseen.archive.parts import part_id
 from firstseen.archive.records import (
     DescribedFrame,
@@ -19,11 +19,6 @@ from firstseen.archive.records import (
     TimedFrame,
     VectorChange,
 )
-
-_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
-
-# Ids per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
-_IDS_PER_QUERY = 500
 
 
 def id_ranges(ids: Ids) -> list[tuple[int, int]]:
@@ -114,7 +109,7 @@ class FrameTables(CatalogBase):
         """(ids, float32 vectors) of the described frames or parts (`kind`) with ids from `lo` to
         `hi`: what one log row added, as far as it is still there."""
         rows = self._rows(
-            f"SELECT id, vector FROM {_TABLES[kind]} WHERE id BETWEEN ? AND ?"
+            f"SELECT id, vector FROM {VECTOR_TABLES[kind]} WHERE id BETWEEN ? AND ?"
             " AND length(vector) > 0 ORDER BY id",
             (lo, hi),
         )
@@ -125,11 +120,12 @@ class FrameTables(CatalogBase):
         in id order: what an approximate index re-scores its shortlist with."""
         ids = [int(i) for i in wanted]
         rows: list[tuple[int, bytes]] = []
-        for start in range(0, len(ids), _IDS_PER_QUERY):
-            chunk = ids[start : start + _IDS_PER_QUERY]
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ids[start : start + IDS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             rows += self._rows(
-                f"SELECT id, vector FROM {_TABLES[kind]} WHERE id IN ({marks}) ORDER BY id", chunk
+                f"SELECT id, vector FROM {VECTOR_TABLES[kind]} WHERE id IN ({marks}) ORDER BY id",
+                chunk,
             )
         return as_float32(rows)
 
@@ -190,14 +186,12 @@ class FrameTables(CatalogBase):
         """Stored descriptors of the given parts, in that order, as float32."""
         return self._vectors("parts", part_ids)
 
-    def _vectors(self, table: str, row_ids: Ids) -> np.ndarray:
-        rows: dict[int, bytes] = {}
-        ids = [int(i) for i in row_ids]
-        for start in range(0, len(ids), _IDS_PER_QUERY):
-            chunk = ids[start : start + _IDS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            rows.update(self._rows(f"SELECT id, vector FROM {table} WHERE id IN ({marks})", chunk))
-        return np.stack([np.frombuffer(rows[i], np.float16) for i in ids]).astype(np.float32)
+    def _vectors(self, kind: str, row_ids: Ids) -> np.ndarray:
+        """Stored vectors of frames or parts (`kind`), in the order asked; every id must be
+        stored (KeyError otherwise)."""
+        found, vectors = self.stored_vectors(kind, row_ids)
+        row = {int(i): n for n, i in enumerate(found.tolist())}
+        return vectors[[row[int(i)] for i in row_ids]]
 
     def frames_info(self, frame_ids: Ids) -> dict[int, FrameInfo]:
         """frame id → its item, ordinal, time and PDQ hash, for the given frames."""

@@ -15,9 +15,9 @@ import numpy as np
 
 from firstseen.archive.records import VectorChange
 
-_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
+VECTOR_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
 _CHUNK = 65_536  # vectors read at once: 64 MB of float32 at 512 dimensions
-_IDS_PER_QUERY = 500  # ids per `IN (...)` list
+IDS_PER_QUERY = 500  # ids per `IN (...)` list: well under SQLite's limit on parameters
 
 
 def as_float32(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,7 @@ class VectorSnapshot:
         start = lo
         while start <= hi:
             rows = self._db.execute(
-                f"SELECT id, vector FROM {_TABLES[kind]} WHERE id BETWEEN ? AND ?"
+                f"SELECT id, vector FROM {VECTOR_TABLES[kind]} WHERE id BETWEEN ? AND ?"
                 " AND length(vector) > 0 ORDER BY id LIMIT ?",
                 (start, hi, _CHUNK),
             ).fetchall()
@@ -73,21 +73,21 @@ class VectorSnapshot:
     def count(self, kind: str) -> int:
         return int(
             self._db.execute(
-                f"SELECT COUNT(*) FROM {_TABLES[kind]} WHERE length(vector) > 0"
+                f"SELECT COUNT(*) FROM {VECTOR_TABLES[kind]} WHERE length(vector) > 0"
             ).fetchone()[0]
         )
 
     def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
         """About `n` stored vectors drawn evenly over the ids, by primary-key lookups (no scan
         of the table), for training an approximate index."""
-        table = _TABLES[kind]
+        table = VECTOR_TABLES[kind]
         lo, hi = self._db.execute(f"SELECT MIN(id), MAX(id) FROM {table}").fetchone()
         if lo is None:
             return np.zeros((0, 0), np.float32)
         wanted = np.unique(np.random.default_rng(seed).integers(lo, hi + 1, n)).tolist()
         rows: list[tuple[int, bytes]] = []
-        for start in range(0, len(wanted), _IDS_PER_QUERY):
-            chunk = wanted[start : start + _IDS_PER_QUERY]
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            chunk = wanted[start : start + IDS_PER_QUERY]
             rows += self._db.execute(
                 f"SELECT id, vector FROM {table} WHERE length(vector) > 0"
                 f" AND id IN ({','.join('?' * len(chunk))})",
