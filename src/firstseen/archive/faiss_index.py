@@ -252,15 +252,16 @@ class FaissIndex:
         """The shortlist's exact scores from the catalog's vectors, best `k` first; an id the
         catalog no longer has (removed meanwhile) drops out."""
         found, vectors = self._exact(np.unique(shortlist[shortlist >= 0]))
-        row = {int(i): n for n, i in enumerate(found.tolist())}
         scores = np.full(shortlist.shape, -np.inf, np.float32)
         ids = np.full(shortlist.shape, -1, np.int64)
-        for q, candidates in enumerate(shortlist):
-            held = [(n, row[int(i)]) for n, i in enumerate(candidates) if int(i) in row]
-            if held:
-                places, rows = (list(x) for x in zip(*held, strict=True))
-                scores[q, places] = vectors[rows] @ queries[q]
-                ids[q, places] = candidates[places]
+        if len(found):
+            order = np.argsort(found)
+            found, vectors = found[order], vectors[order]
+            rows = np.minimum(np.searchsorted(found, shortlist), len(found) - 1)
+            held = found[rows] == shortlist  # ids are never negative: -1 finds nothing
+            for q in range(len(shortlist)):
+                scores[q, held[q]] = vectors[rows[q, held[q]]] @ queries[q]
+            ids[held] = shortlist[held]
         return _best(scores, ids, k)
 
 
