@@ -285,14 +285,14 @@ def test_a_video_failing_half_way_leaves_no_decoder_behind(
 ):
     """Disk full while a long video is added: the file fails alone, and the thread decoding
     ahead of the descriptor stops instead of waiting for ever on frames nobody will take."""
-    write = Staged.write
+    write = Staged.write_jpeg
 
-    def fill_up(staged: Staged, ordinal: int, rgb: np.ndarray) -> None:
+    def fill_up(staged: Staged, ordinal: int, data: bytes) -> None:
         if ordinal >= 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        write(staged, ordinal, rgb)
+        write(staged, ordinal, data)
 
-    monkeypatch.setattr(Staged, "write", fill_up)
+    monkeypatch.setattr(Staged, "write_jpeg", fill_up)
     video = shared_data / "opencv-samples-data" / "vtest.avi"  # 80 samples: more than prefetched
     before = set(threading.enumerate())
     result = ingester.add(video, Sighting(str(video)))

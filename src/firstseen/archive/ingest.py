@@ -22,10 +22,11 @@ from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.records import FrameRecord, PhotoWithoutParts, Sighting
 from firstseen.archive.store import Archive
-from firstseen.archive.thumbnails import Staged
+from firstseen.archive.thumbnails import Staged, encode_thumbnail
 from firstseen.errors import FirstseenError, MediaError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
 from firstseen.media.files import check_regular_file
+from firstseen.media.video import VideoInfo
 from firstseen.signals import Descriptor, pdq_hash
 from firstseen.text import shown, storable_path, stored
 
@@ -36,6 +37,7 @@ _BATCH = 16
 # vectors are the same whatever its size), so no video costs more than about 400 MB of frames.
 _QUEUE_BYTES = 128 << 20
 _BATCH_BYTES = 256 << 20
+NO_FRAMES = "no decodable frames"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,37 @@ class AddResult:
     frames: int = 0
     reason: str | None = None
     new_sighting: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A file whose content the archive does not have yet: what describing and committing it
+    needs (its sighting as the catalog keeps it)."""
+
+    path: Path
+    sha256: str
+    nbytes: int
+    kind: str
+    sighting: Sighting
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """A file's frames as the catalog stores them, with its picture size and duration."""
+
+    records: list[FrameRecord]
+    size: tuple[int, int]
+    duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSignals:
+    """A frame's signals besides its descriptor: the PDQ hash and its quality, and the
+    thumbnail as JPEG bytes."""
+
+    pdq: bytes
+    quality: int
+    thumbnail: bytes
 
 
 def stored_sighting(sighting: Sighting) -> Sighting:
@@ -67,15 +100,26 @@ def add_named(
     path: Path,
     sightings_of: Callable[[Path], list[Sighting]],
 ) -> AddResult:
-    """Adds a file a user named, with `add`, if it is a regular file (checked before its
-    sightings are made, which resolves the path: a symlink loop cannot be resolved), and records
-    its further sightings."""
+    """Adds a file a user named, with `add`, if it is a regular file, and records its further
+    sightings."""
+    sightings = named_sightings(path, sightings_of)
+    if isinstance(sightings, AddResult):
+        return sightings
+    first, *also = sightings
+    return also_seen(catalog, add(path, first), also)
+
+
+def named_sightings(
+    path: Path, sightings_of: Callable[[Path], list[Sighting]]
+) -> list[Sighting] | AddResult:
+    """The sightings of a file a user named (at least one), or its failed result if it is not
+    a regular file: checked first, since making the sightings resolves the path, and a symlink
+    loop cannot be resolved."""
     try:
         check_regular_file(path)
     except MediaError as exc:
         return AddResult(shown(path), "failed", reason=str(exc))
-    first, *also = sightings_of(path)
-    return also_seen(catalog, add(path, first), also)
+    return sightings_of(path)
 
 
 def sighted(catalog: CatalogStore, item_id: int, sighting: Sighting) -> AddResult:
@@ -117,6 +161,71 @@ def sha256_of(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def outcome[T](name: str, work: Callable[[], T]) -> T | AddResult:
+    """One file's step, or its failed result whatever goes wrong: a bad file or a failed write
+    gives the reason, and so does a bug (logged), so that the rest of a batch carries on."""
+    try:
+        return work()
+    except (FirstseenError, OSError) as exc:
+        return AddResult(name, "failed", reason=user_reason(exc))
+    except Exception as exc:  # a bug: the other files of a batch are still added
+        logging.getLogger(__name__).exception("adding %s", name)
+        return AddResult(name, "failed", reason=internal_reason(exc))
+
+
+def plan(catalog: CatalogStore, path: Path, sighting: Sighting) -> AddResult | Pending:
+    """What adding a file takes: content already archived only gains the sighting (a
+    duplicate); new content is Pending, to be described and committed."""
+    check_regular_file(path)
+    sha, nbytes = sha256_of(path)
+    known = catalog.item_id(sha)
+    if known is not None:
+        return sighted(catalog, known, sighting)
+    return Pending(path, sha, nbytes, probe(path), sighting)
+
+
+def commit(archive: Archive, pending: Pending, described: Described, staged: Staged) -> AddResult:
+    """Commits a described file as one item, once per content: when another writer added the
+    same content meanwhile, the catalog refuses it and the file only adds its sighting."""
+    try:
+        item_id = archive.add_item(
+            pending.sha256,
+            pending.kind,
+            described.size,
+            described.duration,
+            pending.nbytes,
+            described.records,
+            pending.sighting,
+            staged,
+        )
+    except AlreadyArchived as raced:
+        return sighted(archive.catalog, raced.item_id, pending.sighting)
+    frames = len(described.records)
+    return AddResult(pending.sighting.path, "added", item_id, frames=frames, new_sighting=True)
+
+
+def video_batching(info: VideoInfo) -> tuple[int, int]:
+    """How many decoded frames of this video to hold queued, and how many to describe at once,
+    within the memory budgets above."""
+    frame_bytes = max(1, info.width * info.height * 3)
+    depth = max(2, min(2 * _BATCH, _QUEUE_BYTES // frame_bytes))
+    return depth, max(1, min(_BATCH, _BATCH_BYTES // frame_bytes))
+
+
+def frame_signals(frame: Frame, thumbnail_edge: int) -> FrameSignals:
+    """The PDQ hash and thumbnail of a frame, computed wherever it was decoded."""
+    hashed = pdq_hash(frame.rgb)
+    return FrameSignals(hashed.bits, hashed.quality, encode_thumbnail(frame.rgb, thumbnail_edge))
+
+
+def frame_record(
+    ordinal: int, time: float | None, signals: FrameSignals, vector: np.ndarray, staged: Staged
+) -> FrameRecord:
+    """A described frame as the catalog stores it, its thumbnail staged to move in with it."""
+    staged.write_jpeg(ordinal, signals.thumbnail)
+    return FrameRecord(ordinal, time, signals.pdq, signals.quality, vector)
 
 
 def _prefetch(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
@@ -162,27 +271,15 @@ class Ingester:
 
     def add(self, path: Path, sighting: Sighting) -> AddResult:
         sighting = stored_sighting(sighting)
-        name = sighting.path
-        try:
-            check_regular_file(path)
-            sha, nbytes = sha256_of(path)
-            known = self.archive.catalog.item_id(sha)
-            if known is not None:
-                return sighted(self.archive.catalog, known, sighting)
-            kind = probe(path)
-            with self.archive.thumbnails.stage(sha) as staged:
-                records, size, duration = self._describe(path, kind, staged)
-                item_id = self.archive.add_item(
-                    sha, kind, size, duration, nbytes, records, sighting, staged
-                )
-            return AddResult(name, "added", item_id, frames=len(records), new_sighting=True)
-        except AlreadyArchived as raced:  # another writer added it meanwhile: keep the sighting
-            return sighted(self.archive.catalog, raced.item_id, sighting)
-        except (FirstseenError, OSError) as exc:
-            return AddResult(name, "failed", reason=user_reason(exc))
-        except Exception as exc:  # a bug: the other files of a batch are still added
-            logging.getLogger(__name__).exception("adding %s", name)
-            return AddResult(name, "failed", reason=internal_reason(exc))
+        return outcome(sighting.path, lambda: self._add(path, sighting))
+
+    def _add(self, path: Path, sighting: Sighting) -> AddResult:
+        planned = plan(self.archive.catalog, path, sighting)
+        if isinstance(planned, AddResult):
+            return planned
+        with self.archive.thumbnails.stage(planned.sha256) as staged:
+            described = self._describe(path, planned.kind, staged)
+            return commit(self.archive, planned, described, staged)
 
     def photos_missing_parts(self) -> list[PhotoWithoutParts]:
         """Photos archived without parts (before parts existed, or with `photo_parts = false`),
@@ -216,19 +313,15 @@ class Ingester:
         except (FirstseenError, OSError):
             return None
 
-    def _describe(
-        self, path: Path, kind: str, thumbnails: Staged
-    ) -> tuple[list[FrameRecord], tuple[int, int], float | None]:
+    def _describe(self, path: Path, kind: str, thumbnails: Staged) -> Described:
         if kind == "image":
             photo = Frame(load_image(path))
             record = self._records([photo], 0, thumbnails)[0]
             if self.archive.settings.photo_parts:
                 record = replace(record, parts=self.descriptor.describe(crop_parts(photo.rgb)))
-            return [record], photo.size, None
+            return Described([record], photo.size, None)
         info = video_info(path)
-        frame_bytes = max(1, info.width * info.height * 3)
-        depth = max(2, min(2 * _BATCH, _QUEUE_BYTES // frame_bytes))
-        batch_size = max(1, min(_BATCH, _BATCH_BYTES // frame_bytes))
+        depth, batch_size = video_batching(info)
         frames = _prefetch(sample_video(path, fps=self.archive.settings.sample_fps), depth)
         records: list[FrameRecord] = []
         size = (0, 0)
@@ -242,16 +335,13 @@ class Ingester:
         if batch:
             records += self._records(batch, len(records), thumbnails)
         if not records:
-            raise FirstseenError("no decodable frames")
-        return records, size, info.duration
+            raise FirstseenError(NO_FRAMES)
+        return Described(records, size, info.duration)
 
     def _records(self, frames: list[Frame], start: int, thumbnails: Staged) -> list[FrameRecord]:
         vectors = self.descriptor.describe([f.rgb for f in frames])
-        records = []
-        for offset, (frame, vector) in enumerate(zip(frames, vectors, strict=True)):
-            thumbnails.write(start + offset, frame.rgb)
-            hashed = pdq_hash(frame.rgb)
-            records.append(
-                FrameRecord(start + offset, frame.time, hashed.bits, hashed.quality, vector)
-            )
-        return records
+        edge = self.archive.thumbnails.long_edge
+        return [
+            frame_record(start + offset, frame.time, frame_signals(frame, edge), vector, thumbnails)
+            for offset, (frame, vector) in enumerate(zip(frames, vectors, strict=True))
+        ]

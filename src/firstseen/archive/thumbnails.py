@@ -55,7 +55,7 @@ class Thumbnails:
     def stage(self, sha256: str) -> "Staged":
         """A staging folder for the thumbnails of an item about to be added."""
         with self._locked():  # a sweep never sees it half-made
-            return Staged(self.root / _STAGING / f"{sha256}.{secrets.token_hex(4)}", sha256, self)
+            return Staged(self.root / _STAGING / f"{sha256}.{secrets.token_hex(4)}", sha256)
 
     @contextmanager
     def placing(self, staged: "Staged") -> Iterator[None]:
@@ -138,35 +138,23 @@ class Thumbnails:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def encode(self, rgb: np.ndarray) -> bytes:
-        small = shrink(rgb, self.long_edge)
-        ok, data = cv2.imencode(
-            ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-        )
-        if not ok:
-            raise OSError("could not encode a thumbnail")
-        return data.tobytes()
-
 
 class Staged:
     """One writer's staging folder: the thumbnails in `frames/`, and a lock held for as long as
     the writer has the folder, which tells a sweep that it is alive. Deleted on leaving the
     `with` block, whatever was moved out of it."""
 
-    def __init__(self, folder: Path, sha256: str, thumbnails: Thumbnails) -> None:
+    def __init__(self, folder: Path, sha256: str) -> None:
         self.sha256 = sha256
         self.folder = folder
         self.frames = folder / "frames"
-        self._thumbnails = thumbnails
         self.frames.mkdir(parents=True)
         self._lock = (folder / _LOCK).open("ab")
         fcntl.flock(self._lock, fcntl.LOCK_EX)
 
-    def write(self, ordinal: int, rgb: np.ndarray) -> None:
-        self.write_jpeg(ordinal, self._thumbnails.encode(rgb))
-
     def write_jpeg(self, ordinal: int, data: bytes) -> None:
-        """A thumbnail already encoded (an imported archive's)."""
+        """A thumbnail as encoded where its frame was decoded (`encode_thumbnail`), or an
+        imported archive's."""
         write_new(self.frames / f"{ordinal}.jpg", data, "its thumbnails")
 
     def discard(self) -> None:
@@ -183,6 +171,18 @@ class Staged:
         traceback: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def encode_thumbnail(rgb: np.ndarray, long_edge: int) -> bytes:
+    """A frame's thumbnail as JPEG bytes, made wherever the frame was decoded (a Ray worker
+    too), so that only the small file travels to the writer."""
+    small = shrink(rgb, long_edge)
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
+    )
+    if not ok:
+        raise OSError("could not encode a thumbnail")
+    return data.tobytes()
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """The archive's own commands: `add`, `list`, `info`, `remove`."""
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.progress import Progress
@@ -12,15 +14,17 @@ from firstseen.archive.catalog_api import MIN_PREFIX
 from firstseen.archive.ingest import Ingester, media_files
 from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.records import Item
-from firstseen.cli.batch import add_each, exit_if
+from firstseen.archive.store import Archive
+from firstseen.cli.batch import AddMany, add_all, add_each, exit_if
 from firstseen.cli.context import open_archive, save_and_close
 from firstseen.cli.lines import err, error, fail, out, say
-from firstseen.cli.options import ListFormat, Meta, Published, Title, Url
+from firstseen.cli.options import ListFormat, Meta, Published, RayAddress, Title, Url
 from firstseen.cli.progress import progress_bar
 from firstseen.cli.tables import items_table
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.matching.answers import item_json
+from firstseen.signals import OnnxDescriptor
 from firstseen.text import json_text, storable_path
 
 
@@ -30,6 +34,7 @@ def add(
     title: Title = None,
     published: Published = None,
     meta: Meta = None,
+    ray: RayAddress = None,
 ) -> None:
     """Add photos and videos to the archive; content already there only gains a sighting."""
     try:
@@ -40,23 +45,61 @@ def add(
         fail("nothing to add: give files or folders, or --meta FILE.csv")
     archive = open_archive()
     files = list(media_files(named))
-    ingester = Ingester(archive, open_descriptor(archive))
+    descriptor = open_descriptor(archive)
+    ingester = Ingester(archive, descriptor)
     # SIGTERM is handled like Ctrl-C: the current item is rolled back, the index is saved.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with progress_bar(err) as progress:
+        with _on_ray(ray, archive, descriptor) as add_many, progress_bar(err) as progress:
             catch_up_parts(ingester, progress)
-            counts = add_each(progress, files, "adding", ingester.add, archive.catalog, sighting_of)
+            if add_many is None:
+                counts = add_each(
+                    progress, files, "adding", ingester.add, archive.catalog, sighting_of
+                )
+            else:
+                counts = add_all(progress, files, "adding", add_many, archive.catalog, sighting_of)
     except KeyboardInterrupt:
         save_and_close(archive)
         err.print("interrupted: items added so far are kept; run the same command to resume")
         raise typer.Exit(130) from None
+    except FirstseenError as exc:  # the Ray cluster cannot be reached, or failed
+        save_and_close(archive)
+        fail(f"{exc}; items added so far are kept", 1)
     saved = save_and_close(archive)
     err.print(
         f"added {counts['added']} ({counts['frames']} frames), skipped {counts['duplicate']}"
         f" already in the archive, failed {counts['failed']}"
     )
     exit_if(counts["failed"] > 0 or not saved)
+
+
+@contextmanager
+def _on_ray(
+    address: str | None, archive: Archive, descriptor: OnnxDescriptor
+) -> Iterator[AddMany | None]:
+    """Adding on the Ray cluster at `address` for the body (None without one), with Ray's own
+    output kept off the terminal and the command's lines on it."""
+    if address is None:
+        yield None
+        return
+    from firstseen.archive import ray_ingest  # Ray takes seconds to import: only when asked for
+
+    with (
+        ray_ingest.terminal_kept() as terminal,
+        _printing_to(terminal),
+        ray_ingest.connected(address),
+    ):
+        yield ray_ingest.RayIngester(archive, descriptor).add_many
+
+
+@contextmanager
+def _printing_to(stream: TextIO) -> Iterator[None]:
+    """The error console (progress, error lines) printing to `stream` for the body."""
+    previous, err.file = err.file, stream
+    try:
+        yield
+    finally:
+        err.file = previous
 
 
 def catch_up_parts(ingester: Ingester, progress: Progress) -> None:

