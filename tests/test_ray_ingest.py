@@ -199,3 +199,47 @@ def test_overlapping_drivers_at_once_index_each_content_once(tmp_path, demo_dir,
     again = _firstseen(archive, "add", "--ray", "auto", second, ray_tmp=ray_tmp)
     assert _summary(again) == "added 0 (0 frames), skipped 3 already in the archive, failed 0"
     assert len(_catalog(archive)[0]) == 4
+
+
+@pytest.mark.slow
+def test_content_another_driver_committed_meanwhile_is_a_duplicate(tmp_path, demo_dir):
+    """The step both pipelines commit through: planned as new, committed first by another
+    writer, then refused by the catalog, the file counts as a sighting, not a failure."""
+    from firstseen.archive.ingest import Described, Ingester, commit, plan
+    from firstseen.archive.records import Sighting
+    from firstseen.archive.store import Archive
+    from firstseen.engine import open_descriptor
+
+    archive = Archive(tmp_path / "archive")
+    photo = demo_dir / "media" / "coffee.png"
+    pending = plan(archive.catalog, photo, Sighting("late/coffee.png"))
+    first = Ingester(archive, open_descriptor(archive)).add(photo, Sighting("early/coffee.png"))
+    with archive.thumbnails.stage(pending.sha256) as staged:
+        late = commit(archive, pending, Described([], (1, 1), None), staged)
+
+    assert (first.status, late.status, late.item_id) == ("added", "duplicate", first.item_id)
+    assert late.new_sighting
+    assert [s.path for s in archive.catalog.sightings(first.item_id)] == [
+        "early/coffee.png",
+        "late/coffee.png",
+    ]
+    archive.close()
+
+
+@pytest.mark.slow  # starts a Ray
+def test_a_ray_started_here_is_on_127_0_0_1(ray_tmp):
+    code = (
+        "import ray\n"
+        "from firstseen.archive.ray_ingest import connected\n"
+        "with connected('auto'):\n"
+        "    print(sorted({n['NodeManagerAddress'] for n in ray.nodes()}))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(ray_tmp),
+        check=True,
+    )
+    assert shown.stdout.splitlines()[-1] == "['127.0.0.1']"

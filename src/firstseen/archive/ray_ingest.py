@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 import numpy as np
 import ray
+import ray._private.ray_constants as ray_constants
 import ray.data
 from ray.data import ActorPoolStrategy, DataContext
 
@@ -82,6 +83,8 @@ _BLOCK_BYTES = 16 << 20
 _TASK_RETRIES = 1
 # Where Ray's own output goes while it runs (its workers' logs stay in its session folder).
 RAY_LOG = Path(tempfile.gettempdir()) / "firstseen-ray.log"
+# Ray's single-machine mode (ray._private.ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR).
+_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 LOST = f"lost on the Ray cluster: a worker failed on it (see {RAY_LOG})"
 
 
@@ -372,12 +375,12 @@ def connected(address: str) -> Iterator[None]:
             try:
                 ray.init(address="auto", **quiet)
             except ConnectionError:
+                _local_only()
                 ray.init(
                     address="local",
                     num_cpus=os.cpu_count() or 1,
                     include_dashboard=False,
                     object_store_memory=_OBJECT_STORE_BYTES,
-                    _node_ip_address="127.0.0.1",
                     **quiet,
                 )
     except Exception as exc:  # Ray raises many kinds (connection, version, value)
@@ -386,6 +389,15 @@ def connected(address: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _local_only() -> None:
+    """A Ray started here listens and connects on 127.0.0.1 alone. Ray turns a node address of
+    127.0.0.1 into the machine's outward one, except in its single-machine mode (its default on
+    macOS), which this selects: in the environment its processes inherit, and in the setting
+    this process read when Ray was imported."""
+    os.environ[_SINGLE_MACHINE] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 @contextlib.contextmanager
