@@ -17,12 +17,16 @@ import pytest
 from firstseen.archive import pg_local
 from firstseen.archive.catalog import AlreadyArchived, Catalog, CatalogError
 from firstseen.archive.catalog_api import CatalogStore
+from firstseen.archive.ingest import Ingester
+from firstseen.archive.metadata import read_meta_csv
 from firstseen.archive.parts import part_id
 from firstseen.archive.pg_catalog import PgCatalog
 from firstseen.archive.pg_schema import MIGRATIONS
 from firstseen.archive.records import BulkItems, FrameRecord, Item, Sighting
 from firstseen.archive.store import Archive
+from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError
+from firstseen.matching.answers import result_json
 
 DIM = 8
 # The published dates the catalog may hold, at every precision it accepts.
@@ -379,7 +383,9 @@ def test_both_backends_answer_pages_and_lookups_alike(tmp_path, pg_url):
             for start in bounds
             for end in bounds
         ]
-        pages += [catalog.page(text=t) for t in ["zü", "ZEBRA", "_", "%", "/other/", "e.example/1"]]
+        pages += [
+            catalog.page(text=t) for t in ["zü", "ZÜ", "ZEBRA", "_", "%", "/other/", "e.example/1"]
+        ]
         pages += [catalog.page(kind=k, limit=3, offset=2) for k in ("image", "video")]
         return [
             [_strip_times(i) for i in items],
@@ -472,3 +478,29 @@ def test_archives_on_one_postgres_catalog_see_each_others_changes(tmp_path, pg_u
     cold = Archive(root, catalog=PgCatalog(pg_url))
     assert sorted(cold.index.ids().tolist()) == sorted(cold.catalog.frame_ids().tolist())
     cold.close()
+
+
+def test_the_demo_archived_on_postgres_answers_as_the_embedded_one(
+    tmp_path, pg_url, demo_dir, demo_searcher
+):
+    """The demo's media added to an archive whose catalog is on PostgreSQL (FAISS indexes and
+    thumbnails in its directory): a photo and a clip searched there answer as in the embedded
+    demo archive, field for field."""
+    archive = Archive(tmp_path / "archive", catalog=PgCatalog(pg_url))
+    ingester = Ingester(archive, open_descriptor(archive))
+    for path, meta in read_meta_csv(demo_dir / "media.csv"):
+        assert ingester.add(path, Sighting(str(path), **meta)).status == "added"
+    archive.save()
+    searcher = open_searcher(archive)
+    for query in ("evidence.jpg", "evidence-clip.mp4"):
+        ours = result_json(searcher.search(demo_dir / query))
+        embedded = result_json(demo_searcher.search(demo_dir / query))
+        assert ours["matches"] and ours["matches"] == embedded["matches"], query
+    archive.close()
+
+
+def test_a_database_holding_other_tables_is_refused_in_one_line(pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute("CREATE TABLE items (id TEXT)")
+    with pytest.raises(CatalogError, match=r'relation "items" already exists while opening it$'):
+        PgCatalog(pg_url)

@@ -36,6 +36,9 @@ POOL_SIZE = 8
 WAIT_S = 30
 # What every connection is set to: a lock held too long fails the statement rather than hang.
 _OPTIONS = f"-c lock_timeout={WAIT_S * 1000}"
+# Errors a read or write lets through to its caller: constraint failures (handled there, as
+# AlreadyArchived is) and misuse (bugs).
+_CALLERS_OWN: tuple[type[psycopg.Error], ...] = (psycopg.IntegrityError, psycopg.ProgrammingError)
 
 
 def describe_url(url: str) -> str:
@@ -73,7 +76,7 @@ class PgBase:
     def __init__(self, url: str) -> None:
         self.url = url
         self.where = describe_url(url)
-        with self._reported("opening it"):
+        with self._reported("opening it", passing=()):
             with connect(url) as first:  # one connection first: its error is the clear one
                 migrate(first)
             self._pool: ConnectionPool = ConnectionPool(
@@ -88,12 +91,15 @@ class PgBase:
         self.identity: str = self.meta(_IDENTITY) or ""
 
     @contextmanager
-    def _reported(self, doing: str) -> Iterator[None]:
-        """The database's failures as one line naming the catalog; constraint failures and
-        misuse (bugs, or handled by the caller) pass unchanged."""
+    def _reported(
+        self, doing: str, passing: tuple[type[psycopg.Error], ...] = _CALLERS_OWN
+    ) -> Iterator[None]:
+        """The database's failures as one line naming the catalog; those `passing` (constraint
+        failures and misuse: bugs, or handled by the caller) pass unchanged. Opening passes
+        none: a database that holds other tables is the user's to put right."""
         try:
             yield
-        except (psycopg.IntegrityError, psycopg.ProgrammingError):
+        except passing:
             raise
         except psycopg.Error as exc:
             full = isinstance(exc, errors.DiskFull)

@@ -171,7 +171,8 @@ class PgItemTables(PgBase):
         offset: int = 0,
     ) -> Page:
         """One page of items (by id) and how many match in all, as the SQLite catalog's `page`
-        (archive/catalog_items.py) answers; `text` is matched without regard to case (ILIKE)."""
+        (archive/catalog_items.py) answers: `text` matches ASCII letters in either case and
+        others as they are (ILIKE under the columns' "C" collation, as SQLite's LIKE)."""
         where: list[str] = []
         params: dict[str, Any] = {}
         if kind:
