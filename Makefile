@@ -46,7 +46,7 @@ browser:
 	    --no-install-recommends $(BROWSER_PACKAGES); \
 	fi
 
-# Debian's PostgreSQL server for the catalog's PostgreSQL tests (tests/test_pg_catalog.py start
+# Debian's PostgreSQL server for the catalog's PostgreSQL tests (tests/test_catalogs.py start
 # one in a temporary directory, as a user other than root); apt runs only if it is missing.
 POSTGRES_PACKAGES := postgresql
 postgres:
