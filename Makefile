@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo/archive
 
-.PHONY: demo test test-fast lint clean system-deps browser
+.PHONY: demo test test-fast lint clean system-deps browser postgres
 
 $(BIN)/firstseen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "firstseen needs Python >= 3.12; set PYTHON=/path/to/python3.12")'
@@ -46,7 +46,20 @@ browser:
 	    --no-install-recommends $(BROWSER_PACKAGES); \
 	fi
 
-test: $(BIN)/firstseen system-deps browser
+# Debian's PostgreSQL server for the catalog's PostgreSQL tests (tests/test_catalogs.py start
+# one in a temporary directory, as a user other than root); apt runs only if it is missing.
+POSTGRES_PACKAGES := postgresql
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null; then echo "not Debian: install the PostgreSQL server"; \
+	else \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+	    --no-install-recommends $(POSTGRES_PACKAGES); \
+	fi
+
+test: $(BIN)/firstseen system-deps browser postgres
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -7,16 +7,24 @@ loads the model itself (an `add`, a search) is skipped as slow when it does, in 
 leaves slow tests out; only one that loads it in a process of its own is marked by hand.
 """
 
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import psycopg
 import pytest
 
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.metadata import read_meta_csv
+from firstseen.archive.pg_local import LocalPostgres, start_local_postgres, stop_local_postgres
 from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor, open_searcher
+from firstseen.errors import FirstseenError
 from firstseen.matching.search import Searcher
 from firstseen.signals.descriptor import OnnxDescriptor
 
@@ -80,3 +88,33 @@ def demo_archive(tmp_path_factory, demo_dir) -> Archive:
 @pytest.fixture(scope="session")
 def demo_searcher(demo_archive) -> Searcher:
     return open_searcher(demo_archive)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """One local PostgreSQL server for the session (Debian's package; `make postgres`), not
+    flushing to disk. Its directory is made in /tmp: pytest's own are root's alone when tests run
+    as root, and the server then runs as the `postgres` user."""
+    folder = Path(tempfile.mkdtemp(prefix="firstseen-pg-"))
+    try:
+        server = start_local_postgres(folder, durable=False)
+    except FirstseenError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}: `make test` installs PostgreSQL")
+        pytest.skip(str(exc))
+    yield server
+    stop_local_postgres(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(postgres: LocalPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the session's server, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = LocalPostgres(postgres.dir, postgres.port, postgres.user, "postgres").url
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    yield LocalPostgres(postgres.dir, postgres.port, postgres.user, name).url
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f"DROP DATABASE {name} WITH (FORCE)")

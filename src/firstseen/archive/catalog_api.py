@@ -1,5 +1,5 @@
 """What the rest of firstseen asks of a catalog, whatever keeps it: the embedded SQLite catalog
-(archive/catalog.py) is one; a catalog served by a database server could be another.
+(archive/catalog.py) is one, a catalog on a PostgreSQL server (archive/pg_catalog.py) another.
 
 `CatalogReader` is what search, the CLI and the HTTP service read (the code outside archive/);
 `CatalogStore` adds what the archive itself writes and its vector indexes are built from.
@@ -13,8 +13,7 @@ equal versions mean nothing was committed between them, here or by another proce
 """
 
 import string
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -44,6 +43,31 @@ MIN_PREFIX = 6
 def is_sha_prefix(ref: str) -> bool:
     """Whether `ref` can name an item by its SHA-256: hex digits only, enough of them."""
     return MIN_PREFIX <= len(ref) <= 64 and all(c in string.hexdigits for c in ref)
+
+
+class Snapshot(Protocol):
+    """The catalog's vectors and vector log at one revision, read whole however long it takes
+    while writers carry on: what an index is built or merged from (archive/faiss_build.py)."""
+
+    revision: int
+
+    def close(self) -> None: ...
+
+    def changes(self, after: int) -> list[VectorChange]:
+        """The vector log after revision `after`, up to the snapshot's."""
+        ...
+
+    def vectors_in(self, kind: str, lo: int, hi: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 vectors) with ids from `lo` to `hi`, in chunks."""
+        ...
+
+    def all_vectors(self, kind: str) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+
+    def count(self, kind: str) -> int: ...
+
+    def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
+        """About `n` stored vectors drawn evenly over the ids, for training."""
+        ...
 
 
 class CatalogReader(Protocol):
@@ -103,7 +127,10 @@ class CatalogStore(CatalogReader, Protocol):
     indexes are built from and catch up by."""
 
     identity: str  # tells this catalog from another at the same revision
-    path: Path  # where it is, for readers of their own (archive/catalog_vectors.py)
+
+    def snapshot(self) -> Snapshot:
+        """The vectors at the current revision, on a connection of the snapshot's own."""
+        ...
 
     def item_id(self, sha256: str) -> int | None: ...
 
@@ -158,8 +185,9 @@ class CatalogStore(CatalogReader, Protocol):
         ...
 
     def data_version(self) -> int:
-        """Changes with commits by other processes only: what the indexes in memory have not
-        seen (their own changes they made themselves)."""
+        """Changes with commits by other processes (what the indexes in memory have not seen)
+        and may change with this one's own too (a catalog on a database server counts every
+        commit): cheap enough to ask before every request."""
         ...
 
     def log_from(self) -> int: ...

@@ -10,13 +10,14 @@ of the indexes does (catalog_schema.py's vector log).
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.catalog_frames import log_vectors
 from firstseen.archive.parts import SLOTS, part_id
-from firstseen.archive.records import BulkItems, BulkOutcome, ExportBatches
+from firstseen.archive.records import Blob, BulkItems, BulkOutcome, ExportBatches
 
 # Parameters per `IN (...)` list: well under SQLite's limit on the parameters of one statement.
 _SHAS_PER_QUERY = 500
@@ -69,34 +70,92 @@ class BulkTables(CatalogBase):
         with self.transaction() as db:
             db.execute("BEGIN IMMEDIATE")  # no other writer between reading the ids and using them
             known = _known(db, [row[0] for row in bulk.items])
-            new = np.array([row[0] not in known for row in bulk.items], dtype=bool)
-            item_ids = np.zeros(len(bulk.items), dtype=np.int64)
-            item_ids[new] = _next_id(db, "items") + np.arange(int(new.sum()))
-            for place, row in enumerate(bulk.items):
-                if not new[place]:
-                    item_ids[place] = known[row[0]]
+            new, item_ids = item_places(bulk, known, _next_id(db, "items"))
             db.executemany(
                 "INSERT INTO items (id, sha256, kind, path, width, height, duration, bytes,"
                 " added_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (i, *row)
-                    for i, row, n in zip(item_ids.tolist(), bulk.items, new, strict=True)
-                    if n
-                ],
+                item_rows(bulk, item_ids, new),
             )
-            frame_ids = _insert_frames(db, bulk, item_ids, new)
-            part_ids = _insert_parts(db, bulk, frame_ids)
+            frame_ids, frames = frame_rows(bulk, item_ids, new, _next_id(db, "frames"))
+            db.executemany(
+                "INSERT INTO frames (id, item_id, ordinal, time, pdq, pdq_quality, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                frames,
+            )
+            parts = part_rows(bulk, frame_ids)
+            db.executemany("INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)", parts)
             sightings = _insert_sightings(db, bulk, item_ids)
             if new.any():
                 revision = self._count_change(db)
-                described = [
-                    i
-                    for i, f in zip(frame_ids.tolist(), bulk.frames, strict=True)
-                    if i and len(f[4])
-                ]
-                log_vectors(db, revision, "frames", described, removed=False)
-                log_vectors(db, revision, "parts", part_ids, removed=False)
+                log_vectors(db, revision, "frames", described(bulk, frame_ids), removed=False)
+                log_vectors(db, revision, "parts", [p[0] for p in parts], removed=False)
         return BulkOutcome(int(new.sum()), int((frame_ids > 0).sum()), int((~new).sum()), sightings)
+
+
+def item_places(
+    bulk: BulkItems, known: dict[str, int], first_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the items are new to the catalog, and every item's id: the known ones' own, the
+    new ones' from `first_id` on, in order."""
+    new = np.array([row[0] not in known for row in bulk.items], dtype=bool)
+    item_ids = np.zeros(len(bulk.items), dtype=np.int64)
+    item_ids[new] = first_id + np.arange(int(new.sum()))
+    for place, row in enumerate(bulk.items):
+        if not new[place]:
+            item_ids[place] = known[row[0]]
+    return new, item_ids
+
+
+def item_rows(bulk: BulkItems, item_ids: np.ndarray, new: np.ndarray) -> list[tuple[Any, ...]]:
+    """The new items as the items table's rows, id first."""
+    return [(i, *row) for i, row, n in zip(item_ids.tolist(), bulk.items, new, strict=True) if n]
+
+
+def new_frames(bulk: BulkItems, new: np.ndarray) -> np.ndarray:
+    """Which frames belong to new items (those of known items are skipped)."""
+    return new[bulk.frame_item] if len(bulk.frames) else np.zeros(0, dtype=bool)
+
+
+def frame_rows(
+    bulk: BulkItems, item_ids: np.ndarray, new: np.ndarray, first_id: int
+) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """Each frame's id (from `first_id` on; 0 for those skipped), and the new items' frames as
+    the frames table's rows, id first."""
+    kept = new_frames(bulk, new)
+    frame_ids = np.zeros(len(bulk.frames), dtype=np.int64)
+    frame_ids[kept] = first_id + np.arange(int(kept.sum()))
+    owners = item_ids[bulk.frame_item] if len(bulk.frames) else frame_ids
+    rows = [
+        (i, owner, *frame)
+        for i, owner, frame in zip(frame_ids.tolist(), owners.tolist(), bulk.frames, strict=True)
+        if i
+    ]
+    return frame_ids, rows
+
+
+def part_rows(bulk: BulkItems, frame_ids: np.ndarray) -> list[tuple[int, int, Blob]]:
+    """The parts of the new items' frames as the parts table's rows (id, frame_id, vector)."""
+    if not len(bulk.part_vectors):
+        return []
+    frames = frame_ids[bulk.part_frame]
+    return [
+        (part_id(f, slot), f, vector)
+        for f, slot, vector in zip(
+            frames.tolist(), bulk.part_slot.tolist(), bulk.part_vectors, strict=True
+        )
+        if f
+    ]
+
+
+def described(bulk: BulkItems, frame_ids: np.ndarray) -> list[int]:
+    """The ids of the new frames that have a descriptor."""
+    return [i for i, f in zip(frame_ids.tolist(), bulk.frames, strict=True) if i and len(f[4])]
+
+
+def sighting_rows(bulk: BulkItems, item_ids: np.ndarray) -> list[tuple[Any, ...]]:
+    """The sightings as (item_id, path, url, title, published, seen_at) rows."""
+    owners = item_ids[bulk.sighting_item].tolist() if len(bulk.sightings) else []
+    return [(owner, *s) for owner, s in zip(owners, bulk.sightings, strict=True)]
 
 
 def _known(db: sqlite3.Connection, shas: Sequence[str]) -> dict[str, int]:
@@ -119,53 +178,14 @@ def _next_id(db: sqlite3.Connection, table: str) -> int:
     return int(row[0])
 
 
-def _insert_frames(
-    db: sqlite3.Connection, bulk: BulkItems, item_ids: np.ndarray, new: np.ndarray
-) -> np.ndarray:
-    """Inserts the frames of the new items; returns each frame's id, 0 for those skipped."""
-    kept = new[bulk.frame_item] if len(bulk.frames) else np.zeros(0, dtype=bool)
-    frame_ids = np.zeros(len(bulk.frames), dtype=np.int64)
-    frame_ids[kept] = _next_id(db, "frames") + np.arange(int(kept.sum()))
-    owners = item_ids[bulk.frame_item] if len(bulk.frames) else frame_ids
-    db.executemany(
-        "INSERT INTO frames (id, item_id, ordinal, time, pdq, pdq_quality, vector)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (i, owner, *frame)
-            for i, owner, frame in zip(
-                frame_ids.tolist(), owners.tolist(), bulk.frames, strict=True
-            )
-            if i
-        ],
-    )
-    return frame_ids
-
-
-def _insert_parts(db: sqlite3.Connection, bulk: BulkItems, frame_ids: np.ndarray) -> list[int]:
-    """Inserts the parts of the new items' frames; returns their ids."""
-    if not len(bulk.part_vectors):
-        return []
-    frames = frame_ids[bulk.part_frame]
-    rows = [
-        (part_id(f, slot), f, vector)
-        for f, slot, vector in zip(
-            frames.tolist(), bulk.part_slot.tolist(), bulk.part_vectors, strict=True
-        )
-        if f
-    ]
-    db.executemany("INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)", rows)
-    return [row[0] for row in rows]
-
-
 def _insert_sightings(db: sqlite3.Connection, bulk: BulkItems, item_ids: np.ndarray) -> int:
     """Inserts the sightings not recorded yet (the same place, URL, title and date is one
     sighting, whenever seen); returns how many."""
-    owners = item_ids[bulk.sighting_item].tolist() if len(bulk.sightings) else []
     before = db.total_changes
     db.executemany(
         "INSERT INTO sightings (item_id, path, url, title, published, seen_at)"
         " SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM sightings"
         " WHERE item_id = ? AND path = ? AND url IS ? AND title IS ? AND published IS ?)",
-        [(owner, *s, owner, *s[:4]) for owner, s in zip(owners, bulk.sightings, strict=True)],
+        [(*row, *row[:5]) for row in sighting_rows(bulk, item_ids)],
     )
     return db.total_changes - before

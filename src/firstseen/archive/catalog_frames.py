@@ -8,7 +8,13 @@ import numpy as np
 
 from firstseen.archive.catalog_base import CatalogBase
 from firstseen.archive.catalog_schema import LOG_FROM
-from firstseen.archive.catalog_vectors import IDS_PER_QUERY, VECTOR_TABLES, as_float32
+from firstseen.archive.catalog_vectors import (
+    IDS_PER_QUERY,
+    VECTOR_TABLES,
+    VectorSnapshot,
+    as_float32,
+    in_order,
+)
 from firstseen.archive.parts import part_id
 from firstseen.archive.records import (
     DescribedFrame,
@@ -34,13 +40,50 @@ def id_ranges(ids: Ids) -> list[tuple[int, int]]:
     return runs
 
 
+def float16_bytes(vector: np.ndarray) -> bytes:
+    """A descriptor as the catalog stores it: float16, its bytes."""
+    return vector.astype(np.float16).tobytes()
+
+
+def log_rows(
+    revision: int, kind: str, ids: Ids, removed: bool
+) -> list[tuple[int, str, int, int, bool]]:
+    """The vector log's rows (revision, kind, lo, hi, removed) saying that `revision` added (or
+    removed) the vectors of these frames or parts (`kind`)."""
+    return [(revision, kind, lo, hi, removed) for lo, hi in id_ranges(ids)]
+
+
 def log_vectors(db: sqlite3.Connection, revision: int, kind: str, ids: Ids, removed: bool) -> None:
     """Records, within the caller's transaction, that `revision` added (or removed) the vectors
     of these frames or parts (`kind`), for indexes to catch up by (catalog_schema.py)."""
     db.executemany(
         "INSERT INTO vector_log (revision, kind, lo, hi, removed) VALUES (?, ?, ?, ?, ?)",
-        [(revision, kind, lo, hi, int(removed)) for lo, hi in id_ranges(ids)],
+        log_rows(revision, kind, ids, removed),
     )
+
+
+def frame_rows(item_id: int, frames: Sequence[FrameRecord]) -> list[tuple[object, ...]]:
+    """An item's frames as the frames table's rows (item_id, ordinal, time, pdq, pdq_quality,
+    vector)."""
+    return [
+        (item_id, f.ordinal, f.time, f.pdq, f.pdq_quality, float16_bytes(f.vector)) for f in frames
+    ]
+
+
+def part_rows(frames: Sequence[FrameRecord], ids: dict[int, int]) -> list[tuple[int, int, bytes]]:
+    """The parts of an item's photos as the parts table's rows (id, frame_id, vector), given
+    the ids its frames were stored under (ordinal → id)."""
+    return [
+        (part_id(ids[f.ordinal], slot), ids[f.ordinal], float16_bytes(v))
+        for f in frames
+        if f.parts is not None
+        for slot, v in enumerate(f.parts)
+    ]
+
+
+def described_ids(frames: Sequence[FrameRecord], ids: dict[int, int]) -> list[int]:
+    """The ids of those of an item's frames that have a descriptor (ordinal → id given)."""
+    return [ids[f.ordinal] for f in frames if len(f.vector)]
 
 
 def insert_frames(
@@ -51,46 +94,22 @@ def insert_frames(
     db.executemany(
         "INSERT INTO frames (item_id, ordinal, time, pdq, pdq_quality, vector)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (
-                item_id,
-                f.ordinal,
-                f.time,
-                f.pdq,
-                f.pdq_quality,
-                f.vector.astype(np.float16).tobytes(),
-            )
-            for f in frames
-        ],
+        frame_rows(item_id, frames),
     )
     ids = dict(db.execute("SELECT ordinal, id FROM frames WHERE item_id = ?", (item_id,)))
-    described = [ids[f.ordinal] for f in frames if len(f.vector)]
-    log_vectors(db, revision, "frames", described, removed=False)
-    part_ids = [
-        part_id(ids[f.ordinal], slot)
-        for f in frames
-        if f.parts is not None
-        for slot in range(len(f.parts))
-    ]
-    if part_ids:
-        log_vectors(db, revision, "parts", part_ids, removed=False)
-        db.executemany(
-            "INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
-            [
-                (
-                    part_id(ids[f.ordinal], slot),
-                    ids[f.ordinal],
-                    v.astype(np.float16).tobytes(),
-                )
-                for f in frames
-                if f.parts is not None
-                for slot, v in enumerate(f.parts)
-            ],
-        )
+    log_vectors(db, revision, "frames", described_ids(frames, ids), removed=False)
+    parts = part_rows(frames, ids)
+    if parts:
+        log_vectors(db, revision, "parts", [p[0] for p in parts], removed=False)
+        db.executemany("INSERT INTO parts (id, frame_id, vector) VALUES (?, ?, ?)", parts)
 
 
 class FrameTables(CatalogBase):
     """Frames, their stored descriptors, and the parts of photos."""
+
+    def snapshot(self) -> VectorSnapshot:
+        """The vectors at the current revision, on a connection of the snapshot's own."""
+        return VectorSnapshot(self.path)
 
     def log_from(self) -> int:
         """The revision from which the vector log is complete (catalog_schema.py)."""
@@ -173,10 +192,7 @@ class FrameTables(CatalogBase):
         with self.transaction() as db:
             stored = db.executemany(
                 "INSERT OR IGNORE INTO parts (id, frame_id, vector) VALUES (?, ?, ?)",
-                [
-                    (pid, frame_id, v.astype(np.float16).tobytes())
-                    for pid, v in zip(ids, vectors, strict=True)
-                ],
+                [(pid, frame_id, float16_bytes(v)) for pid, v in zip(ids, vectors, strict=True)],
             ).rowcount
             if stored:
                 log_vectors(db, self._count_change(db), "parts", ids, removed=False)
@@ -189,9 +205,7 @@ class FrameTables(CatalogBase):
     def _vectors(self, kind: str, row_ids: Ids) -> np.ndarray:
         """Stored vectors of frames or parts (`kind`), in the order asked; every id must be
         stored (KeyError otherwise)."""
-        found, vectors = self.stored_vectors(kind, row_ids)
-        row = {int(i): n for n, i in enumerate(found.tolist())}
-        return vectors[[row[int(i)] for i in row_ids]]
+        return in_order(*self.stored_vectors(kind, row_ids), row_ids)
 
     def frames_info(self, frame_ids: Ids) -> dict[int, FrameInfo]:
         """frame id → its item, ordinal, time and PDQ hash, for the given frames."""

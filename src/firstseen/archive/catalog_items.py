@@ -23,7 +23,7 @@ ORDER BY published IS NULL, published, seen_at, id LIMIT 1
 """
 
 
-def _as_id(ref: str) -> int | None:
+def as_item_id(ref: str) -> int | None:
     """The item id `ref` spells, written as the catalog writes ids (no sign, no leading zero)."""
     if not (ref.isascii() and ref.isdigit()) or str(int(ref)) != ref or int(ref) > _MAX_ID:
         return None
@@ -40,7 +40,7 @@ def _published_candidates(start: str | None, end: str | None) -> tuple[str, dict
     ranges: list[str] = []
     if start:
         ranges.append("published >= :from")
-    if end and (after := _after_prefix(end)) is not None:
+    if end and (after := after_prefix(end)) is not None:
         ranges.append("published < :after_to")
         params["after_to"] = after
     query = f"SELECT item_id FROM sightings WHERE {' AND '.join(ranges) or 'published NOT NULL'}"
@@ -51,7 +51,7 @@ def _published_candidates(start: str | None, end: str | None) -> tuple[str, dict
     return query, params
 
 
-def _after_prefix(text: str) -> str | None:
+def after_prefix(text: str) -> str | None:
     """The least text above every text that starts with `text` (compared as SQLite compares
     text, by code point); None where there is none to write."""
     last = ord(text[-1]) + 1
@@ -173,7 +173,7 @@ class ItemTables(CatalogBase):
         character is a wildcard. Each way is one index lookup."""
         ways = ["i.id IN (SELECT item_id FROM sightings WHERE path = :ref)"]
         params: dict[str, Any] = {"ref": ref}
-        if (item_id := _as_id(ref)) is not None:
+        if (item_id := as_item_id(ref)) is not None:
             ways.append("i.id = :id")
             params["id"] = item_id
         if is_sha_prefix(ref):  # hex digits only: nothing in the pattern but its `*`

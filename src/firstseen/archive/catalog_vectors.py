@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firstseen.archive.records import VectorChange
+from firstseen.archive.records import Ids, VectorChange
 
 VECTOR_TABLES = {"frames": "frames", "parts": "parts"}  # the vector kinds, and the table of each
 _CHUNK = 65_536  # vectors read at once: 64 MB of float32 at 512 dimensions
@@ -26,6 +26,13 @@ def as_float32(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         return ids, np.zeros((0, 0), np.float32)
     return ids, np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
+
+
+def in_order(found: np.ndarray, vectors: np.ndarray, wanted: Ids) -> np.ndarray:
+    """The rows of `vectors` (stored under the ids `found`) in the order of `wanted`; every id
+    wanted must be found (KeyError otherwise)."""
+    row = {int(i): n for n, i in enumerate(found.tolist())}
+    return vectors[[row[int(i)] for i in wanted]]
 
 
 class VectorSnapshot:

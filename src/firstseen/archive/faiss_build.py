@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import faiss
 import numpy as np
 
-from firstseen.archive.catalog_vectors import VectorSnapshot
+from firstseen.archive.catalog_api import Snapshot
 from firstseen.archive.faiss_index import empty_flat
 from firstseen.archive.records import VectorChange
 from firstseen.tuning import INDEX
@@ -42,7 +42,7 @@ def fits(base: faiss.Index, n: int) -> bool:
 
 
 def merged(
-    base: faiss.Index, changes: list[VectorChange], snapshot: VectorSnapshot, kind: str
+    base: faiss.Index, changes: list[VectorChange], snapshot: Snapshot, kind: str
 ) -> faiss.Index:
     """A copy of `base` with the logged changes of `kind` applied, vectors read from the
     snapshot (removals first: ids are never reused, so order does not matter otherwise)."""
@@ -57,7 +57,7 @@ def merged(
     return fresh
 
 
-def built(snapshot: VectorSnapshot, kind: str, dim: int) -> faiss.Index:
+def built(snapshot: Snapshot, kind: str, dim: int) -> faiss.Index:
     """A base holding every vector of `kind` in the snapshot: flat, or IVF-PQ trained on a
     sample of them."""
     count = snapshot.count(kind)

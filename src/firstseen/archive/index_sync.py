@@ -15,8 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from firstseen.archive.catalog_api import CatalogStore
-from firstseen.archive.catalog_vectors import VectorSnapshot
+from firstseen.archive.catalog_api import CatalogStore, Snapshot
 from firstseen.archive.faiss_build import built, fits, merged
 from firstseen.archive.faiss_index import (
     FaissIndex,
@@ -158,7 +157,7 @@ class SyncedIndex:
         current base and the log, or built from every stored vector (`rebuild`, or when the
         base no longer fits the size); raises SaveError if the file cannot be written, after
         the new base is in use all the same."""
-        snapshot = VectorSnapshot(self.catalog.path)
+        snapshot = self.catalog.snapshot()
         try:
             stamp = Stamp(self.catalog.identity, snapshot.revision)
             base = self._base_for(snapshot, rebuild)
@@ -172,7 +171,7 @@ class SyncedIndex:
             return  # another process wrote this revision or a later one meanwhile
         write_index(self.path, base, stamp)
 
-    def _base_for(self, snapshot: VectorSnapshot, rebuild: bool) -> faiss.Index:
+    def _base_for(self, snapshot: Snapshot, rebuild: bool) -> faiss.Index:
         current = self.index
         stamp = current.stamp
         if not rebuild and stamp is not None and self._usable(stamp):

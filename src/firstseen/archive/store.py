@@ -37,14 +37,16 @@ class Archive:
     content: caches keyed by ids must then be dropped.
     """
 
-    def __init__(self, root: Path, dim: int = 512) -> None:
+    def __init__(self, root: Path, dim: int = 512, catalog: CatalogStore | None = None) -> None:
+        """The archive in `root`; its catalog is `catalog` where one is given (a catalog on a
+        database server), else the SQLite catalog in `root`."""
         self.root = root
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FirstseenError(f"cannot create archive {root}: {exc}") from exc
         self.settings: Settings = load_settings(root)
-        self.catalog: CatalogStore = Catalog(root / "catalog.sqlite")
+        self.catalog: CatalogStore = catalog or Catalog(root / "catalog.sqlite")
         self.thumbnails = Thumbnails(
             root / "thumbnails",
             self.settings.thumbnail_edge,
