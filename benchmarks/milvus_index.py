@@ -80,6 +80,7 @@ def measure(client, name, vectors, queries, stored, exact, bands) -> None:
             name,
             data=queries[rows],
             limit=INDEX.shortlist,
+            output_fields=["id"],
             search_params={"metric_type": "IP", "params": search},
         )
         searched = (time.perf_counter() - start) / len(rows)

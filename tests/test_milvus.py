@@ -66,6 +66,27 @@ def test_milvus_answers_as_the_exact_reference_and_faiss(tmp_path, lite):
     assert milvus.search(queries[:1], 1_000)[1].shape == (1, 250)  # as many as it holds
 
 
+def test_a_search_brings_back_ids_not_vectors(lite, monkeypatch):
+    """A shortlist of 1,024 would otherwise carry 2 MB of vectors per query vector."""
+    rng = np.random.default_rng(7)
+    vectors = unit(rng.standard_normal((40, DIM)))
+    client = pymilvus.MilvusClient(lite)
+    milvus = MilvusIndex(client, "firstseen_test_frames", DIM, held(vectors, 0))
+    milvus.create()
+    milvus.add(np.arange(40, dtype=np.int64), vectors)
+    answers = []
+    search = client.search
+
+    def kept(*args, **kwargs):
+        answers.append(search(*args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(client, "search", kept)
+    milvus.search(vectors[:2], 5)
+    fields = {name for hits in answers[0] for hit in hits for name in hit["entity"]}
+    assert fields <= {"id"}
+
+
 def test_a_removed_id_milvus_still_holds_never_reaches_an_answer(lite):
     rng = np.random.default_rng(1)
     vectors = unit(rng.standard_normal((50, DIM)))

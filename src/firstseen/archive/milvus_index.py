@@ -141,6 +141,7 @@ class MilvusIndex:
             data=queries,
             limit=width,
             anns_field=_VECTOR,
+            output_fields=[_ID],  # Milvus Lite sends every field (2 KB a hit) unless told
             search_params={"metric_type": "IP", "params": self._search},
             consistency_level=_STRONG,
         )
