@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=100_000, help="distractor vectors")
     ap.add_argument("--archive", type=Path, action="append", required=True)
     ap.add_argument("--index", action="append", choices=sorted(SPECS), default=None)
+    ap.add_argument("--shortlist", type=int, default=INDEX.shortlist)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     real = real_vectors(args.archive)
@@ -51,10 +52,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         client = MilvusClient(str(Path(scratch) / "milvus.db"))
         for name in args.index or list(SPECS):
-            measure(client, name, vectors, queries, stored, exact, bands)
+            measure(client, name, vectors, queries, stored, exact, bands, args.shortlist)
 
 
-def measure(client, name, vectors, queries, stored, exact, bands) -> None:
+def measure(client, name, vectors, queries, stored, exact, bands, shortlist) -> None:
     build, search = SPECS[name]
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -79,7 +80,7 @@ def measure(client, name, vectors, queries, stored, exact, bands) -> None:
         found = client.search(
             name,
             data=queries[rows],
-            limit=INDEX.shortlist,
+            limit=shortlist,
             output_fields=["id"],
             search_params={"metric_type": "IP", "params": search},
         )
@@ -91,7 +92,7 @@ def measure(client, name, vectors, queries, stored, exact, bands) -> None:
             recall.append(len(set(top.tolist()) & set(exact[q].tolist())) / TOP)
         print(
             f"  {band:>8}: search {searched * 1e3:.1f} ms per query vector (shortlist"
-            f" {INDEX.shortlist}); recall of exact top {TOP} after re-scoring"
+            f" {shortlist}); recall of exact top {TOP} after re-scoring"
             f" {np.mean(recall):.3f}"
         )
     client.drop_collection(name)

@@ -67,7 +67,8 @@ def test_milvus_answers_as_the_exact_reference_and_faiss(tmp_path, lite):
 
 
 def test_a_search_brings_back_ids_not_vectors(lite, monkeypatch):
-    """A shortlist of 1,024 would otherwise carry 2 MB of vectors per query vector."""
+    """A shortlist of 1,024 would otherwise carry 2 MB of vectors per query vector; an exact
+    index (Milvus Lite's) is asked for the k nearest only, as FAISS's flat one is."""
     rng = np.random.default_rng(7)
     vectors = unit(rng.standard_normal((40, DIM)))
     client = pymilvus.MilvusClient(lite)
@@ -85,6 +86,7 @@ def test_a_search_brings_back_ids_not_vectors(lite, monkeypatch):
     milvus.search(vectors[:2], 5)
     fields = {name for hits in answers[0] for hit in hits for name in hit["entity"]}
     assert fields <= {"id"}
+    assert milvus.exact and [len(hits) for hits in answers[0]] == [5, 5]  # no shortlist
 
 
 def test_a_removed_id_milvus_still_holds_never_reaches_an_answer(lite):

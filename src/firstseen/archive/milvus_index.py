@@ -3,10 +3,10 @@ URI (a Milvus cluster, a Milvus Lite server on this machine from milvus_server.p
 Lite `.db` directory that one process alone may open).
 
 A collection holds each vector under the catalog's frame or part id (INT64 primary key) and is
-searched by inner product for a shortlist (`INDEX.shortlist`, as the embedded approximate index
-uses), re-scored exactly from the catalog's stored vectors (rescore.py): scores are the
-catalog's, whichever index Milvus keeps, and an id Milvus still holds after the catalog dropped
-it never reaches an answer.
+searched by inner product for the k nearest on an exact (FLAT) index, or for a shortlist
+(`INDEX.shortlist`, as the embedded approximate index uses) on an approximate one, re-scored
+exactly from the catalog's stored vectors (rescore.py): scores are the catalog's, whichever index
+Milvus keeps, and an id Milvus still holds after the catalog dropped it never reaches an answer.
 
 Milvus is persistent and shared by every process of a deployment, so there is no file to
 rewrite: the collection's properties carry its `Stamp` (catalog identity, revision applied), and
@@ -38,6 +38,7 @@ _STRONG = "Strong"  # reads see every write acknowledged before them
 _STAMP_CATALOG = "firstseen.catalog"
 _STAMP_REVISION = "firstseen.revision"
 _LITE = "milvus_lite"  # how Milvus Lite's server version starts
+_EXACT = "FLAT"  # Milvus's exact index type
 
 
 def collection_name(identity: str, kind: str) -> str:
@@ -69,6 +70,9 @@ class MilvusIndex:
         self.dim = dim
         self._exact = exact
         self._build, self._search = index_params(client)
+        # An exact index's top k is the catalog's (it holds the catalog's vectors), as FAISS's
+        # flat one is; an approximate one's shortlist is re-scored to find it.
+        self.exact = self._build["index_type"] == _EXACT
 
     def exists(self) -> bool:
         return bool(self.client.has_collection(self.name))
@@ -135,7 +139,17 @@ class MilvusIndex:
         if not len(self):
             empty = np.full((len(queries), 1), -1, dtype=np.int64)
             return np.zeros(empty.shape, np.float32), empty
-        width = min(max(k, INDEX.shortlist), VECTOR_STORE.most_hits)
+        shortlist = min(max(k, INDEX.shortlist), VECTOR_STORE.most_hits)
+        if self.exact:
+            scores, ids = self._rescored(queries, k, k)
+            if (ids >= 0).all():
+                return scores, ids
+            # Some are gone from the catalog but not yet from Milvus: look further, as an
+            # approximate index always does.
+        return self._rescored(queries, shortlist, k)
+
+    def _rescored(self, queries: np.ndarray, width: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best `k` of Milvus's nearest `width`, re-scored from the catalog."""
         found = self.client.search(
             self.name,
             data=queries,
