@@ -3,6 +3,7 @@ reference and the embedded FAISS index, kept in step with the catalog through it
 process, rebuilt when it holds another catalog's vectors, and shared between processes through
 a local Milvus Lite server."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -262,6 +263,18 @@ def test_an_archive_on_a_restarted_server_carries_on_from_its_stamp(tmp_path, mo
         archive.close()
     finally:
         stop_local_milvus(cluster)
+
+
+def test_a_milvus_that_cannot_be_reached_is_one_line_naming_it(tmp_path):
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(FirstseenError, match=rf"^cannot reach Milvus at {closed}: "):
+        milvus_indexes(closed)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_a_server_that_cannot_start_names_its_log(tmp_path):

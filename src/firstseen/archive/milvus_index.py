@@ -21,12 +21,13 @@ import logging
 from collections.abc import Iterator
 
 import numpy as np
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType, MilvusClient, MilvusException
 
 from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.index_api import IndexFactory, KeptIndex, Stamp
 from firstseen.archive.index_replay import logged_changes, replay, replayable
 from firstseen.archive.rescore import Exact, rescored
+from firstseen.errors import FirstseenError
 from firstseen.tuning import INDEX, VECTOR_STORE
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ _STAMP_CATALOG = "firstseen.catalog"
 _STAMP_REVISION = "firstseen.revision"
 _LITE = "milvus_lite"  # how Milvus Lite's server version starts
 _EXACT = "FLAT"  # Milvus's exact index type
+_CONNECT_WAIT = 10.0  # seconds to reach a Milvus server before saying it cannot be reached
 
 
 def collection_name(identity: str, kind: str) -> str:
@@ -277,8 +279,12 @@ class MilvusKept:
 
 
 def milvus_indexes(uri: str) -> IndexFactory:
-    """An `Archive`'s indexes on the Milvus at `uri` (one client for both vector kinds)."""
-    client = MilvusClient(uri=uri)
+    """An `Archive`'s indexes on the Milvus at `uri` (one client for both vector kinds); raises
+    FirstseenError if it cannot be reached."""
+    try:
+        client = MilvusClient(uri=uri, timeout=_CONNECT_WAIT)
+    except MilvusException as exc:
+        raise FirstseenError(f"cannot reach Milvus at {uri}: {exc.message}") from exc
 
     def kept(kind: str, catalog: CatalogStore, dim: int) -> KeptIndex:
         return MilvusKept(client, kind, catalog, dim)
