@@ -9,7 +9,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "firstseen"
 # Libraries that only the archive's own modules may use: the rest of firstseen reaches the catalog
 # and the vector indexes through their interfaces (archive/catalog_api.py), so that another
 # database or index can stand in for the embedded ones.
-STORAGE_LIBRARIES = {"sqlite3", "faiss", "psycopg", "psycopg_pool"}
+STORAGE_LIBRARIES = {"sqlite3", "faiss", "psycopg", "psycopg_pool", "pymilvus", "milvus_lite"}
 
 # Lowest first; a module may import its own layer and those below. The top-level helpers (errors,
 # text, config, tuning) sit under everything.

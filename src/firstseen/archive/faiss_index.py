@@ -15,7 +15,7 @@ a change sees the index before or after it, never in between.
 
 import struct
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import faiss
@@ -23,17 +23,13 @@ import numpy as np
 
 from firstseen.archive.durable import replace_file
 from firstseen.archive.index_api import Stamp
+from firstseen.archive.rescore import Exact, best, rescored
 from firstseen.tuning import INDEX
 
 # Written after the FAISS data, which FAISS reads without looking past its end: the catalog's
 # identity (32 hex characters), the revision, and a mark that says the trailer is there.
 _MARK = b"firstseen-stamp1"
 _TRAILER = struct.Struct(f"<32sq{len(_MARK)}s")
-
-_NOTHING = -np.finfo(np.float32).max  # FAISS's score of a missing inner-product neighbour
-
-# The catalog's float32 copies of stored vectors by id: (ids found, vectors), for re-scoring.
-Exact = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def read_stamp(path: Path) -> Stamp | None:
@@ -217,7 +213,7 @@ class FaissIndex:
                 more_scores, more_ids = self._recent.search(queries, k)
                 scores = np.concatenate([scores, more_scores], axis=1)
                 ids = np.concatenate([ids, more_ids], axis=1)
-        return _best(scores, ids, k)
+        return best(scores, ids, k)
 
     def _search_base(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if not self._base.ntotal:
@@ -227,7 +223,7 @@ class FaissIndex:
             return self._base.search(queries, k, params=self._params())
         params = self._params()
         _, shortlist = self._base.search(queries, max(k, INDEX.shortlist), params=params)
-        return self._rescored(queries, shortlist, k)
+        return rescored(queries, shortlist, k, self._exact)
 
     def _params(self) -> faiss.SearchParameters | None:
         if self._skip is None and self._gone:
@@ -245,32 +241,3 @@ class FaissIndex:
         if self._skip is not None:
             params.sel = self._skip
         return params
-
-    def _rescored(
-        self, queries: np.ndarray, shortlist: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The shortlist's exact scores from the catalog's vectors, best `k` first; an id the
-        catalog no longer has (removed meanwhile) drops out."""
-        found, vectors = self._exact(np.unique(shortlist[shortlist >= 0]))
-        scores = np.full(shortlist.shape, -np.inf, np.float32)
-        ids = np.full(shortlist.shape, -1, np.int64)
-        if len(found):
-            order = np.argsort(found)
-            found, vectors = found[order], vectors[order]
-            rows = np.minimum(np.searchsorted(found, shortlist), len(found) - 1)
-            held = found[rows] == shortlist  # ids are never negative: -1 finds nothing
-            for q in range(len(shortlist)):
-                scores[q, held[q]] = vectors[rows[q, held[q]]] @ queries[q]
-            ids[held] = shortlist[held]
-        return _best(scores, ids, k)
-
-
-def _best(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The best `k` of each row; missing neighbours come last, as FAISS gives them (id -1, the
-    lowest float)."""
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    scores = np.take_along_axis(scores, order, axis=1)
-    ids = np.take_along_axis(ids, order, axis=1)
-    missing = ids < 0
-    scores[missing] = _NOTHING
-    return scores.astype(np.float32), ids

@@ -26,7 +26,7 @@ from firstseen.archive.faiss_index import (
     write_index,
 )
 from firstseen.archive.index_api import Stamp
-from firstseen.archive.records import VectorChange
+from firstseen.archive.index_replay import logged_changes, replay, replayable
 from firstseen.tuning import INDEX
 
 log = logging.getLogger(__name__)
@@ -69,20 +69,12 @@ class SyncedIndex:
                 index.damage,
             )
         stamp = index.stamp
-        if index.damage is None and stamp is not None and self._usable(stamp):
+        if index.damage is None and stamp is not None and replayable(stamp, self.catalog):
             self.revision = stamp.revision
             self.catch_up()
             if self._agrees():
                 return
         self.compact(rebuild=True)
-
-    def _usable(self, stamp: Stamp | None) -> bool:
-        """Whether a base stamped so can be brought up to date by the log alone."""
-        return (
-            stamp is not None
-            and stamp.catalog == self.catalog.identity
-            and self.catalog.log_from() <= stamp.revision <= self.catalog.vectors_revision()
-        )
 
     def catch_up(self) -> bool:
         """Applies what the catalog's log holds after the index's revision; True if anything
@@ -90,34 +82,20 @@ class SyncedIndex:
         revision = self.catalog.vectors_revision()
         if revision == self.revision:
             return False
-        changes = [
-            c
-            for c in self.catalog.vector_changes(self.revision)
-            if c.revision <= revision and c.kind == self.kind
-        ]
+        changes = logged_changes(self.catalog, self.kind, self.revision, revision)
         if self.index.pending + sum(c.hi - c.lo + 1 for c in changes) > INDEX.replay_most:
             self._reload_or_compact()
             return True
-        for change in changes:
-            self._apply(change)
+        self.changed |= replay(self.catalog, self.kind, changes, self.index)
         self.revision = revision
         return bool(changes)
-
-    def _apply(self, change: VectorChange) -> None:
-        span = np.arange(change.lo, change.hi + 1, dtype=np.int64)
-        if change.removed:
-            self.index.remove(span)
-            self.changed = True
-        else:
-            ids, vectors = self.catalog.vectors_in(self.kind, change.lo, change.hi)
-            self.index.add(ids, vectors, span)
 
     def _reload_or_compact(self) -> None:
         """Takes the file another process wrote since, if it is newer; else writes one."""
         stamp = read_stamp(self.path)
         current = self.index.stamp
         newer = current is None or (stamp is not None and stamp.revision > current.revision)
-        if stamp is not None and newer and self._usable(stamp):
+        if stamp is not None and newer and replayable(stamp, self.catalog):
             base, damage = read_base(self.path, self.dim)
             if base is not None and damage is None:
                 self.index.replace_base(base, stamp)
@@ -174,7 +152,7 @@ class SyncedIndex:
     def _base_for(self, snapshot: Snapshot, rebuild: bool) -> faiss.Index:
         current = self.index
         stamp = current.stamp
-        if not rebuild and stamp is not None and self._usable(stamp):
+        if not rebuild and stamp is not None and replayable(stamp, self.catalog):
             changes = snapshot.changes(stamp.revision)
             added = sum(c.hi - c.lo + 1 for c in changes if c.kind == self.kind and not c.removed)
             if fits(current.base, current.base_size() + added):

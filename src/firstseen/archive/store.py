@@ -11,7 +11,7 @@ import numpy as np
 from firstseen.archive.catalog import Catalog
 from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.durable import SaveError
-from firstseen.archive.faiss_index import FaissIndex
+from firstseen.archive.index_api import IndexFactory, KeptIndex, VectorIndex
 from firstseen.archive.index_sync import SyncedIndex
 from firstseen.archive.records import FrameRecord, Item, Sighting
 from firstseen.archive.thumbnails import Staged, Thumbnails
@@ -20,13 +20,25 @@ from firstseen.errors import FirstseenError
 
 log = logging.getLogger(__name__)
 
+# The embedded index files of each vector kind, in the archive's directory.
+INDEX_FILES = {"frames": "vectors.faiss", "parts": "parts.faiss"}
+
+
+def embedded_indexes(root: Path) -> IndexFactory:
+    """The embedded default: a FAISS file per vector kind in the archive's directory."""
+
+    def kept(kind: str, catalog: CatalogStore, dim: int) -> KeptIndex:
+        return SyncedIndex(root / INDEX_FILES[kind], kind, catalog, dim)
+
+    return kept
+
 
 class Archive:
-    """Catalog (SQLite) + vector indexes (FAISS: frames, and parts of photos) + thumbnails, kept
-    consistent with each other.
+    """Catalog (SQLite) + vector indexes (frames, and parts of photos: FAISS files by default,
+    or where `indexes` puts them, e.g. Milvus) + thumbnails, kept consistent with each other.
 
     The indexes are opened lazily, since listing the catalog needs no vectors, and follow the
-    catalog through its vector log (archive/index_sync.py): brought up to date by the log when
+    catalog through its vector log (archive/index_replay.py): brought up to date by the log when
     opened, after this archive's own changes and after other processes' (`refresh`).
 
     One archive may serve many threads: changes (add, remove, refresh) happen one at a time. A
@@ -37,26 +49,39 @@ class Archive:
     content: caches keyed by ids must then be dropped.
     """
 
-    def __init__(self, root: Path, dim: int = 512, catalog: CatalogStore | None = None) -> None:
-        """The archive in `root`; its catalog is `catalog` where one is given (a catalog on a
-        database server), else the SQLite catalog in `root`."""
+    def __init__(
+        self,
+        root: Path,
+        dim: int = 512,
+        *,
+        catalog: CatalogStore | None = None,
+        indexes: IndexFactory | None = None,
+        media: Path | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        """The embedded archive in the directory `root`, or an archive spread over services
+        (archive/deployment.py) where they are given: a catalog on a database server, vector
+        indexes elsewhere (Milvus), media in a directory every node reaches, and the deployment's
+        settings; `root` then only names it in messages."""
         self.root = root
+        self.media_root = media or root  # thumbnails and captures
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            self.media_root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise FirstseenError(f"cannot create archive {root}: {exc}") from exc
-        self.settings: Settings = load_settings(root)
+            raise FirstseenError(f"cannot create archive {self.media_root}: {exc}") from exc
+        self.settings: Settings = settings or load_settings(root)
         self.catalog: CatalogStore = catalog or Catalog(root / "catalog.sqlite")
         self.thumbnails = Thumbnails(
-            root / "thumbnails",
+            self.media_root / "thumbnails",
             self.settings.thumbnail_edge,
             known=lambda sha256: self.catalog.item_id(sha256) is not None,
         )
         self._sweep()
         self.dim = dim
+        self._make_index = indexes or embedded_indexes(root)
         self.generation = 0
-        self._frames: SyncedIndex | None = None
-        self._parts: SyncedIndex | None = None
+        self._frames: KeptIndex | None = None
+        self._parts: KeptIndex | None = None
         self._version: int | None = None  # the catalog's data_version the indexes reflect
         self._opening = threading.Lock()
         self._changing = threading.RLock()
@@ -70,24 +95,22 @@ class Archive:
             log.warning("archive: cannot tidy %s: %s", self.thumbnails.root, exc.strerror or exc)
 
     @property
-    def index(self) -> FaissIndex:
+    def index(self) -> VectorIndex:
         """Frame descriptors, by frame id."""
         return self._indexes()[0].index
 
     @property
-    def parts(self) -> FaissIndex:
+    def parts(self) -> VectorIndex:
         """Descriptors of parts of photos, by part id (archive/parts.py)."""
         return self._indexes()[1].index
 
-    def _indexes(self) -> tuple[SyncedIndex, SyncedIndex]:
+    def _indexes(self) -> tuple[KeptIndex, KeptIndex]:
         if self._frames is None or self._parts is None:
             with self._opening:
                 if self._frames is None or self._parts is None:
                     version = self.catalog.data_version()
-                    parts = SyncedIndex(self.root / "parts.faiss", "parts", self.catalog, self.dim)
-                    frames = SyncedIndex(
-                        self.root / "vectors.faiss", "frames", self.catalog, self.dim
-                    )
+                    parts = self._make_index("parts", self.catalog, self.dim)
+                    frames = self._make_index("frames", self.catalog, self.dim)
                     for synced in (parts, frames):
                         self._open(synced)
                     self._version = version
@@ -95,7 +118,7 @@ class Archive:
         return self._frames, self._parts
 
     @staticmethod
-    def _open(synced: SyncedIndex) -> None:
+    def _open(synced: KeptIndex) -> None:
         """Opens an index; a file that cannot be rewritten only costs the same repair next
         time."""
         try:

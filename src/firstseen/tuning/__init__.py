@@ -10,7 +10,7 @@ from firstseen.tuning.checks import Content, Features, Verdict, Verify
 from firstseen.tuning.describe import Background, Bars, Hashes, Parts, Retrieval
 from firstseen.tuning.knobs import markdown
 from firstseen.tuning.still import Check, Insets, Moment, Regions, Tones
-from firstseen.tuning.storage import Index
+from firstseen.tuning.storage import Index, VectorStore
 from firstseen.tuning.video import Align, Clip, Duplicates
 
 BARS = Bars()
@@ -31,6 +31,7 @@ CLIP = Clip()
 ALIGN = Align()
 DUPLICATES = Duplicates()
 INDEX = Index()
+VECTOR_STORE = VectorStore()
 
 # In the order a query meets them; the names the pipeline imports them by.
 STAGES: dict[str, object] = {
@@ -52,6 +53,7 @@ STAGES: dict[str, object] = {
     "ALIGN": ALIGN,
     "DUPLICATES": DUPLICATES,
     "INDEX": INDEX,
+    "VECTOR_STORE": VECTOR_STORE,
 }
 
 

@@ -1,10 +1,11 @@
 """How the vector indexes are kept: when an exact index gives way to an approximate one, its
-parameters, and when the index file is rewritten (archive/faiss_index.py, archive/index_sync.py).
+parameters, and when the index file is rewritten (archive/faiss_index.py, archive/index_sync.py);
+the index of a deployment's Milvus collections (archive/milvus_index.py).
 Recall and speed that decided them: docs/benchmarks.md, "Vector index"."""
 
 from dataclasses import dataclass
 
-from firstseen.tuning.knobs import BUDGET, MEASURED, knob
+from firstseen.tuning.knobs import BUDGET, MEASURED, PUBLISHED, knob
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,4 +56,40 @@ class Index:
         "changes held in memory (and replayed from the catalog on open) before the file is"
         " rewritten",
         f"{BUDGET}: ~1 s to replay on open; a rewrite costs a few seconds at 10M",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VectorStore:
+    """A deployment's vectors on Milvus (archive/milvus_index.py): the index of a collection,
+    and what one request may carry. Its shortlist is re-scored from the catalog as the
+    embedded approximate index's is (`Index.shortlist`), so the index type changes recall and
+    speed, never a score."""
+
+    lite_index: str = knob(
+        "FLAT",
+        "index type on Milvus Lite, which offers FLAT, HNSW, HNSW_SQ, IVF_FLAT and IVF_SQ8",
+        f'{MEASURED}: docs/benchmarks.md, "Vectors on Milvus"',
+    )
+    cluster_index: str = knob(
+        "IVF_PQ",
+        "index type on a Milvus cluster: 64 bytes a vector in memory, re-scored as the"
+        " embedded IVF-PQ is",
+        f'{MEASURED}: FAISS\'s IVF-PQ at 1M (docs/benchmarks.md, "Vector index"); not'
+        " measured on a cluster",
+    )
+    cluster_lists: int = knob(
+        1024,
+        "IVF lists of each sealed segment (Milvus indexes segments of ~1 GB: ~500k vectors)",
+        f"{MEASURED}: `Index.lists_per_million` at 1M, kept for half as many vectors a segment",
+    )
+    most_hits: int = knob(
+        16_384,
+        "largest shortlist one Milvus search returns per query vector",
+        f"{PUBLISHED}: Milvus's limit on topk",
+    )
+    rows_per_request: int = knob(
+        8_192,
+        "vectors sent in one upsert or delete",
+        f"{BUDGET}: 16 MB of float32 at 512 dimensions, under Milvus's 64 MB gRPC message",
     )
