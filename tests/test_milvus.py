@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_index import DIM, footage, put, unit
 
 from firstseen.archive.faiss_index import FaissIndex
 from firstseen.archive.index_api import Stamp
@@ -20,7 +21,6 @@ from firstseen.archive.store import Archive
 from firstseen.engine import open_searcher
 from firstseen.errors import FirstseenError
 from firstseen.matching.answers import result_json
-from tests.test_index import DIM, footage, put, unit
 
 pymilvus = pytest.importorskip("pymilvus")
 MilvusLite = pytest.importorskip("milvus_lite").MilvusLite
