@@ -39,6 +39,7 @@ class Archive:
 
     def __init__(self, root: Path, dim: int = 512) -> None:
         self.root = root
+        self.media_root = root  # thumbnails and captures: a deployment's shared directory
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
