@@ -1,9 +1,11 @@
 """A Ray head on this machine, for a deployment tried on one machine (`firstseen cluster up`):
 started detached with Ray's own `ray start --head`, on 127.0.0.1 only, without the dashboard or
-usage reporting, and stopped with `ray stop` (which stops every Ray process of this user on this
+usage reporting, in Ray's single-machine mode (outside it, Ray turns 127.0.0.1 into the
+machine's outward address and listens on every interface), and stopped with `ray stop` (which stops every Ray process of this user on this
 machine: fit for a trial machine, not a shared one).
 """
 
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from firstseen.errors import FirstseenError
 
 HOST = "127.0.0.1"
 LOG = "ray-head.log"
+SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": every Ray process on 127.0.0.1
 _WAIT_S = 120  # seconds for `ray start` / `ray stop`: a cold start imports a lot
 
 
@@ -39,6 +42,7 @@ def _ray(arguments: list[str], directory: Path, doing: str) -> None:
             done = subprocess.run(
                 [sys.executable, "-m", "ray.scripts.scripts", *arguments],
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, SINGLE_MACHINE: "0"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=_WAIT_S,
