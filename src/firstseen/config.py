@@ -49,15 +49,21 @@ def load_settings(archive: Path) -> Settings:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise FirstseenError(f"{path}: {exc}") from exc
+    return settings_from(raw, str(path))
+
+
+def settings_from(raw: dict[str, Any], source: str) -> Settings:
+    """Defaults overridden by `raw` (a config.toml, or a deployment's settings table); `source`
+    names it in errors."""
     known = {f.name: f.type for f in fields(Settings)}
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise FirstseenError(f"{path}: unknown settings {', '.join(unknown)}")
+        raise FirstseenError(f"{source}: unknown settings {', '.join(unknown)}")
     defaults = Settings()
     for key, value in raw.items():
         kinds, name = _expected(key, getattr(defaults, key))
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise FirstseenError(f"{path}: {key} = {value!r} is not {name}")
+            raise FirstseenError(f"{source}: {key} = {value!r} is not {name}")
     # Each value's type was checked against its setting's above.
     values: dict[str, Any] = {
         k: Path(v).expanduser() if k == "model" else v for k, v in raw.items()

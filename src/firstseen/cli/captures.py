@@ -111,7 +111,7 @@ def show_capture(
 
     archive = open_archive()
     try:
-        replay = Replay(archive.root, capture_id)
+        replay = Replay(archive.media_root, capture_id)
         problems = replay.verify()
     except FirstseenError as exc:
         fail(str(exc), 1)
@@ -151,7 +151,7 @@ def captures(
 
     archive = open_archive()
     rows = []
-    for ref in CaptureStore(archive.root).refs():
+    for ref in CaptureStore(archive.media_root).refs():
         try:
             info = json.loads(ref.info.read_text(encoding="utf-8"))
         except (OSError, ValueError):

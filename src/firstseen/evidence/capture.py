@@ -88,7 +88,7 @@ def capture(
     log = log or (lambda _: None)
     limits = limits or Limits()
     parse_url(url)
-    store = CaptureStore(archive.root)
+    store = CaptureStore(archive.media_root)
     started = datetime.now(UTC)
     capture_id = store.new_id(started)
     warc_path = store.warc_path(capture_id)
@@ -189,7 +189,7 @@ def import_warc(
     than `budget` decompressed bytes is refused whole (and nothing of it is kept)."""
     if not source.is_file():
         raise FirstseenError(f"{source}: no such file")
-    store = CaptureStore(archive.root)
+    store = CaptureStore(archive.media_root)
     capture_id = store.new_id()
     name = source.name.lower()
     suffix = ".warc.gz" if name.endswith(".gz") else ".warc"
@@ -233,7 +233,7 @@ def register(
     metadata, adds its media to the archive (when an ingester is given) and writes the capture's
     JSON record beside it."""
     log = log or (lambda _: None)
-    store = CaptureStore(archive.root)
+    store = CaptureStore(archive.media_root)
     with tempfile.TemporaryDirectory(dir=store.root, prefix=".spool-") as spool:
         found = scan(warc_path, Path(spool) if ingester else None, budget, name=imported_from)
         try:

@@ -25,8 +25,11 @@ class CaptureRef:
 
 
 class CaptureStore:
-    def __init__(self, archive_root: Path) -> None:
-        self.root = archive_root / "captures"
+    """The captures in an archive's media store (`Archive.media_root`: the archive directory, or
+    a deployment's shared media directory). An object store would take these methods over."""
+
+    def __init__(self, media_root: Path) -> None:
+        self.root = media_root / "captures"
 
     def new_id(self, when: datetime | None = None) -> str:
         """Sortable and unique: UTC time of the capture and a random suffix."""

@@ -70,8 +70,8 @@ def _origin(url: str) -> str:
 class Replay:
     """One stored capture, ready to serve or write out."""
 
-    def __init__(self, archive_root: Path, ref: str) -> None:
-        store = CaptureStore(archive_root)
+    def __init__(self, media_root: Path, ref: str) -> None:
+        store = CaptureStore(media_root)
         self.ref: CaptureRef
         self.ref, self.info = store.load(ref)
         self.main = self.info.get("final_url") or self.info.get("url") or ""

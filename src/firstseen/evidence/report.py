@@ -206,7 +206,7 @@ def _capture_of(archive: Archive, sighting: Sighting) -> dict[str, Any] | None:
         return None
     capture_id = sighting.path.split(":", 2)[1]
     try:
-        ref, info = CaptureStore(archive.root).load(capture_id)
+        ref, info = CaptureStore(archive.media_root).load(capture_id)
     except FirstseenError:
         return {"id": capture_id}
     return {
