@@ -4,8 +4,9 @@ PYTHON ?= $(shell pyenv which python 2>/dev/null || command -v python3.12 || com
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo/archive
+CLUSTER := demo/cluster
 
-.PHONY: demo test test-fast lint clean system-deps browser postgres
+.PHONY: demo demo-cluster test test-fast lint clean system-deps browser postgres
 
 $(BIN)/firstseen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "firstseen needs Python >= 3.12; set PYTHON=/path/to/python3.12")'
@@ -20,6 +21,21 @@ demo: $(BIN)/firstseen
 	$(BIN)/firstseen --archive $(DEMO) search demo/evidence.jpg
 	$(BIN)/firstseen --archive $(DEMO) search demo/evidence-clip.mp4 --top 3
 	$(BIN)/firstseen --archive $(DEMO) report demo/evidence.jpg --claimed-date 2024-03-14 --out demo/report.html
+
+# The same demo on a deployment tried on this machine (`firstseen cluster up`: PostgreSQL,
+# Milvus Lite and a Ray head in demo/cluster), ingesting through Ray; it prints the same answers
+# as `make demo`, and stops the services when done, whatever happened.
+demo-cluster: $(BIN)/firstseen postgres
+	@fs=$(BIN)/firstseen; at=$(CLUSTER)/deployment.toml; \
+	$$fs cluster down --dir $(CLUSTER) >/dev/null 2>&1; rm -rf $(CLUSTER); \
+	trap '$$fs cluster down --dir $(CLUSTER)' EXIT; \
+	set -ex; \
+	$$fs cluster up --dir $(CLUSTER); \
+	$$fs --archive $$at add --ray auto --meta demo/media.csv; \
+	$$fs --archive $$at search demo/evidence.jpg; \
+	$$fs --archive $$at search demo/evidence-clip.mp4 --top 3; \
+	$$fs --archive $$at report demo/evidence.jpg --claimed-date 2024-03-14 \
+	  --out demo/report-cluster.html
 
 # Debian packages the tests need: poppler-utils (pdftoppm, pdftotext: the report PDF test) and
 # Pango with a font (WeasyPrint renders PDF reports with them). apt runs only if one is missing.

@@ -258,8 +258,12 @@ class MilvusKept:
 
     def rebuild(self) -> None:
         """A new collection holding every vector of the catalog, stamped with the revision read
-        before them: the log after it (replayed next) covers whatever changed meanwhile."""
-        log.warning("archive: Milvus collection %s is rebuilt from the catalog", self._index.name)
+        before them: the log after it (replayed next) covers whatever changed meanwhile. A
+        collection that did not exist yet (a new deployment) is made without a word."""
+        if self._index.exists():
+            log.warning(
+                "archive: Milvus collection %s is rebuilt from the catalog", self._index.name
+            )
         revision = self.catalog.vectors_revision()
         self._index.create()
         held = self.catalog.frame_ids() if self.kind == "frames" else self.catalog.part_ids()
@@ -278,11 +282,11 @@ class MilvusKept:
         written as the log is replayed."""
 
 
-def milvus_indexes(uri: str) -> IndexFactory:
-    """An `Archive`'s indexes on the Milvus at `uri` (one client for both vector kinds); raises
-    FirstseenError if it cannot be reached."""
+def milvus_indexes(uri: str, token: str = "") -> IndexFactory:
+    """An `Archive`'s indexes on the Milvus at `uri` (one client for both vector kinds; `token`
+    where the cluster asks for one); raises FirstseenError if it cannot be reached."""
     try:
-        client = MilvusClient(uri=uri, timeout=_CONNECT_WAIT)
+        client = MilvusClient(uri=uri, token=token, timeout=_CONNECT_WAIT)
     except MilvusException as exc:
         raise FirstseenError(f"cannot reach Milvus at {uri}: {exc.message}") from exc
 

@@ -368,6 +368,8 @@ def connected(address: str) -> Iterator[None]:
     or starts one (on 127.0.0.1 only, no dashboard, a small object store, every core), an
     address (`host:port` or `ray://host:port`) joins that cluster."""
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if address == "auto" or _on_this_machine(address):
+        _local_only()  # as `firstseen cluster up`'s head, or the one started below
     try:
         if address != "auto":
             ray.init(address=address, **quiet)
@@ -375,7 +377,6 @@ def connected(address: str) -> Iterator[None]:
             try:
                 ray.init(address="auto", **quiet)
             except ConnectionError:
-                _local_only()
                 ray.init(
                     address="local",
                     num_cpus=os.cpu_count() or 1,
@@ -389,6 +390,11 @@ def connected(address: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _on_this_machine(address: str) -> bool:
+    host = address.removeprefix("ray://").rpartition(":")[0]
+    return host in ("127.0.0.1", "localhost")
 
 
 def _local_only() -> None:

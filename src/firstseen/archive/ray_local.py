@@ -1,8 +1,9 @@
 """A Ray head on this machine, for a deployment tried on one machine (`firstseen cluster up`):
-started detached with Ray's own `ray start --head`, on 127.0.0.1 only, without the dashboard or
-usage reporting, in Ray's single-machine mode (outside it, Ray turns 127.0.0.1 into the
-machine's outward address and listens on every interface), and stopped with `ray stop` (which stops every Ray process of this user on this
-machine: fit for a trial machine, not a shared one).
+started detached with Ray's own `ray start --head`, without the dashboard or usage reporting, in
+Ray's single-machine mode so that it listens on 127.0.0.1 only (outside that mode Ray turns
+127.0.0.1 into the machine's outward address and listens on every interface). `ray stop` stops
+it, and every other Ray process of this user on this machine: fit for a trial machine, not a
+shared one.
 """
 
 import os

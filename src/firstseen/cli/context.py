@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from firstseen import __version__
+from firstseen.archive.location import open_location
 from firstseen.archive.store import Archive
 from firstseen.cli.lines import error, fail, out
 from firstseen.config import default_archive
@@ -25,7 +26,8 @@ def main(
     archive: Annotated[
         Path | None,
         typer.Option(
-            help="Archive directory [default: $FIRSTSEEN_ARCHIVE, else ~/.local/share/firstseen]"
+            help="Archive directory, or a deployment.toml "
+            "[default: $FIRSTSEEN_ARCHIVE, else ~/.local/share/firstseen]"
         ),
     ] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
@@ -35,14 +37,14 @@ def main(
 
 
 def archive_root() -> Path:
-    """The archive directory this run works on."""
+    """The archive this run works on: a directory, or a deployment file."""
     return _state["archive"]
 
 
 def open_archive() -> Archive:
     """The archive this run works on; one that cannot be opened ends the command in one line."""
     try:
-        return Archive(archive_root())
+        return open_location(archive_root())
     except FirstseenError as exc:
         fail(str(exc))
         raise

@@ -7,6 +7,7 @@ import typer
 
 from firstseen.cli.bulk import export, import_archive
 from firstseen.cli.captures import capture, captures, import_warc, show_capture
+from firstseen.cli.cluster import cluster
 from firstseen.cli.context import main
 from firstseen.cli.duplicates import duplicates
 from firstseen.cli.items import add, info, list_items, remove
@@ -40,6 +41,7 @@ app.command("hash")(hash_videos)
 app.command("import-vpdq")(import_vpdq_files)
 app.command()(export)
 app.command("import")(import_archive)
+app.add_typer(cluster, name="cluster")
 
 
 def run() -> None:
