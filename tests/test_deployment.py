@@ -45,8 +45,9 @@ def test_a_deployment_names_its_services_with_paths_read_from_its_folder(tmp_pat
 def test_what_cluster_up_writes_reads_back_the_same(tmp_path):
     source = tmp_path / "deployment.toml"
     first = read_deployment(written(tmp_path, GOOD))
+    media = tmp_path / 'odd "quoted" \\ media'
     wrote = Deployment(
-        source, first.catalog_url, first.vectors_uri, first.media, "127.0.0.1:6380", first.settings
+        source, first.catalog_url, first.vectors_uri, media, "127.0.0.1:6380", first.settings
     )
     write_deployment(wrote)
     again = read_deployment(source)

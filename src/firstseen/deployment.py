@@ -17,6 +17,7 @@ the file: PostgreSQL's password from `$PGPASSWORD` (or `~/.pgpass`, as libpq rea
 Milvus token from `$FIRSTSEEN_MILVUS_TOKEN`; a URL that carries a password is refused.
 """
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -83,17 +84,23 @@ def read_deployment(path: Path) -> Deployment:
 def write_deployment(deployment: Deployment) -> None:
     """Writes the file a deployment is read from (`firstseen cluster up`)."""
     lines = [
-        "# Written by `firstseen cluster up`; see docs/deployment.md to point it elsewhere.",
+        "# Written by `firstseen cluster up`: README.md (Deployments) says how to point it",
+        "# at other services.",
         "[catalog]",
-        f'url = "{deployment.catalog_url}"',
+        f"url = {_quoted(deployment.catalog_url)}",
         "[vectors]",
-        f'uri = "{deployment.vectors_uri}"',
+        f"uri = {_quoted(deployment.vectors_uri)}",
         "[media]",
-        f'path = "{deployment.media}"',
+        f"path = {_quoted(str(deployment.media))}",
     ]
     if deployment.ray_address:
-        lines += ["[ray]", f'address = "{deployment.ray_address}"']
+        lines += ["[ray]", f"address = {_quoted(deployment.ray_address)}"]
     deployment.source.write_text("\n".join(lines) + "\n")
+
+
+def _quoted(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's."""
+    return json.dumps(text)
 
 
 def _table(raw: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
