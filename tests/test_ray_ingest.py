@@ -230,8 +230,10 @@ def test_content_another_driver_committed_meanwhile_is_a_duplicate(tmp_path, dem
 def test_a_ray_started_here_is_on_127_0_0_1(ray_tmp):
     code = (
         "import ray\n"
+        "from ray._common.usage.usage_lib import usage_stats_enabled\n"
         "from firstseen.archive.ray_ingest import connected\n"
         "with connected('auto'):\n"
+        "    print(usage_stats_enabled())\n"
         "    print(sorted({n['NodeManagerAddress'] for n in ray.nodes()}))\n"
     )
     shown = subprocess.run(
@@ -242,4 +244,4 @@ def test_a_ray_started_here_is_on_127_0_0_1(ray_tmp):
         env=_env(ray_tmp),
         check=True,
     )
-    assert shown.stdout.splitlines()[-1] == "['127.0.0.1']"
+    assert shown.stdout.splitlines()[-2:] == ["False", "['127.0.0.1']"]  # and no usage reports

@@ -85,6 +85,7 @@ _TASK_RETRIES = 1
 RAY_LOG = Path(tempfile.gettempdir()) / "firstseen-ray.log"
 # Ray's single-machine mode (ray._private.ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR).
 _SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+_USAGE_STATS = "RAY_USAGE_STATS_ENABLED"
 LOST = f"lost on the Ray cluster: a worker failed on it (see {RAY_LOG})"
 
 
@@ -401,8 +402,10 @@ def _local_only() -> None:
     """A Ray started here listens and connects on 127.0.0.1 alone. Ray turns a node address of
     127.0.0.1 into the machine's outward one, except in its single-machine mode (its default on
     macOS), which this selects: in the environment its processes inherit, and in the setting
-    this process read when Ray was imported."""
+    this process read when Ray was imported. Ray's usage reporting (on by default, to a server
+    of Anyscale's) is turned off too: nothing leaves this machine."""
     os.environ[_SINGLE_MACHINE] = "0"
+    os.environ[_USAGE_STATS] = "0"
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 

@@ -43,7 +43,7 @@ def _ray(arguments: list[str], directory: Path, doing: str) -> None:
             done = subprocess.run(
                 [sys.executable, "-m", "ray.scripts.scripts", *arguments],
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, SINGLE_MACHINE: "0"},
+                env={**os.environ, SINGLE_MACHINE: "0", "RAY_USAGE_STATS_ENABLED": "0"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=_WAIT_S,
