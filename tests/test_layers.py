@@ -12,9 +12,15 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "firstseen"
 STORAGE_LIBRARIES = {"sqlite3", "faiss", "psycopg", "psycopg_pool", "pymilvus", "milvus_lite"}
 
 # Lowest first; a module may import its own layer and those below. The top-level helpers (errors,
-# text, config, tuning) sit under everything.
+# text, config and deployment files, tuning) sit under everything.
 LAYERS = [
-    ("firstseen.errors", "firstseen.text", "firstseen.config", "firstseen.tuning"),
+    (
+        "firstseen.errors",
+        "firstseen.text",
+        "firstseen.config",
+        "firstseen.deployment",
+        "firstseen.tuning",
+    ),
     ("firstseen.media",),
     ("firstseen.signals",),
     ("firstseen.archive",),
