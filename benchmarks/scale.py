@@ -14,6 +14,11 @@ in the plain archive and in the one with distractors, each by a fresh search pro
 archive's size on disk, and how long an add and a removal take to reach a running
 `firstseen serve` (scale_live.py). `--keep-archive` reuses the distractors and the imported
 archive of an earlier run with the same --work and --distractors.
+
+`--deployment` also searches the archive with distractors on a deployment (scale_deploy.py:
+`firstseen cluster up` in the work folder, PostgreSQL and Milvus Lite on 127.0.0.1, filled by
+`firstseen export` and `import`), reports it beside the embedded one with the queries whose
+answers differ, and stops its services at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scale_deploy
 import scale_live
 from dataset import Query, build_split, references
 from distractors import PERCENTILES, Maker, Recipe, calibrate, load_pool, manifold_check, write
@@ -39,6 +45,7 @@ from provenance import num, table, truths_of
 from scale_anchors import FlatAnchors
 
 from firstseen.archive.store import Archive
+from firstseen.deployment import is_deployment
 from firstseen.engine import open_descriptor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +106,7 @@ def search_process(exe: Path, archive: Path, paths: list[Path], work: Path) -> d
     listing, out = work / "queries.json", work / f"answers-{archive.name}.json"
     listing.write_text(json.dumps([str(p) for p in paths]))
     log = work / f"search-{archive.name}.log"  # the search's warnings, kept out of the report
-    command = [exe, str(WORKER), str(archive), str(listing), str(out)]
+    command = [str(exe), str(WORKER), str(archive), str(listing), str(out)]
     with log.open("w") as errors:
         proc = subprocess.run(command, stderr=errors, env=os.environ | {"PYTHONPATH": _path()})
     if proc.returncode != 0:
@@ -179,7 +186,7 @@ def run_firstseen(args, archive: Path, queries: list[Query], work: Path) -> dict
     out = search_process(Path(sys.executable), archive, paths, work)
     first = next(Path(q.path) for q in queries if q.ref)
     out["cold_search_seconds"] = cold_search(fs, first)
-    out["disk_mb"] = disk_mb(archive)
+    out["disk_mb"] = disk_mb(archive.parent if is_deployment(archive) else archive)
     if not args.no_live:
         photo, sha = new_photo(args.data, work)
         out["live"] = scale_live.measure(args.firstseen, archive, photo, sha)
@@ -210,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-archive", action="store_true", help="reuse the imported archive")
     ap.add_argument("--no-anchors", action="store_true")
     ap.add_argument("--no-live", action="store_true", help="skip the serve add/remove timing")
+    ap.add_argument(
+        "--deployment", action="store_true", help="also search it on PostgreSQL + Milvus Lite"
+    )
     args = ap.parse_args(argv)
 
     work = args.work.resolve()
@@ -227,11 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     truths = truths_of(queries)
     runs = {"plain": run_firstseen(args, reference, queries, work)}
     runs["distractors"] = run_firstseen(args, big, queries, work)
+    if args.deployment:
+        with scale_deploy.deployment(args.firstseen, big, work) as (location, moved):
+            dump["deployment"] = moved
+            runs["deployment"] = run_firstseen(args, location, queries, work)
     anchors = {}
     if not args.no_anchors:
         anchors["plain"] = run_anchors(reference, None, None, queries)
         anchors["distractors"] = run_anchors(reference, folder, made["manifest"], queries)
     dump.update(report(args, truths, runs, anchors, dump.get("import"), made))
+    if args.deployment:
+        print_move(dump["deployment"])
     if args.json:
         args.json.write_text(json.dumps(dump, indent=1, default=str))
     return 0
@@ -246,7 +262,7 @@ def check_table(check: dict[str, list[float]], noise: float) -> str:
 def report(args, truths, runs: dict, anchors: dict, imported: dict | None, made: dict) -> dict:
     """Prints the comparison and returns what the JSON keeps."""
     systems: dict[str, dict[str, Result]] = {}
-    for where in ("plain", "distractors"):
+    for where in runs:
         systems[f"firstseen {where}"] = runs[where]["answers"]
         for name, results in anchors.get(where, {}).items():
             systems[f"{name} {where}"] = results
@@ -259,7 +275,7 @@ def report(args, truths, runs: dict, anchors: dict, imported: dict | None, made:
         lat = latency(systems[name])
         rows.append(
             [
-                name.replace("distractors", f"+{n:,}"),
+                name.replace("distractors", f"+{n:,}").replace("deployment", f"+{n:,} deployed"),
                 num(s["recall_at_1"]),
                 f"{s['positives'] - s['not_flagged']}/{s['positives']}",
                 str(s["wrong_attributions"]),
@@ -313,12 +329,38 @@ def report(args, truths, runs: dict, anchors: dict, imported: dict | None, made:
                 f"  {flag}{d['query']} ({d['truth']}, {d['edit']}) {d['before']} -> "
                 f"{d['after']} top {top} {d['top_score_after']}"
             )
+    if "deployment" in runs:
+        diffs["deployment against embedded"] = deployment_differences(runs, n)
     return {
         "summaries": summaries,
         "latency": {k: latency(v) for k, v in systems.items()},
         "firstseen": {k: {x: y for x, y in v.items() if x != "answers"} for k, v in runs.items()},
         "differences": diffs,
     }
+
+
+def deployment_differences(runs: dict, n: int) -> list[dict]:
+    """Prints and returns the queries answered differently on the deployment."""
+    rows = scale_deploy.disagreements(runs["distractors"]["answers"], runs["deployment"]["answers"])
+    ties = [d["query"] for d in rows if d["ties_only"]]
+    print(
+        f"\ndeployment: {len(rows) - len(ties)} queries answered differently from the embedded"
+        f" +{n:,}; {len(ties)} only in the order of equal scores: {' '.join(ties)}"
+    )
+    for d in [d for d in rows if not d["ties_only"]][:30]:
+        print(f"  {d['query']}: embedded {d['embedded']}\n    deployment {d['deployment']}")
+    return rows
+
+
+def print_move(moved: dict) -> None:
+    """How the embedded archive moved to the deployment, and what the catalog takes a frame."""
+    frames = moved["counts"]["frames"]
+    catalog = sum(moved["storage"]["catalog_table_bytes"].values())
+    print(
+        f"export {moved['export']:.1f} s, import into the deployment {moved['import']:.1f} s"
+        f" ({frames / moved['import']:,.0f} frames/s); PostgreSQL tables {catalog / 2**20:,.0f} MB"
+        f" ({catalog / frames:,.0f} bytes a frame); folders MB {moved['storage']['folder_mb']}"
+    )
 
 
 if __name__ == "__main__":

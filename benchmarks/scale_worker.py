@@ -4,6 +4,8 @@ so that the memory is the search's own and not the benchmark's.
 
     python benchmarks/scale_worker.py ARCHIVE QUERIES.json OUT.json
 
+ARCHIVE is what `--archive` names: an archive directory or a deployment.toml.
+
 QUERIES.json is a list of paths; OUT.json gets {"open_seconds", "warmup_seconds", "rss_open_mb",
 "peak_rss_mb", "rss_end_mb", "results": [the CLI's JSON answer with "wall_ms"]}.
 """
@@ -16,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from firstseen.archive.store import Archive
+from firstseen.archive.location import open_location
 from firstseen.engine import open_searcher
 from firstseen.matching.answers import result_json
 
@@ -35,9 +37,9 @@ def rss_now_mb() -> float | None:
     return None
 
 
-def main(archive_dir: Path, queries: list[Path], out: Path) -> None:
+def main(location: Path, queries: list[Path], out: Path) -> None:
     started = time.perf_counter()
-    archive = Archive(archive_dir)
+    archive = open_location(location)
     searcher = open_searcher(archive)
     opened = time.perf_counter()
     searcher.search(queries[0])  # loads the indexes and warms the caches; not counted
