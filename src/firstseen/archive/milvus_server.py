@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from firstseen.archive.durable import replace_file
+from firstseen.archive.local_host import HOST, free_port
 from firstseen.errors import FirstseenError
 
-HOST = "127.0.0.1"  # nothing outside this machine reaches the server
 DATA = "milvus"  # the data directory's name in DIR
 STATE = "milvus-server.json"  # which process serves DIR, on which port
 LOG = "milvus-server.log"  # what the server prints
@@ -50,7 +50,7 @@ def start_local_milvus(directory: Path) -> str:
     if running is not None:
         return running.uri
     directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     with (directory / LOG).open("ab") as output:
         process = subprocess.Popen(
             [
@@ -93,12 +93,6 @@ def stop_local_milvus(directory: Path) -> bool:
         return False
     _end(server.pid)
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _listening(port: int) -> bool:

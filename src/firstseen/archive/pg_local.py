@@ -13,7 +13,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from firstseen.archive.local_host import free_port
 from firstseen.errors import FirstseenError
 
 # Where Debian puts each major version's server binaries.
@@ -65,7 +65,7 @@ def start_local_postgres(dir: Path, durable: bool = True) -> LocalPostgres:
     if running is None:
         if not (data / "PG_VERSION").exists():
             _init(bin_dir, data, user, durable)
-        running = _free_port()
+        running = free_port()
         options = f"-p {running} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir}"
         _run_as(
             user,
@@ -188,13 +188,6 @@ def _running_port(data: Path) -> int | None:
     except PermissionError:
         pass  # alive, and another user's
     return port
-
-
-def _free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _run_as(user: str, command: list[str], doing: str) -> None:

@@ -7,14 +7,13 @@ shared one.
 """
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from firstseen.archive.local_host import HOST, free_port
 from firstseen.errors import FirstseenError
 
-HOST = "127.0.0.1"
 LOG = "ray-head.log"
 SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": every Ray process on 127.0.0.1
 _WAIT_S = 120  # seconds for `ray start` / `ray stop`: a cold start imports a lot
@@ -23,7 +22,7 @@ _WAIT_S = 120  # seconds for `ray start` / `ray stop`: a cold start imports a lo
 def start_local_ray(directory: Path, cpus: int | None = None) -> str:
     """Starts a Ray head logging into `directory`; returns its address (host:port)."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     command = ["start", "--head", f"--node-ip-address={HOST}", f"--port={port}"]
     command += ["--include-dashboard=false", "--disable-usage-stats"]
     if cpus:
@@ -53,9 +52,3 @@ def _ray(arguments: list[str], directory: Path, doing: str) -> None:
             raise FirstseenError(f"cannot {doing}: {exc}") from exc
     if done.returncode != 0:
         raise FirstseenError(f"cannot {doing}: see {directory / LOG}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
