@@ -68,7 +68,7 @@ def test_video_frames_have_times_and_thumbnails(ingester, archive, demo_dir):
     assert item.kind == "video" and 6.5 < item.duration < 7.5
     assert (item.width, item.height) == (720, 1280)
     for frame in frames:
-        assert archive.thumbnails.path(item.sha256, frame.ordinal).is_file()
+        assert archive.thumbnails.has(item.sha256, frame.ordinal)
     assert not len(archive.parts)  # parts are described for photos only
 
 

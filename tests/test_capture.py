@@ -26,13 +26,13 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from firstseen.archive.captures import CaptureStore
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.errors import FirstseenError
 from firstseen.evidence.capture import capture, import_warc
-from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.fetch import Limits
 from firstseen.evidence.netsafety import Policy, UnsafeAddress, check_url, parse_url
 from firstseen.evidence.replay import Replay
@@ -342,7 +342,7 @@ def test_replay_serves_the_page_and_media_byte_for_byte_after_deletion(captured,
     removed = {p: site.routes.pop(p) for p in ("/news/flood.html", "/img/chelsea.png")}
     try:
         assert _get(site.base + "/news/flood.html")[0] == 404  # gone from the site
-        replay = Replay(archive.root, info["id"][:12])
+        replay = Replay(archive.captures, info["id"][:12])
         assert replay.verify() == []
         server = replay.start()
         try:
@@ -390,10 +390,10 @@ def test_tampered_warc_is_reported(captured, tmp_path):
     data = bytearray(source.warc.read_bytes())
     warc.write_bytes(data)
     store.save(info["id"], info)
-    assert Replay(copy.root, info["id"]).verify() == []
+    assert Replay(copy.captures, info["id"]).verify() == []
     data[-40] ^= 0xFF  # inside the last record's gzip member
     warc.write_bytes(data)
-    problems = Replay(copy.root, info["id"]).verify()
+    problems = Replay(copy.captures, info["id"]).verify()
     assert any("SHA-256 differs" in p for p in problems)
 
 

@@ -130,7 +130,7 @@ def test_removal_waits_for_searches_in_flight_and_blocks_none(service, demo_dir)
             assert pool.submit(search_now).result(timeout=10)
         assert not removed.is_set()
         assert archive.catalog.item(item_id) is not None
-        assert archive.thumbnails.path(archive.catalog.item(item_id).sha256, 0).is_file()
+        assert archive.thumbnails.has(archive.catalog.item(item_id).sha256, 0)
     remover.join(10)
     assert removed.is_set()
     assert archive.catalog.item(item_id) is None and consistent(archive)

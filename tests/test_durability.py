@@ -17,13 +17,13 @@ import faiss
 import numpy as np
 import pytest
 
+from firstseen.archive.captures import CaptureStore
 from firstseen.archive.faiss_index import FaissIndex
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
-from firstseen.evidence.captures import CaptureStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from firstseen.archive.captures import CaptureStore
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError
 from firstseen.evidence.capture import import_warc
-from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.warc import scan
 
 MiB = 1 << 20

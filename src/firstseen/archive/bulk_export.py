@@ -174,12 +174,7 @@ def _batches(
 def _frame(archive: Archive, row: tuple[Any, ...], thumbnails: bool) -> tuple[Any, ...]:
     """A frame's catalog row as the format lists it: its thumbnail's bytes read in."""
     sha, ordinal, time, vector, pdq, quality = row
-    picture = None
-    if thumbnails and vector:
-        try:
-            picture = archive.thumbnails.path(sha, ordinal).read_bytes()
-        except FileNotFoundError:
-            picture = None
+    picture = archive.thumbnails.read_jpeg(sha, ordinal) if thumbnails and vector else None
     return sha, ordinal, time, vector, pdq, quality, picture
 
 

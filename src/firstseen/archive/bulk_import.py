@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 from firstseen.archive import exchange
 from firstseen.archive.bulk_rows import Batch, Block, batch_of
 from firstseen.archive.catalog_bulk import BulkOutcome
+from firstseen.archive.media_api import StagedThumbnails
 from firstseen.archive.store import Archive
-from firstseen.archive.thumbnails import Staged
 from firstseen.errors import FirstseenError
 
 # Frames per transaction: large enough that a commit costs little beside the rows, small enough
@@ -255,7 +255,7 @@ class Importer:
         known = self.archive.catalog.known_items(carried) if carried else {}
         thumbnails = self.archive.thumbnails
         with ExitStack() as stack:
-            staged: list[Staged] = []
+            staged: list[StagedThumbnails] = []
             for sha, pictures in batch.thumbnails.items():
                 if sha in known:  # it keeps its own
                     continue

@@ -19,10 +19,11 @@ import numpy as np
 
 from firstseen.archive.catalog import AlreadyArchived
 from firstseen.archive.catalog_api import CatalogStore
+from firstseen.archive.media_api import StagedThumbnails
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.records import FrameRecord, PhotoWithoutParts, Sighting
 from firstseen.archive.store import Archive
-from firstseen.archive.thumbnails import Staged, encode_thumbnail
+from firstseen.archive.thumbnails import encode_thumbnail
 from firstseen.errors import FirstseenError, MediaError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
 from firstseen.media.files import check_regular_file
@@ -186,7 +187,9 @@ def plan(catalog: CatalogStore, path: Path, sighting: Sighting) -> AddResult | P
     return Pending(path, sha, nbytes, probe(path), sighting)
 
 
-def commit(archive: Archive, pending: Pending, described: Described, staged: Staged) -> AddResult:
+def commit(
+    archive: Archive, pending: Pending, described: Described, staged: StagedThumbnails
+) -> AddResult:
     """Commits a described file as one item, once per content: when another writer added the
     same content meanwhile, the catalog refuses it and the file only adds its sighting."""
     try:
@@ -221,7 +224,11 @@ def frame_signals(frame: Frame, thumbnail_edge: int) -> FrameSignals:
 
 
 def frame_record(
-    ordinal: int, time: float | None, signals: FrameSignals, vector: np.ndarray, staged: Staged
+    ordinal: int,
+    time: float | None,
+    signals: FrameSignals,
+    vector: np.ndarray,
+    staged: StagedThumbnails,
 ) -> FrameRecord:
     """A described frame as the catalog stores it, its thumbnail staged to move in with it."""
     staged.write_jpeg(ordinal, signals.thumbnail)
@@ -313,7 +320,7 @@ class Ingester:
         except (FirstseenError, OSError):
             return None
 
-    def _describe(self, path: Path, kind: str, thumbnails: Staged) -> Described:
+    def _describe(self, path: Path, kind: str, thumbnails: StagedThumbnails) -> Described:
         if kind == "image":
             photo = Frame(load_image(path))
             record = self._records([photo], 0, thumbnails)[0]
@@ -338,7 +345,9 @@ class Ingester:
             raise FirstseenError(NO_FRAMES)
         return Described(records, size, info.duration)
 
-    def _records(self, frames: list[Frame], start: int, thumbnails: Staged) -> list[FrameRecord]:
+    def _records(
+        self, frames: list[Frame], start: int, thumbnails: StagedThumbnails
+    ) -> list[FrameRecord]:
         vectors = self.descriptor.describe([f.rgb for f in frames])
         edge = self.archive.thumbnails.long_edge
         return [

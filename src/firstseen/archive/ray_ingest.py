@@ -52,10 +52,10 @@ from firstseen.archive.ingest import (
     stored_sighting,
     video_batching,
 )
+from firstseen.archive.media_api import StagedThumbnails
 from firstseen.archive.parts import crop_parts
 from firstseen.archive.records import FrameRecord, Sighting
 from firstseen.archive.store import Archive
-from firstseen.archive.thumbnails import Staged
 from firstseen.errors import FirstseenError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, sample_video, video_info
 from firstseen.signals.descriptor import OnnxDescriptor, Preparation
@@ -200,7 +200,7 @@ class _Gathering:
 
     def __init__(self, pending: Pending, archive: Archive) -> None:
         self.pending = pending
-        self.staged: Staged = archive.thumbnails.stage(pending.sha256)
+        self.staged: StagedThumbnails = archive.thumbnails.stage(pending.sha256)
         self.records: list[FrameRecord] = []
         self.tail: _Tail | None = None
 

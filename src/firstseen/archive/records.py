@@ -1,13 +1,14 @@
 """The archive's data, by name: what the catalog stores and what its reads return.
 
 The dataclasses are what a caller hands the catalog or gets back whole (an item, a sighting, a
-frame to store). The named tuples are rows of the catalog's narrower reads; they are tuples so
-that code written when those reads returned plain tuples still works, but a caller reads them by
-field name.
+frame to store; and a capture the media store holds). The named tuples are rows of the catalog's
+narrower reads; they are tuples so that code written when those reads returned plain tuples still
+works, but a caller reads them by field name.
 """
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -49,6 +50,15 @@ class Item:
     origin: str
     frames: int
     first_seen: Sighting
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRef:
+    """A capture in the media store: its WARC file and the JSON record derived from it."""
+
+    id: str
+    warc: Path
+    info: Path
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The embedded archive: one directory holding the catalog, the vector indexes and thumbnails."""
+"""The archive: catalog, vector indexes and media store (thumbnails, captures), kept consistent;
+by default all in one directory (the embedded archive)."""
 
 import logging
 import threading
@@ -8,13 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from firstseen.archive.captures import CaptureStore
 from firstseen.archive.catalog import Catalog
 from firstseen.archive.catalog_api import CatalogStore
 from firstseen.archive.durable import SaveError
 from firstseen.archive.index_api import IndexFactory, KeptIndex, VectorIndex
 from firstseen.archive.index_sync import SyncedIndex
+from firstseen.archive.media_api import CaptureFiles, StagedThumbnails, ThumbnailStore
 from firstseen.archive.records import FrameRecord, Item, Sighting
-from firstseen.archive.thumbnails import Staged, Thumbnails
+from firstseen.archive.thumbnails import Thumbnails
 from firstseen.config import Settings, load_settings
 from firstseen.errors import FirstseenError
 
@@ -35,7 +38,8 @@ def embedded_indexes(root: Path) -> IndexFactory:
 
 class Archive:
     """Catalog (SQLite) + vector indexes (frames, and parts of photos: FAISS files by default,
-    or where `indexes` puts them, e.g. Milvus) + thumbnails, kept consistent with each other.
+    or where `indexes` puts them, e.g. Milvus) + media store (thumbnails and captures,
+    archive/media_api.py), kept consistent with each other.
 
     The indexes are opened lazily, since listing the catalog needs no vectors, and follow the
     catalog through its vector log (archive/index_replay.py): brought up to date by the log when
@@ -71,11 +75,13 @@ class Archive:
             raise FirstseenError(f"cannot create archive {self.media_root}: {exc}") from exc
         self.settings: Settings = settings or load_settings(root)
         self.catalog: CatalogStore = catalog or Catalog(root / "catalog.sqlite")
-        self.thumbnails = Thumbnails(
+        # The media store (archive/media_api.py): directories under the media root.
+        self.thumbnails: ThumbnailStore = Thumbnails(
             self.media_root / "thumbnails",
             self.settings.thumbnail_edge,
             known=lambda sha256: self.catalog.item_id(sha256) is not None,
         )
+        self.captures: CaptureFiles = CaptureStore(self.media_root)
         self._sweep()
         self.dim = dim
         self._make_index = indexes or embedded_indexes(root)
@@ -92,7 +98,7 @@ class Archive:
         try:
             self.thumbnails.sweep()
         except OSError as exc:
-            log.warning("archive: cannot tidy %s: %s", self.thumbnails.root, exc.strerror or exc)
+            log.warning("archive: cannot tidy %s: %s", self.media_root, exc.strerror or exc)
 
     @property
     def index(self) -> VectorIndex:
@@ -183,7 +189,7 @@ class Archive:
         nbytes: int,
         frames: list[FrameRecord],
         sighting: Sighting,
-        thumbnails: Staged,
+        thumbnails: StagedThumbnails,
     ) -> int:
         """Commits a described item, its staged thumbnails moving into place with it; the
         indexes then take its vectors from the catalog's log."""

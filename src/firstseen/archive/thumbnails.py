@@ -1,5 +1,6 @@
-"""Small JPEG copies of every indexed frame: verification reads them at query time, and reports
-show them, so an answer never needs the original file (which may have moved or gone).
+"""Small JPEG copies of every indexed frame, in a directory (the media store's default,
+archive/media_api.py): verification reads them at query time, and reports show them, so an answer
+never needs the original file (which may have moved or gone).
 
 The thumbnails of an item being added are written to a staging folder of their own and moved into
 place, in one rename, as the catalog commits the item; those of an item being removed are moved
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from firstseen.archive.durable import sync_folder, write_new
+from firstseen.archive.media_api import StagedThumbnails
 from firstseen.media.frames import shrink
 
 _STAGING = ".staging"  # staging folders of writers: `<sha256>.<random>/{lock,frames/}`
@@ -45,12 +47,20 @@ class Thumbnails:
     def read(self, sha256: str, ordinal: int) -> np.ndarray | None:
         """The RGB thumbnail, or None if it is missing (a frame imported without one: read
         here, not by OpenCV, which would print a warning for each)."""
-        try:
-            data = self.path(sha256, ordinal).read_bytes()
-        except FileNotFoundError:
+        data = self.read_jpeg(sha256, ordinal)
+        if data is None:
             return None
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def has(self, sha256: str, ordinal: int) -> bool:
+        return self.path(sha256, ordinal).is_file()
+
+    def read_jpeg(self, sha256: str, ordinal: int) -> bytes | None:
+        try:
+            return self.path(sha256, ordinal).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def stage(self, sha256: str) -> "Staged":
         """A staging folder for the thumbnails of an item about to be added."""
@@ -58,20 +68,20 @@ class Thumbnails:
             return Staged(self.root / _STAGING / f"{sha256}.{secrets.token_hex(4)}", sha256)
 
     @contextmanager
-    def placing(self, staged: "Staged") -> Iterator[None]:
+    def placing(self, staged: StagedThumbnails) -> Iterator[None]:
         """Moves the staged thumbnails into place while the body commits their item to the
         catalog; they go back out if it fails. Content the catalog already has keeps its own."""
         with self.placing_all([staged]):
             yield
 
     @contextmanager
-    def placing_all(self, staged: Sequence["Staged"]) -> Iterator[None]:
+    def placing_all(self, staged: Sequence[StagedThumbnails]) -> Iterator[None]:
         """`placing` for the items of one transaction (a bulk import): all move in under one
         hold of the lock, and all go back out if the body fails."""
         with self._locked():
             placed: list[tuple[Staged, Path]] = []
             try:
-                for one in staged:
+                for one in map(_own, staged):
                     target = self.folder(one.sha256)
                     if self._known(one.sha256):  # the body's insert finds it and says so
                         continue
@@ -137,6 +147,13 @@ class Thumbnails:
         with (self.root / _LOCK).open("ab") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+
+
+def _own(staged: StagedThumbnails) -> "Staged":
+    """A staging handle is placed by the store that made it."""
+    if not isinstance(staged, Staged):
+        raise TypeError(f"thumbnails staged elsewhere: {type(staged).__name__}")
+    return staged
 
 
 class Staged:

@@ -111,7 +111,7 @@ def show_capture(
 
     archive = open_archive()
     try:
-        replay = Replay(archive.media_root, capture_id)
+        replay = Replay(archive.captures, capture_id)
         problems = replay.verify()
     except FirstseenError as exc:
         fail(str(exc), 1)
@@ -147,11 +147,9 @@ def captures(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
 ) -> None:
     """List the stored captures."""
-    from firstseen.evidence.captures import CaptureStore
-
     archive = open_archive()
     rows = []
-    for ref in CaptureStore(archive.media_root).refs():
+    for ref in archive.captures.refs():
         try:
             info = json.loads(ref.info.read_text(encoding="utf-8"))
         except (OSError, ValueError):

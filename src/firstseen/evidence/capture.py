@@ -11,7 +11,6 @@ styles are not fetched, and media go through the same decoders (with the same li
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -25,7 +24,6 @@ from firstseen.archive.ingest import Ingester
 from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
-from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.fetch import REDIRECTS, Exchange, Fetched, Limits, fetch
 from firstseen.evidence.netsafety import Policy, UnsafeAddress, parse_url
 from firstseen.evidence.pages import PageInfo, is_html, join_url, media_links, page_info
@@ -88,7 +86,7 @@ def capture(
     log = log or (lambda _: None)
     limits = limits or Limits()
     parse_url(url)
-    store = CaptureStore(archive.media_root)
+    store = archive.captures
     started = datetime.now(UTC)
     capture_id = store.new_id(started)
     warc_path = store.warc_path(capture_id)
@@ -189,7 +187,7 @@ def import_warc(
     than `budget` decompressed bytes is refused whole (and nothing of it is kept)."""
     if not source.is_file():
         raise FirstseenError(f"{source}: no such file")
-    store = CaptureStore(archive.media_root)
+    store = archive.captures
     capture_id = store.new_id()
     name = source.name.lower()
     suffix = ".warc.gz" if name.endswith(".gz") else ".warc"
@@ -198,8 +196,7 @@ def import_warc(
     try:
         return register(archive, capture_id, target, "import", ingester, log, str(source), budget)
     except BaseException:
-        target.unlink(missing_ok=True)
-        store.info_path(capture_id).unlink(missing_ok=True)
+        store.forget(capture_id)
         raise
 
 
@@ -233,9 +230,9 @@ def register(
     metadata, adds its media to the archive (when an ingester is given) and writes the capture's
     JSON record beside it."""
     log = log or (lambda _: None)
-    store = CaptureStore(archive.media_root)
-    with tempfile.TemporaryDirectory(dir=store.root, prefix=".spool-") as spool:
-        found = scan(warc_path, Path(spool) if ingester else None, budget, name=imported_from)
+    store = archive.captures
+    with store.spool() as spool:
+        found = scan(warc_path, spool if ingester else None, budget, name=imported_from)
         try:
             info = _describe(archive, capture_id, warc_path, source, found, ingester, log)
         finally:

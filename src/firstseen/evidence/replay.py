@@ -21,8 +21,9 @@ from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 from warcio.timeutils import iso_date_to_datetime
 
+from firstseen.archive.media_api import CaptureFiles
+from firstseen.archive.records import CaptureRef
 from firstseen.errors import FirstseenError
-from firstseen.evidence.captures import CaptureRef, CaptureStore
 from firstseen.evidence.fetch import REDIRECTS
 from firstseen.evidence.warc import response_at, scan
 
@@ -70,8 +71,7 @@ def _origin(url: str) -> str:
 class Replay:
     """One stored capture, ready to serve or write out."""
 
-    def __init__(self, media_root: Path, ref: str) -> None:
-        store = CaptureStore(media_root)
+    def __init__(self, store: CaptureFiles, ref: str) -> None:
         self.ref: CaptureRef
         self.ref, self.info = store.load(ref)
         self.main = self.info.get("final_url") or self.info.get("url") or ""

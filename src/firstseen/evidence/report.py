@@ -17,7 +17,6 @@ from firstseen.archive.records import Item, Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence import pictures
-from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.dates import period
 from firstseen.evidence.wording import describe, is_cropped, report_verdict
@@ -206,7 +205,7 @@ def _capture_of(archive: Archive, sighting: Sighting) -> dict[str, Any] | None:
         return None
     capture_id = sighting.path.split(":", 2)[1]
     try:
-        ref, info = CaptureStore(archive.media_root).load(capture_id)
+        ref, info = archive.captures.load(capture_id)
     except FirstseenError:
         return {"id": capture_id}
     return {

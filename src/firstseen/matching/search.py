@@ -70,8 +70,7 @@ class Searcher:
         a hash-only item has no frame of its own to check, and says so by its origin."""
         for match in matches:
             if match.frame_id is not None:
-                where = self.archive.thumbnails.path(match.item.sha256, match.ordinal)
-                match.thumbnail = where.is_file()
+                match.thumbnail = self.archive.thumbnails.has(match.item.sha256, match.ordinal)
 
     def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
         """Searches a still as it is, then, while nothing verifies, under fallbacks cheapest and

@@ -123,10 +123,9 @@ def _jpeg(request: Request, svc: Service, item: Item, ordinal: int) -> Response:
     headers = {"Cache-Control": "no-cache", "ETag": tag}
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)
-    try:
-        data = svc.archive.thumbnails.path(item.sha256, ordinal).read_bytes()
-    except FileNotFoundError:
-        raise HTTPException(404, f"item {item.id} has no stored frame {ordinal}") from None
+    data = svc.archive.thumbnails.read_jpeg(item.sha256, ordinal)
+    if data is None:
+        raise HTTPException(404, f"item {item.id} has no stored frame {ordinal}")
     return Response(data, media_type="image/jpeg", headers=headers)
 
 

@@ -1,32 +1,28 @@
-"""The archive's `captures/` folder: one WARC file per capture (or imported WARC), and beside it a
-JSON record of what was found in it (page metadata, resources with digests, items added).
+"""Captures in a directory (the media store's default, archive/media_api.py): `captures/` holds
+one WARC file per capture (or imported WARC), and beside it a JSON record of what was found in it
+(page metadata, resources with digests, items added).
 
 The WARC is the evidence and is never modified; the JSON is derived from it and can be remade.
 """
 
 import json
 import secrets
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from firstseen.archive.durable import replace_file
+from firstseen.archive.records import CaptureRef
 from firstseen.errors import FirstseenError
 
 _WARC_SUFFIXES = (".warc.gz", ".warc")
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureRef:
-    id: str
-    warc: Path
-    info: Path
-
-
 class CaptureStore:
-    """The captures in an archive's media store (`Archive.media_root`: the archive directory, or
-    a deployment's shared media directory). An object store would take these methods over."""
+    """The captures under a media directory (the archive's own, or a deployment's shared one)."""
 
     def __init__(self, media_root: Path) -> None:
         self.root = media_root / "captures"
@@ -42,6 +38,18 @@ class CaptureStore:
 
     def info_path(self, capture_id: str) -> Path:
         return self.root / f"{capture_id}.json"
+
+    @contextmanager
+    def spool(self) -> Iterator[Path]:
+        """A private folder beside the captures (same file system), deleted afterwards."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=".spool-") as folder:
+            yield Path(folder)
+
+    def forget(self, capture_id: str) -> None:
+        """Deletes a capture whose registration failed: its WARC files and record."""
+        for suffix in (*_WARC_SUFFIXES, ".json"):
+            (self.root / f"{capture_id}{suffix}").unlink(missing_ok=True)
 
     def refs(self) -> list[CaptureRef]:
         if not self.root.is_dir():
