@@ -20,9 +20,6 @@ from firstseen.media.credentials import load_anchors, read_credentials
 from firstseen.media.embedded import read_metadata
 from firstseen.tuning import PROVENANCE
 
-# Items whose reading is kept: more than a page of answers, little memory (a few kB each).
-_KEPT = 256
-
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
@@ -62,7 +59,7 @@ class ProvenanceReader:
         found = self._read(item)
         with self._lock:
             self._kept[key] = found
-            while len(self._kept) > _KEPT:
+            while len(self._kept) > PROVENANCE.items_kept:
                 self._kept.popitem(last=False)
         return found
 

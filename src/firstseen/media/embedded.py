@@ -8,6 +8,7 @@ and a file Pillow cannot parse gives the `unreadable` state with its reason, nev
 """
 
 import io
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -39,6 +40,9 @@ _IPTC = {
     (2, 120): "Caption-Abstract",
 }
 _THUMBNAIL_OFFSET, _THUMBNAIL_LENGTH = 0x0201, 0x0202
+# Pillow warns of each broken EXIF field it skips; the file's fields are read as far as they go,
+# and a warning printed on a terminal would tell the user nothing more.
+warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

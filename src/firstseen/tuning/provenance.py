@@ -25,6 +25,11 @@ class Provenance:
         "largest trust list (PEM file of CA certificates) read from the settings",
         f"{BUDGET}: the C2PA trust list holds a few dozen certificates, well under 1 MB",
     )
+    items_kept: int = knob(
+        256,
+        "archived items whose credentials and metadata a searcher keeps in memory",
+        f"{BUDGET}: more than a page of answers at a few kB each",
+    )
     max_listed: int = knob(
         32,
         "actions, ingredients or failed checks listed per manifest; the rest are counted",
