@@ -7,6 +7,10 @@ frames with your own ONNX export of a copy-detection model instead of the packag
 your own model, matches rest on keypoints alone until you set the similarity at which its
 descriptor may call a match by itself (`descriptor_alone`, `segment_alone`): SSCD's values do
 not carry over to another model.
+
+Content Credentials (C2PA) are trusted only when their signer chains to a certificate in
+`trust_anchors = "/path/to/anchors.pem"` (PEM CA certificates of your choosing, e.g. the C2PA
+trust list saved by hand): none is trusted by default, and nothing is downloaded.
 """
 
 import os
@@ -31,6 +35,12 @@ class Settings:
     # alone calls a match (matching/verdict.py); unset: SSCD's for SSCD, never for another model.
     descriptor_alone: float | None = None
     segment_alone: float | None = None
+    # PEM file of the CA certificates whose Content Credentials are trusted; None: none is.
+    trust_anchors: Path | None = None
+
+
+# Settings that name a file.
+_PATHS = ("model", "trust_anchors")
 
 
 def default_archive() -> Path:
@@ -65,15 +75,13 @@ def settings_from(raw: dict[str, Any], source: str) -> Settings:
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise FirstseenError(f"{source}: {key} = {value!r} is not {name}")
     # Each value's type was checked against its setting's above.
-    values: dict[str, Any] = {
-        k: Path(v).expanduser() if k == "model" else v for k, v in raw.items()
-    }
+    values: dict[str, Any] = {k: Path(v).expanduser() if k in _PATHS else v for k, v in raw.items()}
     return replace(defaults, **values)
 
 
 def _expected(key: str, default: object) -> tuple[tuple[type, ...], str]:
     """The TOML types a setting accepts, judged by its default (unset ones are thresholds)."""
-    if key == "model":
+    if key in _PATHS:
         return (str,), "a path"
     if isinstance(default, bool):
         return (bool,), "true or false"

@@ -11,8 +11,9 @@ from firstseen.cli.context import open_archive
 from firstseen.cli.lines import err, out, say
 from firstseen.cli.options import Format
 from firstseen.cli.progress import progress_bar
-from firstseen.cli.tables import results_table
+from firstseen.cli.tables import provenance_line, results_table
 from firstseen.engine import open_searcher
+from firstseen.evidence.credentials import with_summaries
 from firstseen.matching.answers import result_json
 from firstseen.matching.results import QueryResult
 from firstseen.text import json_text, shown
@@ -34,7 +35,7 @@ def search(
         result = searcher.search(query, top=top, name=shown(query))
         results.append(result)
         if format is Format.jsonl:
-            typer.echo(json_text(result_json(result)))
+            typer.echo(json_text(with_summaries(result_json(result))))
         elif format is Format.table and not result.error:
             _print_table(result, archive.catalog)
         return result.error if format is Format.table else None
@@ -42,12 +43,14 @@ def search(
     with progress_bar(err, len(queries)) as progress:
         run_batch(progress, queries, "searching", step, named=False)
     if format is Format.json:
-        typer.echo(json_text([result_json(r) for r in results], indent=2))
+        typer.echo(json_text([with_summaries(result_json(r)) for r in results], indent=2))
     archive.catalog.close()
     exit_if(any(r.error is not None for r in results))
 
 
 def _print_table(result: QueryResult, catalog: CatalogReader) -> None:
+    if (line := provenance_line(result)) is not None:
+        out.print(line)
     if result.matches:
         out.print(results_table(result))
     elif catalog.counts().items:

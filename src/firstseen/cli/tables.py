@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from firstseen.archive.records import Item
+from firstseen.evidence.credentials import credentials_line, metadata_line
 from firstseen.matching.align import Segment
 from firstseen.matching.answers import clock, clock_span
 from firstseen.matching.duplicates import SharedFootage
@@ -81,6 +82,20 @@ def results_table(r: QueryResult) -> Group:
                 )
             )
     return Group(table, *lines)
+
+
+def provenance_line(r: QueryResult) -> Text | None:
+    """One line on what the query file says of itself: its credentials, then its metadata."""
+    if r.provenance is None:
+        return None
+    p = r.provenance
+    return Text.assemble(
+        cell(r.query),
+        ": ",
+        cell(credentials_line(p.credentials)),
+        " · ",
+        cell(metadata_line(p.metadata)),
+    )
 
 
 def shared_table(found: list[SharedFootage]) -> Table:

@@ -18,12 +18,13 @@ from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence import pictures
 from firstseen.evidence.claimreview import claim_review
+from firstseen.evidence.credentials import notes, with_summaries
 from firstseen.evidence.dates import period
 from firstseen.evidence.wording import describe, is_cropped, report_verdict
 from firstseen.matching import verdict
-from firstseen.matching.answers import clock, match_json
+from firstseen.matching.answers import clock, match_json, provenance_json
 from firstseen.matching.features import LocalFeatures, fast_features, robust_features
-from firstseen.matching.results import Match
+from firstseen.matching.results import Match, QueryResult
 from firstseen.matching.search import Searcher
 from firstseen.matching.tones import tonings
 from firstseen.matching.verify import inlier_pairs
@@ -244,6 +245,26 @@ def _provenance(archive: Archive, item: Item) -> dict[str, Any]:
     }
 
 
+def _earliest(timeline: list[dict[str, Any]]) -> str | None:
+    return next((e["published"] for e in timeline if e.get("earliest")), None)
+
+
+def _raw_metadata(result: QueryResult, matches: list[Match]) -> list[dict[str, Any]]:
+    """The embedded metadata of the query and each archived file, every field read (escaped,
+    cut), for the report's appendix."""
+    files = [("the query", result.provenance)]
+    files += [(printable_name(Path(m.item.path).name), m.provenance) for m in matches]
+    return [
+        {
+            "file": name,
+            "fields": p.metadata.get("raw", {}),
+            "omitted": p.metadata.get("raw_omitted", 0),
+        }
+        for name, p in files
+        if p is not None and p.metadata.get("raw")
+    ]
+
+
 def _archive_summary(archive: Archive) -> dict[str, Any]:
     counts, kinds = archive.catalog.counts(), archive.catalog.kinds()
     return {
@@ -297,13 +318,14 @@ def build_report(
             )
             entry["keypoints_drawn"] = len(pairs) if pairs is not None else 0
             entry["keypoint_features"] = features
-        shown.append(entry)
+        shown.append(with_summaries(entry))
     timeline = _timeline(archive, matches, claim)
+    own = with_summaries(provenance_json(result.provenance))
     data: dict[str, Any] = {
         "title": f"Provenance report: {name}",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "software": {"name": "firstseen", "version": __version__},
-        "query": {"name": name, "kind": query_kind, "sha256": sha, "bytes": size, **facts},
+        "query": {"name": name, "kind": query_kind, "sha256": sha, "bytes": size, **facts, **own},
         "claim": {"date": claim.date, "url": claim.url, "text": claim.text},
         "archive": _archive_summary(archive),
         "search": {"top": top, "elapsed_ms": round(result.elapsed_ms, 1)},
@@ -315,9 +337,13 @@ def build_report(
             "segment_alone": searcher.calibration.segment_alone,
         },
         "matches": shown,
-        "candidates": [match_json(m) | {"time_clock": clock(m.time)} for m in others],
+        "candidates": [
+            with_summaries(match_json(m) | {"time_clock": clock(m.time)}) for m in others
+        ],
         "timeline": timeline,
         "items": [_provenance(archive, m.item) for m in matches + others],
+        "notes": notes(own["credentials"], own["metadata"], _earliest(timeline)),
+        "appendix": _raw_metadata(result, matches + others),
     }
     data["verdict"] = report_verdict(data, matches, timeline, claimed, query_kind, others, sha)
     data["claim_review"] = claim_review(data, claim)

@@ -3,7 +3,9 @@
 The fields `query`, `error`, `matches[].{path, kind, time, score, match, region, url, title,
 published}` and, for video queries, `matches[].segments[].{query, reference, score, match}` are a
 stable contract; the others may grow. Times in a video are given in seconds, and written for
-people as `clock` writes them.
+people as `clock` writes them. `credentials` and `metadata` (the query's at the top, each
+archived file's on its match) are what the file says about itself: media/credentials.py and
+media/embedded.py give their states and fields; the raw metadata is left to the report.
 """
 
 import math
@@ -11,6 +13,7 @@ from typing import Any
 
 from firstseen.archive.records import Item
 from firstseen.matching.duplicates import SharedFootage
+from firstseen.matching.provenance import Provenance
 from firstseen.matching.results import Match, QueryResult, SegmentMatch
 
 # `checked` of a match whose frame has no thumbnail archived (imported without one): keypoints
@@ -59,7 +62,17 @@ def match_json(m: Match) -> dict[str, Any]:
         "checked": None if m.thumbnail else UNCHECKED,
         "reference_size": [m.item.width, m.item.height],
         "segments": [segment_json(s) for s in m.segments],
+        **provenance_json(m.provenance),
     }
+
+
+def provenance_json(p: Provenance | None) -> dict[str, Any]:
+    """`credentials` and `metadata` of a file (null where none was read), the metadata without
+    its raw set."""
+    if p is None:
+        return {"credentials": None, "metadata": None}
+    metadata = {k: v for k, v in p.metadata.items() if k not in ("raw", "raw_omitted")}
+    return {"credentials": p.credentials, "metadata": metadata}
 
 
 def segment_json(s: SegmentMatch) -> dict[str, Any]:
@@ -84,6 +97,7 @@ def result_json(r: QueryResult) -> dict[str, Any]:
         "error": r.error,
         "matches": [match_json(m) for m in r.matches],
         "elapsed_ms": round(r.elapsed_ms, 1),
+        **provenance_json(r.provenance),
     }
 
 

@@ -9,6 +9,7 @@ from firstseen.archive.records import FrameInfo, Item
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment
 from firstseen.matching.features import Features
+from firstseen.matching.provenance import Provenance
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.frames import spread
 from firstseen.tuning import VERDICT
@@ -69,6 +70,7 @@ class Match:
     # False where the reference frame has no thumbnail (an archive imported without them):
     # keypoints could not check it, so the answer rests on the descriptor and PDQ only.
     thumbnail: bool = True
+    provenance: Provenance | None = None  # the archived file's credentials and metadata
 
     @property
     def score(self) -> float:
@@ -89,6 +91,7 @@ class QueryResult:
     error: str | None = None
     matches: list[Match] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    provenance: Provenance | None = None  # the query file's credentials and metadata
 
 
 @dataclass(slots=True)

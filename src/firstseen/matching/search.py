@@ -17,6 +17,7 @@ from firstseen.matching.background import Background
 from firstseen.matching.check import Checker
 from firstseen.matching.clip import search_clip
 from firstseen.matching.insets import framed
+from firstseen.matching.provenance import ProvenanceReader
 from firstseen.matching.regions import collage_cells, cut_cells, parts_of, uncovered
 from firstseen.matching.results import Match, Picture, QueryResult
 from firstseen.matching.retrieve import Retriever
@@ -44,6 +45,7 @@ class Searcher:
         self.calibration = calibration
         self.retriever = Retriever(archive, descriptor, background)
         self.checker = Checker(archive, calibration, cache_size, workers)
+        self.provenance = ProvenanceReader(archive.settings.trust_anchors)
 
     def search(self, path: Path, top: int = 5, name: str | None = None) -> QueryResult:
         """Searches one query file; failures become the result's `error`, never an exception."""
@@ -57,6 +59,7 @@ class Searcher:
             else:
                 result.matches = search_clip(self.retriever, self.checker, path, top)
             self._note_thumbnails(result.matches)
+            self._note_provenance(path, result)
         except (FirstseenError, OSError) as exc:
             result.error = user_reason(exc)
         except Exception as exc:  # a bug: the other queries of a batch are still answered
@@ -64,6 +67,12 @@ class Searcher:
             result.error = internal_reason(exc)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _note_provenance(self, path: Path, result: QueryResult) -> None:
+        """What the query file and each answer's archived file say about themselves."""
+        result.provenance = self.provenance.query(path)
+        for match in result.matches:
+            match.provenance = self.provenance.item(match.item)
 
     def _note_thumbnails(self, matches: list[Match]) -> None:
         """Marks the answers whose frame has no thumbnail to check it with (`Match.thumbnail`);

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from firstseen import __version__
 from firstseen.archive.records import Item, Sighting
+from firstseen.evidence.credentials import with_summaries
 from firstseen.matching.answers import item_json, result_json
 from firstseen.media.budget import OverBudget
 from firstseen.server.schemas import (
@@ -222,7 +223,7 @@ async def search(
         await form.close()
     if result.error:
         raise HTTPException(422, f"cannot read the upload: {result.error}")
-    data = result_json(result) | {"query_kind": kind}
+    data = with_summaries(result_json(result)) | {"query_kind": kind}
     for found, match in zip(result.matches, data["matches"], strict=True):
         match["frame"] = found.ordinal
         match["frame_url"] = f"/api/items/{found.item.id}/frames/{found.ordinal}"

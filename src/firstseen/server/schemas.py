@@ -1,6 +1,6 @@
 """Shapes of the API's answers, for validation and for the OpenAPI document at /docs."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,29 @@ class Health(BaseModel):
     search_workers: int
 
 
+class CredentialsOut(BaseModel):
+    """A file's Content Credentials (C2PA) and how they validate; `summary` in plain words."""
+
+    model_config = ConfigDict(extra="allow")
+
+    state: Literal[
+        "none", "trusted", "valid", "invalid", "unreadable", "not_checked", "unavailable"
+    ]
+    summary: str
+    reason: str | None = None
+
+
+class MetadataOut(BaseModel):
+    """A file's embedded metadata (EXIF, XMP, IPTC): the fields provenance turns on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    state: Literal["read", "none", "unreadable", "unavailable"]
+    summary: str
+    reason: str | None = None
+    fields: dict[str, Any] | None = None
+
+
 class MatchOut(BaseModel):
     """One source of the query: the CLI's JSON contract, plus links to its frame and item."""
 
@@ -39,6 +62,8 @@ class MatchOut(BaseModel):
     frame: int
     frame_url: str
     item_url: str
+    credentials: CredentialsOut | None
+    metadata: MetadataOut | None
 
 
 class SearchOut(BaseModel):
@@ -49,6 +74,8 @@ class SearchOut(BaseModel):
     error: None = None
     elapsed_ms: float
     matches: list[MatchOut]
+    credentials: CredentialsOut | None
+    metadata: MetadataOut | None
 
 
 class ItemOut(BaseModel):

@@ -9,6 +9,7 @@ evidence) may import it.
 from firstseen.tuning.checks import Content, Features, Verdict, Verify
 from firstseen.tuning.describe import Background, Bars, Hashes, Parts, Retrieval
 from firstseen.tuning.knobs import markdown
+from firstseen.tuning.provenance import Provenance
 from firstseen.tuning.still import Check, Insets, Moment, Regions, Tones
 from firstseen.tuning.storage import Index, VectorStore
 from firstseen.tuning.video import Align, Clip, Duplicates
@@ -32,6 +33,7 @@ ALIGN = Align()
 DUPLICATES = Duplicates()
 INDEX = Index()
 VECTOR_STORE = VectorStore()
+PROVENANCE = Provenance()
 
 # In the order a query meets them; the names the pipeline imports them by.
 STAGES: dict[str, object] = {
@@ -54,6 +56,7 @@ STAGES: dict[str, object] = {
     "DUPLICATES": DUPLICATES,
     "INDEX": INDEX,
     "VECTOR_STORE": VECTOR_STORE,
+    "PROVENANCE": PROVENANCE,
 }
 
 

@@ -194,6 +194,8 @@ function resultCard(match, earliest, data, file) {
       ["Region", region],
       ["Mirrored", match.mirrored ? "yes" : null],
       ["Toned back", match.tone],
+      ["Credentials", match.credentials ? match.credentials.summary : null],
+      ["Metadata", match.metadata ? match.metadata.summary : null],
       ["Item", el("a", { href: `#/items/${match.item_id}`, text: `#${match.item_id} details` })],
     ]));
 }
@@ -207,6 +209,17 @@ function segmentList(segments) {
         (s.match ? "" : " (no match)") })));
 }
 
+// What the upload says of itself: its Content Credentials and embedded metadata, in words.
+function ownClaims(data) {
+  const box = $("results-own");
+  box.replaceChildren(facts([
+    ["Content Credentials", data.credentials ? data.credentials.summary : null],
+    ["Embedded metadata", data.metadata ? data.metadata.summary : null],
+  ]));
+  const broken = data.credentials && ["invalid", "unreadable"].includes(data.credentials.state);
+  box.classList.toggle("warning", Boolean(broken));
+}
+
 function renderResults(data, file) {
   const list = $("result-list");
   list.replaceChildren();
@@ -216,6 +229,7 @@ function renderResults(data, file) {
   $("results-summary").textContent = matches.length
     ? `${data.query}: ${verified} match${verified === 1 ? "" : "es"} among ${matches.length} candidates (${seconds} s).`
     : `${data.query}: the archive is empty.`;
+  ownClaims(data);
   matches.forEach((match, i) => list.append(resultCard(match, i === 0 && match.match, data, file)));
   show($("results"), true);
   $("results-title").focus({ preventScroll: true });

@@ -1,0 +1,91 @@
+"""What a query and each archived answer say about themselves: Content Credentials and embedded
+metadata, read from the files (media/credentials.py, media/embedded.py).
+
+Archived items are read on demand from the path they were added from, not stored at add time:
+the catalog has two backends with numbered migrations, and adding in process, on Ray and by
+bulk import would all have to carry it. A file read on demand must still be the archived
+content (same size and SHA-256), else the answer says it is not available; an item's reading is
+kept in memory, so a service answers it once.
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from firstseen.archive.records import Item
+from firstseen.media.credentials import load_anchors, read_credentials
+from firstseen.media.embedded import read_metadata
+from firstseen.tuning import PROVENANCE
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """A file's Content Credentials and embedded metadata (media/credentials.py and
+    media/embedded.py give their states and fields)."""
+
+    credentials: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+def of_file(path: Path, anchors: str | None) -> Provenance:
+    return Provenance(read_credentials(path, anchors), read_metadata(path))
+
+
+def unavailable(reason: str) -> Provenance:
+    state = {"state": "unavailable", "reason": reason}
+    return Provenance(dict(state), dict(state))
+
+
+class ProvenanceReader:
+    """Reads the query's and the archived items' provenance with one trust list."""
+
+    def __init__(self, trust_anchors: Path | None) -> None:
+        self.anchors = load_anchors(trust_anchors) if trust_anchors else None
+        self._kept: OrderedDict[tuple[int, str], Provenance] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def query(self, path: Path) -> Provenance:
+        return of_file(path, self.anchors)
+
+    def item(self, item: Item) -> Provenance:
+        key = (item.id, item.sha256)
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        found = self._read(item)
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > PROVENANCE.items_kept:
+                self._kept.popitem(last=False)
+        return found
+
+    def _read(self, item: Item) -> Provenance:
+        """The item's original file, if it is still where it was added and still the same."""
+        if item.origin != "media":
+            return unavailable("a partner's hashes: no file archived")
+        path = Path(item.path)
+        try:
+            if not path.is_file() or path.stat().st_size != item.bytes:
+                return unavailable("the original file is no longer where it was added")
+        except (OSError, ValueError):
+            return unavailable("the original file is no longer where it was added")
+        if item.bytes > PROVENANCE.max_file_bytes:
+            return unavailable(f"file larger than {PROVENANCE.max_file_bytes >> 20} MB")
+        if _sha256(path) != item.sha256:
+            return unavailable("the file where it was added has changed since")
+        return of_file(path, self.anchors)
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
