@@ -8,6 +8,7 @@ from firstseen.deployment import (
     MILVUS_TOKEN,
     Deployment,
     is_deployment,
+    ray_address,
     read_deployment,
     write_deployment,
 )
@@ -79,3 +80,14 @@ def test_a_bad_deployment_file_is_one_clear_error(tmp_path, text, reason):
 def test_a_directory_is_an_embedded_archive_and_a_toml_file_a_deployment(tmp_path):
     assert not is_deployment(tmp_path)
     assert is_deployment(written(tmp_path, GOOD))
+
+
+def test_ray_auto_joins_the_cluster_a_deployment_names(tmp_path):
+    named = written(tmp_path, GOOD + '[ray]\naddress = "127.0.0.1:6380"\n')
+    assert ray_address(named, "auto") == "127.0.0.1:6380"
+    assert ray_address(named, "127.0.0.1:7000") == "127.0.0.1:7000"  # an address given wins
+    assert ray_address(named, None) is None  # without --ray, no Ray
+    (tmp_path / "other").mkdir()
+    unnamed = written(tmp_path / "other", GOOD)
+    assert ray_address(unnamed, "auto") == "auto"
+    assert ray_address(tmp_path / "archive", "auto") == "auto"  # an archive directory

@@ -81,6 +81,14 @@ def read_deployment(path: Path) -> Deployment:
     )
 
 
+def ray_address(location: Path, given: str | None) -> str | None:
+    """Where `add --ray` runs: `auto` on a deployment that names a Ray cluster joins that
+    cluster; otherwise as given (`auto` joins or starts one on this machine)."""
+    if given != "auto" or not is_deployment(location):
+        return given
+    return read_deployment(location).ray_address or given
+
+
 def write_deployment(deployment: Deployment) -> None:
     """Writes the file a deployment is read from (`firstseen cluster up`)."""
     lines = [

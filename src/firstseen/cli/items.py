@@ -16,11 +16,12 @@ from firstseen.archive.metadata import plan_sightings
 from firstseen.archive.records import Item
 from firstseen.archive.store import Archive
 from firstseen.cli.batch import AddMany, add_all, add_each, exit_if
-from firstseen.cli.context import open_archive, save_and_close
+from firstseen.cli.context import archive_root, open_archive, save_and_close
 from firstseen.cli.lines import err, error, fail, out, say
 from firstseen.cli.options import ListFormat, Meta, Published, RayAddress, Title, Url
 from firstseen.cli.progress import progress_bar
 from firstseen.cli.tables import items_table
+from firstseen.deployment import ray_address
 from firstseen.engine import open_descriptor
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.matching.answers import item_json
@@ -50,7 +51,8 @@ def add(
     # SIGTERM is handled like Ctrl-C: the current item is rolled back, the index is saved.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with _on_ray(ray, archive, descriptor) as add_many, progress_bar(err) as progress:
+        address = ray_address(archive_root(), ray)
+        with _on_ray(address, archive, descriptor) as add_many, progress_bar(err) as progress:
             catch_up_parts(ingester, progress)
             if add_many is None:
                 counts = add_each(

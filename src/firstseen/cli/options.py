@@ -29,7 +29,8 @@ RayAddress = Annotated[
     typer.Option(
         "--ray",
         metavar="auto|ADDRESS",
-        help="Decode and describe on a Ray cluster: auto joins or starts one on this machine"
-        " (127.0.0.1 only); ADDRESS (host:port or ray://host:port) joins that one",
+        help="Decode and describe on a Ray cluster: auto joins the one a deployment.toml names,"
+        " else joins or starts one on this machine (127.0.0.1 only); ADDRESS (host:port or"
+        " ray://host:port) joins that one",
     ),
 ]
