@@ -11,7 +11,7 @@ from firstseen.tuning.describe import Background, Bars, Hashes, Parts, Retrieval
 from firstseen.tuning.knobs import markdown
 from firstseen.tuning.still import Check, Insets, Moment, Regions, Tones
 from firstseen.tuning.storage import Index, VectorStore
-from firstseen.tuning.video import Align, Clip, Duplicates
+from firstseen.tuning.video import Align, Clip, Duplicates, Shots
 
 BARS = Bars()
 PARTS = Parts()
@@ -30,11 +30,13 @@ TONES = Tones()
 CLIP = Clip()
 ALIGN = Align()
 DUPLICATES = Duplicates()
+SHOTS = Shots()
 INDEX = Index()
 VECTOR_STORE = VectorStore()
 
 # In the order a query meets them; the names the pipeline imports them by.
 STAGES: dict[str, object] = {
+    "SHOTS": SHOTS,
     "BARS": BARS,
     "PARTS": PARTS,
     "BACKGROUND": BACKGROUND,
