@@ -13,19 +13,11 @@ from firstseen.cli.lines import err, fail, say
 from firstseen.cli.progress import progress_bar
 from firstseen.errors import FirstseenError, user_reason
 from firstseen.evidence.pictures import jpeg
-from firstseen.media.keyframes import Keyframe, keyframes, video_length
+from firstseen.media.keyframes import Keyframe, keyframe_name, keyframes, video_length
 from firstseen.text import printable
 
 INDEX = "keyframes.json"
 _QUALITY = 92  # JPEG quality: the pictures go on to other engines, which recompress them again
-
-
-def keyframe_name(number: int, time: float) -> str:
-    """`kf003-1m04.250s.jpg`: the keyframe's place, then its time, safe on every file system."""
-    minutes, seconds = divmod(time, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    clock = f"{hours}h{minutes:02d}m{seconds:06.3f}s" if hours else f"{minutes}m{seconds:06.3f}s"
-    return f"kf{number:03d}-{clock}.jpg"
 
 
 def keyframes_command(

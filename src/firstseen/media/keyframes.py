@@ -45,6 +45,14 @@ class Keyframe:
     rgb: np.ndarray  # upright RGB at the video's size
 
 
+def keyframe_name(number: int, time: float) -> str:
+    """`kf003-1m04.250s.jpg`: the keyframe's place, then its time, safe on every file system."""
+    minutes, seconds = divmod(time, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    clock = f"{hours}h{minutes:02d}m{seconds:06.3f}s" if hours else f"{minutes}m{seconds:06.3f}s"
+    return f"kf{number:03d}-{clock}.jpg"
+
+
 def keyframes(path: Path, progress: Progress | None = None) -> Iterator[Keyframe]:
     """The video's keyframes in time order, decoded one at a time."""
     picks = plan_keyframes(path, _scaled(progress, 0.0))

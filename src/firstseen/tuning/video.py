@@ -42,6 +42,11 @@ class Clip:
         "segments per reference checked with local features (clips and shared footage)",
         unrecorded("276b569"),
     )
+    pair_edge: int = knob(
+        240,
+        "long edge of the query frame an answer keeps per aligned stretch, to show",
+        f"{BUDGET}: memory",
+    )
     toning_samples: int = knob(
         4, "frames that choose the toning a clip is searched again under", unrecorded("1f09f2e")
     )
