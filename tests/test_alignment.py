@@ -45,7 +45,7 @@ def test_speed_changes_are_slanted_joins_and_normal_speed_upright():
         Lane("doubtful", None, [Stretch((1.0, 2.0), (40.0, 41.0), 1.0, False)]),
     ]
     svg = alignment_svg("clip.mp4", 10.4, lanes)
-    normal, faster, dashed = _polygons(svg)
+    normal, faster, _doubtful = _polygons(svg)
     top, bottom = _widths(normal)
     assert bottom == pytest.approx(top, abs=0.2)
     assert normal[0][0] == pytest.approx(normal[3][0], abs=0.2)  # upright: starts line up
