@@ -171,6 +171,70 @@ def test_clip_upload_shows_both_sources_with_segments(server, browser, demo_dir)
     browser.save_screenshot(str(ARTIFACTS / "search-clip.png"))
 
 
+# Whether the alignment picture, drawn on a canvas, shows the first two sources' colours.
+COLOURS_SEEN = """
+const image = arguments[0];
+const canvas = document.createElement("canvas");
+canvas.width = image.naturalWidth;
+canvas.height = image.naturalHeight;
+const context = canvas.getContext("2d");
+context.drawImage(image, 0, 0);
+const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+const near = (r, g, b) => {
+  for (let i = 0; i < pixels.length; i += 4) {
+    const off = Math.abs(pixels[i] - r) + Math.abs(pixels[i + 1] - g) + Math.abs(pixels[i + 2] - b);
+    if (off < 12) return true;
+  }
+  return false;
+};
+return { rug: near(0x1d, 0x4e, 0xd8), chair: near(0x0f, 0x7b, 0x3f) };
+"""
+
+
+def test_clip_answer_is_one_picture_with_the_non_matches_folded(server, browser, demo_dir):
+    browser.set_window_size(1280, 1000)
+    browser.get(f"{server}/")
+    browser.find_element(By.ID, "file").send_keys(str(demo_dir / "evidence-clip.mp4"))
+    picture = wait(
+        browser, ready.visibility_of_element_located((By.CSS_SELECTOR, ".alignment img"))
+    )
+    wait(browser, lambda driver: loaded(driver, picture), 30)
+    assert picture.size["width"] > 500
+    size = browser.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", picture
+    )
+    assert size[0] == 960 and size[1] > 300  # a block per source (the API's test reads the SVG)
+    # both sources' colours are drawn (the rug's blue, the chair's green): read back off a canvas
+    colours = browser.execute_script(COLOURS_SEEN, picture)
+    assert colours == {"rug": True, "chair": True}
+    # the upload is shown once, not beside every candidate
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#result-list video")) == 1
+
+    fold = browser.find_element(By.CSS_SELECTOR, ".others details")
+    lines = fold.find_elements(By.CSS_SELECTOR, "li.other")
+    assert fold.get_attribute("open") is None and lines
+    assert not any(line.is_displayed() for line in lines)
+    summary = fold.find_element(By.TAG_NAME, "summary")
+    assert summary.text == f"{len(lines)} candidates that do not match"
+    summary.click()
+    assert all(line.is_displayed() and "no match" in line.text for line in lines)
+    assert not fold.find_elements(By.CSS_SELECTOR, "img, video")
+
+    browser.find_element(By.CSS_SELECTOR, ".keyframes-button").click()
+    frames = wait(
+        browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, ".keyframe-list img"), 60
+    )
+    assert len(frames) == 2
+    for frame in frames:
+        wait(browser, lambda driver, image=frame: loaded(driver, image), 30)
+    links = browser.find_elements(By.CSS_SELECTOR, ".keyframe-list figcaption a")
+    assert [link.text for link in links] == ["00:02 · shot 1", "00:10 · shot 2"]
+    assert all(link.get_attribute("download").endswith(".jpg") for link in links)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    browser.execute_script("arguments[0].scrollIntoView()", picture)
+    browser.save_screenshot(str(ARTIFACTS / "search-clip-alignment.png"))
+
+
 def test_unsupported_upload_explained(server, browser, tmp_path):
     notes = tmp_path / "notes.jpg"
     notes.write_text("meeting notes, not a photo\n" * 40)

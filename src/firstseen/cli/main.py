@@ -11,6 +11,7 @@ from firstseen.cli.cluster import cluster
 from firstseen.cli.context import main
 from firstseen.cli.duplicates import duplicates
 from firstseen.cli.items import add, info, list_items, remove
+from firstseen.cli.keyframes import keyframes_command
 from firstseen.cli.lines import error
 from firstseen.cli.report import report
 from firstseen.cli.search import search
@@ -31,6 +32,7 @@ app.command("list")(list_items)
 app.command()(info)
 app.command()(remove)
 app.command()(duplicates)
+app.command("keyframes")(keyframes_command)
 app.command()(serve)
 app.command()(report)
 app.command()(capture)

@@ -17,6 +17,7 @@ from firstseen.archive.records import Item, Sighting
 from firstseen.archive.store import Archive
 from firstseen.errors import FirstseenError
 from firstseen.evidence import pictures
+from firstseen.evidence.alignment import clip_picture, svg_uri
 from firstseen.evidence.claimreview import claim_review
 from firstseen.evidence.credentials import notes, with_summaries
 from firstseen.evidence.dates import period
@@ -40,7 +41,7 @@ _CANDIDATES = 3  # closest non-matching candidates shown
 @dataclass(slots=True)
 class Report:
     data: dict[str, Any]
-    images: dict[str, str] = field(default_factory=dict)  # name -> data: URI (JPEG)
+    images: dict[str, str] = field(default_factory=dict)  # name -> data: URI (JPEG, SVG)
 
     @property
     def verdict(self) -> str:
@@ -319,6 +320,10 @@ def build_report(
             entry["keypoints_drawn"] = len(pairs) if pairs is not None else 0
             entry["keypoint_features"] = features
         shown.append(with_summaries(entry))
+    if query_kind == "video":
+        picture = clip_picture(name, query, matches, archive.thumbnails.read)
+        if picture is not None:
+            report.images["alignment"] = svg_uri(picture)
     timeline = _timeline(archive, matches, claim)
     own = with_summaries(provenance_json(result.provenance))
     data: dict[str, Any] = {

@@ -14,7 +14,7 @@ from typing import Any
 from firstseen.archive.records import Item
 from firstseen.matching.duplicates import SharedFootage
 from firstseen.matching.provenance import Provenance
-from firstseen.matching.results import Match, QueryResult, SegmentMatch
+from firstseen.matching.results import FramePair, Match, QueryResult, SegmentMatch
 
 # `checked` of a match whose frame has no thumbnail archived (imported without one): keypoints
 # could not check it; null where they could.
@@ -88,6 +88,16 @@ def segment_json(s: SegmentMatch) -> dict[str, Any]:
         "similarity": round(s.segment.similarity, 4),
         "distinct": round(s.distinct, 4) if math.isfinite(s.distinct) else None,
         "region": list(s.check.region) if s.check.region else None,
+        "pair": None if s.pair is None else pair_json(s.pair),
+    }
+
+
+def pair_json(p: FramePair) -> dict[str, Any]:
+    """A segment's most similar frame pair: the query's time, the reference's time and frame."""
+    return {
+        "query_time": round(p.query_time, 3),
+        "reference_time": round(p.reference_time, 3),
+        "reference_frame": p.reference_ordinal,
     }
 
 

@@ -11,7 +11,7 @@ night-vision look) is searched again under the toning (matching/tones.py) a few 
 come clearly closest under.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -22,10 +22,10 @@ from firstseen.archive.catalog_api import CatalogReader
 from firstseen.archive.records import Item
 from firstseen.errors import MediaError
 from firstseen.matching import verdict
-from firstseen.matching.align import align, distinctness
+from firstseen.matching.align import Segment, align, distinctness
 from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
-from firstseen.matching.results import Hit, Match, Picture, SegmentMatch
+from firstseen.matching.results import FramePair, Hit, Match, Picture, SegmentMatch
 from firstseen.matching.retrieve import Retriever
 from firstseen.matching.tones import Toning, tonings_of
 from firstseen.media import Frame, sample_video, video_info
@@ -61,7 +61,19 @@ def search_clip(retriever: Retriever, checker: Checker, path: Path, top: int) ->
             break
     matches += _hash_matches(retriever, frames, sampled, length)
     matches.sort(key=lambda m: -m.score)
+    _keep_stills(matches[:top], frames)
     return matches[:top]
+
+
+def _keep_stills(matches: list[Match], frames: list[Frame]) -> None:
+    """Keeps a small copy of each segment's best query frame (as uploaded, not toned): the query
+    is not at hand once the search has answered."""
+    for chosen in matches:
+        for answer in chosen.segments:
+            if answer.pair is not None:
+                answer.pair.query_still = shrink(
+                    frames[answer.pair.query_index].rgb, CLIP.pair_edge
+                )
 
 
 def _held(frames: Iterable[Frame]) -> Iterator[Frame]:
@@ -203,7 +215,10 @@ def _hash_matches(
                 float(sims[q, r]),
                 False,
                 pdq_distance=round((1.0 - sims[q, r]) * 64),
-                segments=[SegmentMatch(s) for s in segments],
+                segments=[
+                    SegmentMatch(s, pair=_pair(s, times, reference_times, ordinals))
+                    for s in segments
+                ],
             )
         )
     return matches
@@ -286,10 +301,22 @@ def _align_item(
             s,
             calibration=calibration,
             distinct=distinctness(sims, times, reference_times, s),
+            pair=_pair(s, times, reference_times, seen.ordinals),
         )
         for s in segments
     ]
     return seen.match(item, *segments[0].best, answers), seen
+
+
+def _pair(
+    segment: Segment,
+    times: np.ndarray,
+    reference_times: np.ndarray,
+    ordinals: Sequence[int] | np.ndarray,
+) -> FramePair:
+    """The segment's best frame pair, by time and by the reference frame's ordinal."""
+    q, r = segment.best
+    return FramePair(q, float(times[q]), float(reference_times[r]), int(ordinals[r]))
 
 
 def _verify_segments(

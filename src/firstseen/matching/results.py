@@ -16,6 +16,18 @@ from firstseen.tuning import VERDICT
 
 
 @dataclass(slots=True)
+class FramePair:
+    """The most similar frame pair of an aligned stretch: the query frame (its place among the
+    sampled frames, its time, and a small copy to show) and the reference frame it matched."""
+
+    query_index: int
+    query_time: float
+    reference_time: float
+    reference_ordinal: int
+    query_still: np.ndarray | None = None  # RGB, long edge at most CLIP.pair_edge
+
+
+@dataclass(slots=True)
 class SegmentMatch:
     """An aligned stretch of a query video, with the local-feature check of its best frame pair."""
 
@@ -27,6 +39,7 @@ class SegmentMatch:
     # How far its pairs stand above the query frames' similarity to the rest of the reference
     # (align.distinctness); infinite where nothing else was compared (a partner's hashes).
     distinct: float = math.inf
+    pair: FramePair | None = None
 
     @property
     def score(self) -> float:

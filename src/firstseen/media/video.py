@@ -5,7 +5,7 @@ for most of them; full RGB conversion is paid only for the frames that are kept.
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +22,12 @@ from firstseen.errors import MediaError
 from firstseen.media.budget import check_frame
 from firstseen.media.files import check_regular_file
 from firstseen.media.frames import Frame
+from firstseen.tuning import SHOTS
 
 # A cut is a jump in the change between consecutive 32x32 grey thumbnails (mean absolute
 # difference, 0-255): score = min(change, |change - previous change|), as FFmpeg's scdet filter
-# does, so steady motion does not count. On the test media hard cuts score 30-90; fast motion
-# and glitches stay below 25, and a whip pan reaches 26 (one extra frame).
-SHOT_THRESHOLD = 25.0
+# does, so steady motion does not count (thresholds: firstseen.tuning.SHOTS).
+SHOT_THRESHOLD = SHOTS.sample_cut
 _THUMB = 32
 # Complete files end within a frame of the length their stream declares; truncated ones far short.
 _TRUNCATION_SLACK = 0.5
@@ -77,18 +77,31 @@ def sample_video(
     if fps <= 0:
         raise ValueError("fps must be positive")
     with _open(path) as (container, stream):
-        start = _start(stream)
-        is_cut = _CutDetector(shot_threshold)
-        due, last, end = 0.0, -math.inf, 0.0
-        for index, frame in enumerate(_decode(container, stream)):
+        is_cut = CutDetector(shot_threshold)
+        due, last = 0.0, -math.inf
+        for frame, time in _timed(container, stream):
             cut = is_cut(frame)
-            time = _time(frame, index, stream, start)
-            end = max(end, time + _duration(frame))
             if time > last and (cut or time >= due):
-                yield Frame(_upright(frame), time, cut)
+                yield Frame(upright(frame), time, cut)
                 last = time
                 due = max(due, (math.floor(time * fps) + 1) / fps)
-        _check_complete(stream, end)
+
+
+def timed_frames(path: Path) -> Generator[tuple[VideoFrame, float]]:
+    """Yield every decoded frame in decoding order, untouched, with its time (seconds since
+    stream start); damaged files raise MediaError, as in sample_video."""
+    with _open(path) as (container, stream):
+        yield from _timed(container, stream)
+
+
+def _timed(container: InputContainer, stream: VideoStream) -> Iterator[tuple[VideoFrame, float]]:
+    """The stream's frames with their times, then the check that none are missing at the end."""
+    start, end = _start(stream), 0.0
+    for index, frame in enumerate(_decode(container, stream)):
+        time = _time(frame, index, stream, start)
+        end = max(end, time + _duration(frame))
+        yield frame, time
+    _check_complete(stream, end)
 
 
 def decoded_frames(path: Path) -> Iterator[tuple[VideoFrame, float]]:
@@ -102,11 +115,9 @@ def decoded_frames(path: Path) -> Iterator[tuple[VideoFrame, float]]:
         rate = stream.average_rate or stream.base_rate
         if not rate:
             raise MediaError("unknown frame rate")
-        fps, start, end = float(rate), _start(stream), 0.0
-        for index, frame in enumerate(_decode(container, stream)):
-            end = max(end, _time(frame, index, stream, start) + _duration(frame))
+        fps = float(rate)
+        for frame, _ in _timed(container, stream):
             yield frame, fps
-        _check_complete(stream, end)
 
 
 def load_frame_at(path: Path, time: float) -> Frame:
@@ -146,7 +157,7 @@ def _frame_near(path: Path, time: float, seek: bool) -> Frame | None:
                 best, best_time = frame, frame_time
             if frame_time >= time:
                 break
-        return None if best is None else Frame(_upright(best), best_time)
+        return None if best is None else Frame(upright(best), best_time)
 
 
 def video_streams(container: InputContainer) -> list[VideoStream]:
@@ -180,19 +191,20 @@ def _decode(container: InputContainer, stream: VideoStream) -> Iterator[VideoFra
         yield frame
 
 
-class _CutDetector:
-    """Flags frames that open a new shot, from a 32x32 grey thumbnail of every decoded frame."""
+class CutDetector:
+    """Flags frames that open a new shot, from a 32x32 grey thumbnail of every decoded frame;
+    `thumbnail` is the last frame's (int16), for callers that compare frames' looks too."""
 
     def __init__(self, threshold: float) -> None:
         self._threshold = threshold
         self._reformatter = VideoReformatter()  # reused: one scaler setup per video, not per frame
-        self._previous: np.ndarray | None = None
+        self.thumbnail: np.ndarray | None = None
         self._change = 0.0
 
     def __call__(self, frame: VideoFrame) -> bool:
         small = self._reformatter.reformat(frame, _THUMB, _THUMB, "gray", interpolation="AREA")
         thumb = small.to_ndarray().astype(np.int16)
-        previous, self._previous = self._previous, thumb
+        previous, self.thumbnail = self.thumbnail, thumb
         if previous is None:
             return False
         change = float(np.abs(thumb - previous).mean())
@@ -235,7 +247,8 @@ def _rotation(frame: VideoFrame) -> int:
     return -round(frame.rotation / 90) * 90 % 360
 
 
-def _upright(frame: VideoFrame) -> np.ndarray:
+def upright(frame: VideoFrame) -> np.ndarray:
+    """The frame as upright RGB, turned as its display matrix says."""
     rgb = frame.to_ndarray(format="rgb24")
     turns = _rotation(frame) // 90
     return np.ascontiguousarray(np.rot90(rgb, -turns)) if turns else rgb

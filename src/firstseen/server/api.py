@@ -14,15 +14,20 @@ from starlette.datastructures import FormData, UploadFile
 
 from firstseen import __version__
 from firstseen.archive.records import Item, Sighting
+from firstseen.errors import MediaError
+from firstseen.evidence.alignment import clip_picture
 from firstseen.evidence.credentials import with_summaries
+from firstseen.evidence.pictures import data_uri
 from firstseen.matching.answers import item_json, result_json
 from firstseen.media.budget import OverBudget
+from firstseen.media.keyframes import Keyframe, keyframe_name
 from firstseen.server.schemas import (
     AddOut,
     ErrorOut,
     Health,
     ItemDetail,
     ItemPage,
+    KeyframesOut,
     SearchOut,
 )
 from firstseen.server.service import Busy, Service, default_search_workers
@@ -219,16 +224,72 @@ async def search(
                 ) from None
             except OverBudget as exc:
                 raise HTTPException(413, f"cannot search the upload: {exc}") from None
+            if result.error:
+                raise HTTPException(422, f"cannot read the upload: {result.error}")
+            picture = None
+            if kind == "video":  # the query's length is read while the upload is at hand
+                picture = await run_in_threadpool(
+                    clip_picture, result.query, path, result.matches, svc.archive.thumbnails.read
+                )
     finally:
         await form.close()
-    if result.error:
-        raise HTTPException(422, f"cannot read the upload: {result.error}")
-    data = with_summaries(result_json(result)) | {"query_kind": kind}
+    data = with_summaries(result_json(result)) | {"query_kind": kind, "alignment_svg": picture}
     for found, match in zip(result.matches, data["matches"], strict=True):
         match["frame"] = found.ordinal
         match["frame_url"] = f"/api/items/{found.item.id}/frames/{found.ordinal}"
         match["item_url"] = f"/api/items/{found.item.id}"
     return data
+
+
+@router.post(
+    "/api/keyframes",
+    response_model=KeyframesOut,
+    responses=_answers(403, *_UPLOAD_ERRORS, 503),
+    openapi_extra=_form_schema({}),
+    tags=["search"],
+)
+async def keyframes(request: Request, svc: ServiceDep) -> dict[str, Any]:
+    """Cuts an uploaded video into keyframes to search elsewhere: one per shot, and one per
+    stretch of a long shot, each a JPEG (a data: URI) with its time, its shot and the stretch it
+    stands for; stills are refused (415)."""
+    form, file = await _upload_form(request, ())
+    name = label(file.filename)
+    try:
+        async with saved(file, svc.settings.max_upload) as (path, kind):
+            if kind != "video":
+                raise HTTPException(415, "not a video: keyframes are cut from videos")
+            try:
+                found, total = await svc.keyframes(path)
+            except Busy:
+                raise HTTPException(
+                    503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
+                ) from None
+            except OverBudget as exc:
+                raise HTTPException(413, f"cannot cut the upload: {exc}") from None
+            except MediaError as exc:
+                raise HTTPException(422, f"cannot read the upload: {exc}") from None
+    finally:
+        await form.close()
+    entries = await run_in_threadpool(_keyframe_entries, found)
+    return {
+        "query": name,
+        "shots": max((k.pick.shot for k in found), default=0),
+        "keyframes": entries,
+        "left_out": total - len(found),
+    }
+
+
+def _keyframe_entries(found: list[Keyframe]) -> list[dict[str, Any]]:
+    return [
+        {
+            "time": round(k.pick.time, 3),
+            "shot": k.pick.shot,
+            "span": [round(t, 3) for t in k.pick.span],
+            "file": keyframe_name(number, k.pick.time),
+            "image": data_uri(k.rgb, 92),
+        }
+        for number, k in enumerate(found, start=1)
+    ]
 
 
 @router.get("/api/items", response_model=ItemPage, responses=_answers(422), tags=["archive"])

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorOut(BaseModel):
@@ -76,6 +76,11 @@ class SearchOut(BaseModel):
     matches: list[MatchOut]
     credentials: CredentialsOut | None
     metadata: MetadataOut | None
+    alignment_svg: str | None = Field(
+        None,
+        description="For a video query whose answers have aligned segments: an SVG picture of"
+        " the clip's timeline joined to each matching source's, with the frame pairs",
+    )
 
 
 class ItemOut(BaseModel):
@@ -126,3 +131,20 @@ class AddOut(BaseModel):
     new_sighting: bool
     frames: int
     item: ItemOut
+
+
+class KeyframeOut(BaseModel):
+    time: float
+    shot: int
+    span: list[float]
+    file: str
+    image: str
+
+
+class KeyframesOut(BaseModel):
+    """A video's keyframes, in time order; `left_out` more were not sent (a very long video)."""
+
+    query: str
+    shots: int
+    keyframes: list[KeyframeOut]
+    left_out: int

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +24,10 @@ from firstseen.engine import open_searcher
 from firstseen.matching.results import QueryResult
 from firstseen.matching.search import Searcher
 from firstseen.media.budget import SEARCH_MAX_PIXELS, SEARCH_SECONDS, limited
+from firstseen.media.frames import shrink
+from firstseen.media.keyframes import Keyframe, grab_keyframes, plan_keyframes
 from firstseen.signals import model_key
+from firstseen.tuning import SHOTS
 
 T = TypeVar("T")
 
@@ -116,12 +119,31 @@ class Service:
         return result
 
     async def search(self, path: Path, top: int, name: str) -> QueryResult:
+        return await self._queued_run(self.search_now, path, top, name)
+
+    def keyframes_now(self, path: Path) -> tuple[list[Keyframe], int]:
+        """The video's keyframes as the API shows them (at most `SHOTS.shown_keyframes`, long
+        edge `SHOTS.shown_edge`) and how many there are in all, within the request's decoding
+        budget like a search."""
+        with limited(self.settings.max_pixels, self.settings.search_seconds):
+            picks = plan_keyframes(path)
+            shown = [
+                replace(k, rgb=shrink(k.rgb, SHOTS.shown_edge))
+                for k in grab_keyframes(path, picks[: SHOTS.shown_keyframes])
+            ]
+        return shown, len(picks)
+
+    async def keyframes(self, path: Path) -> tuple[list[Keyframe], int]:
+        """Cut on the search threads, counted among the searches waiting."""
+        return await self._queued_run(self.keyframes_now, path)
+
+    async def _queued_run(self, work: Callable[..., T], *args: object) -> T:
         with self._queued_lock:
             if self._queued >= self.settings.max_queued_searches:
                 raise Busy
             self._queued += 1
         try:
-            return await self._run(self._searches, self.search_now, path, top, name)
+            return await self._run(self._searches, work, *args)
         finally:
             with self._queued_lock:
                 self._queued -= 1

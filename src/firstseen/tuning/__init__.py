@@ -12,7 +12,7 @@ from firstseen.tuning.knobs import markdown
 from firstseen.tuning.provenance import Provenance
 from firstseen.tuning.still import Check, Insets, Moment, Regions, Tones
 from firstseen.tuning.storage import Index, VectorStore
-from firstseen.tuning.video import Align, Clip, Duplicates
+from firstseen.tuning.video import Align, Clip, Duplicates, Shots
 
 BARS = Bars()
 PARTS = Parts()
@@ -31,12 +31,14 @@ TONES = Tones()
 CLIP = Clip()
 ALIGN = Align()
 DUPLICATES = Duplicates()
+SHOTS = Shots()
 INDEX = Index()
 VECTOR_STORE = VectorStore()
 PROVENANCE = Provenance()
 
 # In the order a query meets them; the names the pipeline imports them by.
 STAGES: dict[str, object] = {
+    "SHOTS": SHOTS,
     "BARS": BARS,
     "PARTS": PARTS,
     "BACKGROUND": BACKGROUND,

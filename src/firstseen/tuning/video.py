@@ -3,7 +3,7 @@ footage."""
 
 from dataclasses import dataclass
 
-from firstseen.tuning.knobs import BUDGET, DEV, MEASURED, knob, unrecorded
+from firstseen.tuning.knobs import BUDGET, DEV, MEASURED, ROUND, knob, unrecorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,11 @@ class Clip:
         3,
         "segments per reference checked with local features (clips and shared footage)",
         unrecorded("276b569"),
+    )
+    pair_edge: int = knob(
+        240,
+        "long edge of the query frame an answer keeps per aligned stretch, to show",
+        f"{BUDGET}: memory",
     )
     toning_samples: int = knob(
         4, "frames that choose the toning a clip is searched again under", unrecorded("1f09f2e")
@@ -101,4 +106,48 @@ class Duplicates:
 
     footage_neighbours: int = knob(
         32, "nearest frames looked up per archived frame", unrecorded("276b569")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Shots:
+    """Shot cuts, and the keyframes a person takes to other search engines (media/video.py,
+    media/keyframes.py). A cut scores the jump in change between consecutive 32x32 grey
+    thumbnails (0-255), as FFmpeg's scdet filter does."""
+
+    sample_cut: float = knob(
+        25.0,
+        "cut score that makes a search sample a frame as a shot start",
+        f"{MEASURED}: hard cuts score 30-90 on the test media, motion below 25, a whip pan 26",
+    )
+    keyframe_cut: float = knob(
+        8.0,
+        "cut score that opens a new shot for keyframes: an extra picture costs less than a"
+        " shot never shown",
+        f"{MEASURED}: the demo clip's cut into a pillarboxed piece scores 9.2 (bars and caption"
+        " stay put); motion within shots reaches 26",
+    )
+    min_shot: float = knob(
+        1.0,
+        "seconds after a cut in which further cut scores open no new shot",
+        f"{MEASURED}: a whip pan or a flash flags a few frames in a row, within 0.2 s",
+    )
+    keyframe_every: float = knob(
+        10.0,
+        "seconds of a long shot per keyframe; pieces run from half to 1.5 times this",
+        f"{ROUND}: a pan shows new ground every few seconds; 60 pictures for 10 minutes",
+    )
+    typical_share: float = knob(
+        0.5,
+        "share of a piece's frames, closest to its median look, a keyframe is chosen from",
+        f"{ROUND}: fades, flashes and glitches fall in the other half",
+    )
+    sharpness_edge: int = knob(
+        256, "width at which frames are scored for sharpness", f"{BUDGET}: time"
+    )
+    shown_keyframes: int = knob(
+        200, "keyframes the HTTP API answers at most", f"{BUDGET}: answer size"
+    )
+    shown_edge: int = knob(
+        1280, "long edge of the keyframes the HTTP API answers", f"{BUDGET}: answer size"
     )

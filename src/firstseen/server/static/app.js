@@ -169,6 +169,42 @@ function sourceFigure(match) {
   return el("figure", {}, frame, el("figcaption", { text: `Archived source, ${where}` }));
 }
 
+// One line for a candidate that does not match: enough to judge the search, no pictures.
+function otherLine(match) {
+  const where = match.kind === "video" ? ` at ${clock(match.time)}` : "";
+  return el("li", { class: "other", "data-item": match.item_id },
+    el("span", { class: "badge nomatch", text: "no match" }), " ",
+    el("a", { href: `#/items/${match.item_id}`, text: match.title || match.path }),
+    ` ${where} · score ${match.score.toFixed(3)}`);
+}
+
+function othersFold(others) {
+  if (!others.length) return null;
+  const count = `${others.length} candidate${others.length === 1 ? "" : "s"} that do${others.length === 1 ? "es" : ""} not match`;
+  return el("li", { class: "others" },
+    el("details", {}, el("summary", { text: count }), el("ul", {}, others.map(otherLine))));
+}
+
+let alignmentURL = null;
+
+// A clip's answer as one picture: its timeline joined to each matching source's (made by the
+// server as SVG, shown as an image so nothing in it can run), beside the clip itself.
+function clipOverview(data, file) {
+  if (alignmentURL) URL.revokeObjectURL(alignmentURL);
+  alignmentURL = null;
+  const parts = [queryFigure(data, file)];
+  if (data.alignment_svg) {
+    alignmentURL = URL.createObjectURL(new Blob([data.alignment_svg], { type: "image/svg+xml" }));
+    parts.push(el("figure", { class: "alignment" },
+      el("img", { src: alignmentURL, alt: `Timeline of ${data.query} joined to the stretches of each source it copies` }),
+      el("figcaption", {},
+        "Copied stretches joined: an upright band is a copy at normal speed, a slanted one was played faster or slower. ",
+        el("a", { href: alignmentURL, download: "alignment.svg", text: "Download the picture" }))));
+  }
+  parts.push(keyframesBox(file));
+  return el("li", { class: "result-card overview" }, parts);
+}
+
 function resultCard(match, earliest, data, file) {
   const badges = [
     el("span", { class: `badge ${match.match ? "match" : "nomatch"}`, text: match.match ? "MATCH" : "no match" }),
@@ -182,7 +218,7 @@ function resultCard(match, earliest, data, file) {
     el("div", { class: "card-head" },
       el("h3", { class: "source", text: match.title || match.path }),
       badges),
-    el("div", { class: "pair" }, queryFigure(data, file), sourceFigure(match)),
+    el("div", { class: "pair" }, data.query_kind === "video" ? null : queryFigure(data, file), sourceFigure(match)),
     facts([
       ["Source", match.path],
       ["Time", match.kind === "video" ? el("span", { class: "time", text: clock(match.time) +
@@ -230,10 +266,51 @@ function renderResults(data, file) {
     ? `${data.query}: ${verified} match${verified === 1 ? "" : "es"} among ${matches.length} candidates (${seconds} s).`
     : `${data.query}: the archive is empty.`;
   ownClaims(data);
-  matches.forEach((match, i) => list.append(resultCard(match, i === 0 && match.match, data, file)));
+  if (data.query_kind === "video") list.append(clipOverview(data, file));
+  const others = matches.filter((m) => !m.match);
+  matches.filter((m) => m.match).forEach((match, i) => list.append(resultCard(match, i === 0, data, file)));
+  const fold = othersFold(others);
+  if (fold) list.append(fold);
   show($("results"), true);
   $("results-title").focus({ preventScroll: true });
   $("results").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+/* ---------- keyframes ---------- */
+
+// The clip cut into one picture per shot, each to download and take to any other search engine.
+function keyframesBox(file) {
+  const box = el("div", { class: "keyframes" });
+  const button = el("button", { type: "button", class: "keyframes-button", text: "Cut into keyframes" });
+  const status = el("p", { class: "status", role: "status", "aria-live": "polite" });
+  button.addEventListener("click", () => loadKeyframes(file, box, button, status));
+  box.append(button, status);
+  return box;
+}
+
+async function loadKeyframes(file, box, button, status) {
+  button.disabled = true;
+  status.textContent = `Cutting ${file.name} into keyframes…`;
+  const form = new FormData();
+  form.append("file", file, file.name);
+  try {
+    const response = await fetch("/api/keyframes", { method: "POST", body: form });
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    if (!response.ok) throw new Error((body && body.error) || `the server answered ${response.status}`);
+    status.textContent = `${body.keyframes.length} keyframe${body.keyframes.length === 1 ? "" : "s"} of ${body.shots} shot${body.shots === 1 ? "" : "s"}` +
+      (body.left_out ? ` (${body.left_out} more not shown)` : "") + ": each links to its picture.";
+    box.append(el("ul", { class: "strip keyframe-list" }, body.keyframes.map((k) => el("li", {},
+      el("figure", {},
+        el("a", { href: k.image, download: k.file },
+          el("img", { src: k.image, alt: `Keyframe at ${clock(k.time)} (shot ${k.shot})` })),
+        el("figcaption", {}, el("a", { href: k.image, download: k.file, text: `${clock(k.time)} · shot ${k.shot}` })))))));
+    button.hidden = true;
+  } catch (err) {
+    status.textContent = "";
+    box.append(el("p", { class: "error", role: "alert", text: `Could not cut ${file.name} into keyframes: ${err.message}` }));
+    button.disabled = false;
+  }
 }
 
 function setupSearch() {
