@@ -19,6 +19,7 @@ import pytest
 import streams
 import test_capture
 from PIL import Image
+from test_capture import _ingester
 from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
@@ -29,9 +30,9 @@ from firstseen.evidence.capture import capture
 from firstseen.evidence.captures import CaptureStore
 from firstseen.evidence.fetch import Limits
 from firstseen.evidence.netsafety import Policy
-from firstseen.evidence.players import VIDEO_URN
 from firstseen.evidence.replay import Replay
 from firstseen.evidence.videonet import GuardedYDL, Session
+from firstseen.evidence.warc import VIDEO_URN
 from firstseen.media.video import sample_video
 
 loopback_only = test_capture.loopback_only  # autouse: nothing but 127.0.0.1 is connected to
@@ -104,6 +105,9 @@ class StreamSite:
         self.add("/watch/redirected.html", _page("Redirected", _video_tag("/v/redirected.m3u8")))
         self.add("/v/redirected.m3u8", _playlist("/v/hls/seg000.ts", "/v/hop.ts"), HLS)
         self.routes["/v/hop.ts"] = (302, [("Location", "http://169.254.169.254/seg.ts")], b"")
+        self.add("/watch/garbage.html", _page("Garbage", _video_tag("/v/garbage.m3u8")))
+        self.add("/v/garbage.m3u8", b"#EXTM3U\n\x00\xff" * 1000 + bytes(range(256)), HLS)
+        self.add("/watch/forever.html", _page("Forever", _video_tag("/v/forever.m3u8")))
 
     def add(self, path: str, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
         self.routes[path] = (200, [("Content-Type", content_type)], body)
@@ -124,6 +128,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.site.requests.append(self.path)
+        if self.path == "/v/forever.m3u8":  # a playlist whose body never ends
+            self._forever()
+            return
         status, headers, body = self.site.answer(self.path)
         self.send_response(status)
         for name, value in headers:
@@ -132,6 +139,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(OSError):
             self.wfile.write(body)
+
+    def _forever(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", HLS)
+        self.end_headers()
+        lines = b"#EXTM3U\n" + b"#EXTINF:1.0,\n/v/live/0.ts\n" * 4000
+        stop = time.monotonic() + 30
+        with contextlib.suppress(OSError):  # until the client hangs up
+            while time.monotonic() < stop:
+                self.wfile.write(lines)
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +215,10 @@ def test_an_hls_player_video_is_captured_and_a_still_of_it_found(site, tmp_path)
     assert {r["kind"] for r in info["resources"] if r["url"].endswith(".ts")} == {"video part"}
     assert len(archive.catalog.items()) == 1  # the video, not its four segments
     assert Replay(archive.root, ref.id).verify() == []
+    written = Replay(archive.root, ref.id).export(tmp_path / "out")
+    (kept,) = [f for f in written if f["url"].startswith(VIDEO_URN)]
+    assert kept["file"].startswith("videos/127.0.0.1_") and kept["file"].endswith("/v/hls/index.ts")
+    assert (tmp_path / "out" / kept["file"]).read_bytes() == joined
 
     frame = next(f for f in sample_video(site.source) if f.time >= 2.0)
     still = tmp_path / "still.jpg"
@@ -276,6 +297,28 @@ def test_a_playlist_pointing_at_a_refused_address_is_refused(
     assert reason in errors[url]
     assert not any(r["url"].startswith(VIDEO_URN) for r in info["resources"])
     assert "/seg1.ts" not in site.requests
+
+
+@pytest.mark.parametrize(
+    ("page", "playlist", "reason"),
+    [
+        ("/watch/garbage.html", "/v/garbage.m3u8", "unable to download video data"),
+        ("/watch/forever.html", "/v/forever.m3u8", "the video is larger than the 1 mib limit"),
+    ],
+)
+def test_a_malformed_or_endless_playlist_leaves_a_one_line_reason(
+    site, tmp_path, page, playlist, reason
+):
+    archive = Archive(tmp_path / "archive")
+    limits = Limits(max_bytes=1 << 20, timeout=2.0, total_seconds=30)
+    info = capture(site.base + page, archive, LOOPBACK, limits, _ingester(archive))
+    errors = [
+        e["error"] for e in info["errors"] if e["url"] in (site.base + page, site.base + playlist)
+    ]
+    assert any(reason in error.lower() for error in errors)
+    assert all(error and "\n" not in error for error in errors)
+    assert info["page"]["title"] in ("Garbage", "Forever")
+    assert archive.catalog.items() == []
 
 
 def test_yt_dlp_has_no_handler_and_no_downloader_but_the_guarded_ones(tmp_path):

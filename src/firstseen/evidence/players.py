@@ -25,12 +25,11 @@ from firstseen.evidence.fetch import USER_AGENT, Fetched, Limits
 from firstseen.evidence.netsafety import Policy
 from firstseen.evidence.pages import playlist_links
 from firstseen.evidence.videonet import GuardedYDL, Session
-from firstseen.evidence.warc import CaptureWriter
+from firstseen.evidence.warc import VIDEO_URN, CaptureWriter
 
 # Protocols whose downloaders fetch through the guard; a format of any other is never chosen.
 _PROTOCOLS = "^(https?|m3u8|m3u8_native|http_dash_segments)$"
 FORMAT = f"b[protocol~='{_PROTOCOLS}']/bv*[protocol~='{_PROTOCOLS}']"
-VIDEO_URN = "urn:firstseen:video:"
 Log = Callable[[str], None]
 
 

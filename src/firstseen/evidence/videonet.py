@@ -4,7 +4,7 @@ A capture's yt-dlp has no other handler (`GuardedYDL` replaces its request direc
 downloaders that fetch through that handler may run, so every request it makes, for any extractor,
 playlist or segment, is checked by `netsafety` (each redirect again, the connection made to the
 checked address), counted against the capture's size and time budgets, and kept in its WARC. A
-refused address, a spent budget or a failed fetch is a yt-dlp RequestError, so yt-dlp stops there
+refused address, a spent budget or a failed fetch is a yt-dlp TransportError, so yt-dlp stops there
 (captures ask it for no retries and no skipped fragments); `Session.stopped` keeps the one-line
 reason a budget gave.
 """
@@ -99,7 +99,7 @@ class Session:
             self.parts.append(exchange.url)
         last = got.final
         if last is not None and last.truncated == "length":
-            raise self._stop(self._size_reason())
+            raise self._stop(f"{self._size_reason()} ({last.url} was cut short)")
         if got.error and time.monotonic() >= self.deadline:
             raise self._stop(self._time_reason())
         if ask.method == "GET" and got.ok and last is not None and is_playlist(last):

@@ -34,6 +34,7 @@ from firstseen.evidence.records import (
 )
 
 FIRSTSEEN_METADATA = "application/vnd.firstseen.capture+json"
+VIDEO_URN = "urn:firstseen:video:"  # a resource record's URI: the video joined from `<URL>`
 _CHUNK = 1 << 16
 HEADERS_ALLOWANCE = WARC_HEADERS_MB << 20
 # The decompressed bytes one WARC may hold: what one capture may download, and its headers.
