@@ -95,6 +95,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _source(info: dict[str, Any]) -> str:
+    """The URL a video is known by: its playlist, else its file, else its page."""
+    return info.get("manifest_url") or info.get("url") or info.get("webpage_url") or ""
+
+
 class _Run:
     """One page's videos: what yt-dlp finishes is written to the WARC as it finishes."""
 
@@ -108,6 +113,8 @@ class _Run:
         """Why a video found is not downloaded, or None."""
         if info.get("protocol") in ("http", "https") and info.get("url") in self.captured:
             return "already captured as the page's media"
+        if any(v["source"] == _source(info) for v in self.videos):
+            return "already kept"
         if len(self.videos) >= self.session.limits.max_media:
             reason = f"not fetched: over the limit of {self.session.limits.max_media} videos"
             self.outcomes.append({"url": info.get("webpage_url"), "role": "video", "error": reason})
@@ -115,14 +122,16 @@ class _Run:
         return None
 
     def finished(self, info: dict[str, Any], failure: str | None) -> None:
-        source = info.get("manifest_url") or info.get("url") or info.get("webpage_url") or ""
+        source = _source(info)
         path = Path(info["filepath"]) if info.get("filepath") else None
         parts = list(self.session.parts)
         if failure is None and (path is None or not path.is_file()):
             failure = self.messages.errors[-1] if self.messages.errors else "not downloaded"
         if failure is not None:
             reason = self.session.stopped or failure
-            self.outcomes.append({"url": source, "role": "video", "error": reason, "parts": parts})
+            self.outcomes.append(
+                {"url": source, "role": "video", "error": reason, "requests": len(parts)}
+            )
             self.log(f"video {source}: {reason}")
             return
         assert path is not None
