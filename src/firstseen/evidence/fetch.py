@@ -36,9 +36,9 @@ class Limits:
     """Bounds on one capture; every one of them is a command-line option."""
 
     max_media: int = 40  # images and videos fetched per page
-    max_bytes: int = 200 * MiB  # one image or video
+    max_bytes: int = 200 * MiB  # one image or video (a played video: all its requests)
     max_page_bytes: int = 10 * MiB  # the page itself
-    max_total_bytes: int = TOTAL_MB * MiB  # everything a capture downloads
+    max_total_bytes: int = TOTAL_MB * MiB  # everything a capture downloads, and the videos it joins
     timeout: float = 20.0  # connecting, and any silence while reading
     resource_seconds: float = 120.0  # one download, start to end
     total_seconds: float = 600.0  # the whole capture
