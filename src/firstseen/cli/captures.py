@@ -37,6 +37,10 @@ def capture(
     add: Annotated[
         bool, typer.Option(help="Add the captured media to the archive as sources")
     ] = True,
+    players: Annotated[
+        bool,
+        typer.Option(help="Also keep the video a page plays through a player (HLS, DASH; yt-dlp)"),
+    ] = True,
     max_media: Annotated[int, typer.Option(min=0, help="Images and videos per page")] = 40,
     max_mb: Annotated[float, typer.Option(min=0.001, help="Largest file fetched, MiB")] = 200,
     total_mb: Annotated[float, typer.Option(min=0.001, help="All files of a page, MiB")] = TOTAL_MB,
@@ -66,7 +70,9 @@ def capture(
 
     _each(
         urls,
-        lambda url: run_capture(url, archive, policy, limits, make if add else None, _log),
+        lambda url: run_capture(
+            url, archive, policy, limits, make if add else None, _log, players=players
+        ),
         archive,
     )
 

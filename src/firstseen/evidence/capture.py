@@ -27,6 +27,8 @@ from firstseen.errors import FirstseenError
 from firstseen.evidence.fetch import REDIRECTS, Exchange, Fetched, Limits, fetch
 from firstseen.evidence.netsafety import Policy, UnsafeAddress, parse_url
 from firstseen.evidence.pages import PageInfo, is_html, join_url, media_links, page_info
+from firstseen.evidence.players import capture_videos
+from firstseen.evidence.videonet import is_playlist
 from firstseen.evidence.warc import (
     DEFAULT_BUDGET,
     HEADERS_ALLOWANCE,
@@ -77,8 +79,10 @@ def capture(
     limits: Limits | None = None,
     ingester: IngesterFactory | None = None,
     log: Log | None = None,
+    players: bool = True,
 ) -> dict[str, Any]:
-    """Captures one page (or one media URL) into a new WARC in the archive, then registers it.
+    """Captures one page (or one media URL) into a new WARC in the archive, then registers it;
+    with `players`, the video the page plays through a player too (players.py).
 
     Raises UnsafeAddress for a refused URL (or redirect) and FirstseenError when the page never
     answered; a failure of any of its media is recorded in the capture and does not stop it.
@@ -111,10 +115,21 @@ def capture(
                 raise FirstseenError(f"{url}: {page.error or 'no response'}")
             log(f"page {page.final_url}: {answer.status}, {len(answer.body)} bytes")
             links: list[str] = []
-            if is_html(answer.content_type, answer.body):
+            html = is_html(answer.content_type, answer.body)
+            if html:
                 links = [u for u in media_links(answer.body, page.final_url) if u != url]
             spent = sum(len(e.body) for e in page.chain)
-            outcomes += _fetch_media(links, writer, policy, limits, spent, deadline, log)
+            held: dict[str, Fetched] = {}  # media fetched whole, by URL
+            fetched, spent = _fetch_media(links, writer, policy, limits, spent, deadline, held, log)
+            outcomes += fetched
+            videos: list[dict[str, Any]] = []
+            if players and (html or is_playlist(answer)):
+                held[url] = held[page.final_url] = page
+                with store.spool() as spool:
+                    found, videos = capture_videos(
+                        page, writer, policy, limits, spent, deadline, held, spool, log
+                    )
+                outcomes += found
             finished = datetime.now(UTC)
             writer.write_metadata(
                 url,
@@ -129,6 +144,7 @@ def capture(
                     "allow_private": policy.allow_private,
                     "allowed_networks": [str(n) for n in policy.networks],
                     "fetches": outcomes,
+                    "videos": videos,
                 },
                 finished,
             )
@@ -150,10 +166,12 @@ def _fetch_media(
     limits: Limits,
     spent: int,
     deadline: float,
+    held: dict[str, Fetched],
     log: Log,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], int]:
     """Fetches the media a page links into the capture's WARC, within the capture's count, size
-    and time limits (`spent` bytes already written); one outcome per link, fetched or not."""
+    and time limits (`spent` bytes already written): one outcome per link, fetched or not, and
+    the bytes written by then; those fetched whole are added to `held`."""
     outcomes = []
     for number, link in enumerate(links):
         outcome: dict[str, Any] = {"url": link, "role": "media"}
@@ -170,9 +188,11 @@ def _fetch_media(
                 writer.write_exchange(exchange)
                 spent += len(exchange.body)
             outcome = _outcome(got, "media")
+            if got.ok:
+                held[link] = got
         log(f"media {link}: {outcome.get('error') or outcome.get('status')}")
         outcomes.append(outcome)
-    return outcomes
+    return outcomes, spent
 
 
 def import_warc(
@@ -251,7 +271,19 @@ def _capture_record(found: Scan) -> dict[str, Any]:
     meta = found.metadata[0] if found.metadata else {}
     listed = meta.get("fetches")
     fetches = listed if isinstance(listed, list) else []
+    kept = meta.get("videos")
+    videos = [v for v in kept if isinstance(v, dict)] if isinstance(kept, list) else []
     return {
+        "videos": {
+            uri: _text(v.get("page")) for v in videos if (uri := _text(v.get("uri"))) is not None
+        },
+        "parts": {
+            part
+            for v in videos
+            if isinstance(v.get("parts"), list)
+            for part in v["parts"]
+            if isinstance(part, str)
+        },
         "url": _text(meta.get("url")),
         "started": _text(meta.get("started")),
         "finished": _text(meta.get("finished")),
@@ -293,11 +325,16 @@ def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> d
         pages[uri] = page_info(found.pages[uri], uri)
         for link in media_links(found.pages[uri], uri):
             referrer.setdefault(_follow(link, redirects), uri)
+    for video, page_uri in meta["videos"].items():
+        if page_uri is not None:
+            referrer.setdefault(video, page_uri)
     made: Ingester | None = None
     resources = []
     for response in found.responses:
         entry = _resource(response, pages)
-        if response.spooled is not None and response.ok and ingester is not None:
+        if response.kind == "response" and response.uri in meta["parts"]:
+            entry["kind"] = "video part"  # the joined video is the source, not its pieces
+        elif response.spooled is not None and response.ok and ingester is not None:
             try:
                 entry["kind"] = probe(response.spooled)
             except FirstseenError:

@@ -1,4 +1,8 @@
-"""A deliberately small HTTP client for captures: GET only, limits everywhere, every byte kept.
+"""A deliberately small HTTP client for captures: limits everywhere, every byte kept.
+
+Pages and media are fetched with GET; yt-dlp's requests (evidence/videonet.py) may also be HEAD or
+POST, with the headers its extractors set (`Ask`), and a redirect drops their cookies and
+credentials when it leaves the origin.
 
 Each hop of a redirect chain is checked by `netsafety` and connected to the very address that was
 checked (TLS still verifies the host's certificate by name). Bodies are read up to a size cap and a
@@ -32,13 +36,29 @@ class Limits:
     """Bounds on one capture; every one of them is a command-line option."""
 
     max_media: int = 40  # images and videos fetched per page
-    max_bytes: int = 200 * MiB  # one image or video
+    max_bytes: int = 200 * MiB  # one image or video (a played video: all its requests)
     max_page_bytes: int = 10 * MiB  # the page itself
-    max_total_bytes: int = TOTAL_MB * MiB  # everything a capture downloads
+    max_total_bytes: int = TOTAL_MB * MiB  # everything a capture downloads, and the videos it joins
     timeout: float = 20.0  # connecting, and any silence while reading
     resource_seconds: float = 120.0  # one download, start to end
     total_seconds: float = 600.0  # the whole capture
     max_redirects: int = 5
+
+
+_OWN_HEADERS = frozenset(
+    {"host", "accept-encoding", "connection", "content-length", "transfer-encoding", "te",
+     "keep-alive", "upgrade", "proxy-authorization", "proxy-connection"}
+)  # fmt: skip
+_ORIGIN_ONLY = frozenset({"cookie", "authorization"})
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A request other than a plain GET: its method, extra headers and body."""
+
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +77,7 @@ class Exchange:
     body: bytes = b""
     truncated: str | None = None  # WARC-Truncated reason: "length", "time", "disconnect"
     error: str | None = None
+    request_body: bytes = b""
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -148,9 +169,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def fetch(url: str, policy: Policy, limits: Limits, cap: int, deadline: float) -> Fetched:
-    """GETs `url`, following redirects (each one checked again), reading at most `cap` bytes of
-    each body and stopping at `deadline` (time.monotonic())."""
+def fetch(
+    url: str, policy: Policy, limits: Limits, cap: int, deadline: float, ask: Ask = Ask()
+) -> Fetched:
+    """Asks for `url` (a GET unless `ask` says otherwise), following redirects (each one checked
+    again), reading at most `cap` bytes of each body and stopping at `deadline`
+    (time.monotonic())."""
     result = Fetched(url)
     current = url
     for _ in range(limits.max_redirects + 1):
@@ -162,7 +186,7 @@ def fetch(url: str, policy: Policy, limits: Limits, cap: int, deadline: float) -
         if time.monotonic() >= deadline:
             result.error = "capture time limit reached"
             return result
-        exchange = _exchange(current, scheme, host, port, addresses, limits, cap, deadline)
+        exchange = _exchange(current, scheme, host, port, addresses, limits, cap, deadline, ask)
         result.chain.append(exchange)
         if exchange.error:
             result.error = exchange.error
@@ -170,14 +194,28 @@ def fetch(url: str, policy: Policy, limits: Limits, cap: int, deadline: float) -
         location = exchange.header("location")
         if exchange.status in REDIRECTS and location:
             try:
-                current = urljoin(current, location.strip())
+                target = urljoin(current, location.strip())
             except ValueError:
                 result.error = "the redirect's Location is not a URL"
                 return result
+            ask = _redirected(ask, exchange.status, current, target)
+            current = target
             continue
         return result
     result.error = f"more than {limits.max_redirects} redirects"
     return result
+
+
+def _redirected(ask: Ask, status: int | None, source: str, target: str) -> Ask:
+    """The request a redirect leads to, as browsers make it: a POST answered by 301, 302 or 303
+    becomes a GET without body, and cookies and credentials stay with their origin."""
+    method, body = ask.method, ask.body
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        method, body = ("HEAD", None) if method == "HEAD" else ("GET", None)
+    headers = ask.headers
+    if urlsplit(source)[:2] != urlsplit(target)[:2]:
+        headers = tuple((k, v) for k, v in headers if k.lower() not in _ORIGIN_ONLY)
+    return Ask(method, headers, body)
 
 
 def _exchange(
@@ -189,25 +227,21 @@ def _exchange(
     limits: Limits,
     cap: int,
     deadline: float,
+    ask: Ask,
 ) -> Exchange:
     target = _target(url)
-    headers = [
-        ("Host", _host_header(host, port, scheme)),
-        ("User-Agent", USER_AGENT),
-        ("Accept", "*/*"),
-        ("Accept-Encoding", "identity"),
-        ("Connection", "close"),
-    ]
-    exchange = Exchange(url, _now(), f"GET {target} HTTP/1.1", headers)
+    headers = _headers(_host_header(host, port, scheme), ask)
+    exchange = Exchange(url, _now(), f"{ask.method} {target} HTTP/1.1", headers)
+    exchange.request_body = ask.body or b""
     kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     stop = min(deadline, time.monotonic() + limits.resource_seconds)
     timeout = max(0.1, min(limits.timeout, stop - time.monotonic()))
     connection = kind(host, port, addresses, timeout=timeout)
     try:
-        connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+        connection.putrequest(ask.method, target, skip_host=True, skip_accept_encoding=True)
         for name, value in headers:
             connection.putheader(name, value)
-        connection.endheaders()
+        connection.endheaders(ask.body)
         exchange.ip = connection.sock.getpeername()[0].split("%")[0]
         response = connection.getresponse()
         exchange.protocol = "HTTP/1.0" if response.version == 10 else "HTTP/1.1"
@@ -229,6 +263,22 @@ def _exchange(
     finally:
         connection.close()
     return exchange
+
+
+def _headers(host: str, ask: Ask) -> list[tuple[str, str]]:
+    """The request's headers: the asker's own (a user agent and Accept of ours where it set
+    none), never a compressed body or a kept-alive connection."""
+    given = [(k, v) for k, v in ask.headers if k.lower() not in _OWN_HEADERS]
+    named = {k.lower() for k, _ in given}
+    headers = [("Host", host)]
+    headers += [
+        (k, v) for k, v in (("User-Agent", USER_AGENT), ("Accept", "*/*")) if k.lower() not in named
+    ]
+    headers += given
+    headers += [("Accept-Encoding", "identity"), ("Connection", "close")]
+    if ask.body is not None:
+        headers.append(("Content-Length", str(len(ask.body))))
+    return headers
 
 
 def _read_body(response: http.client.HTTPResponse, exchange: Exchange, cap: int, stop: float):

@@ -172,6 +172,23 @@ def media_links(html: bytes, base_url: str) -> list[str]:
     return links
 
 
+_QUOTED_PLAYLIST = re.compile(
+    rb"""["']([^"'\s<>]{1,2000}?\.(?:m3u8|mpd)(?:\?[^"'\s<>]{0,2000})?)["']""", re.I
+)
+
+
+def playlist_links(html: bytes, base_url: str) -> list[str]:
+    """Absolute URLs of the HLS and DASH playlists a page names as quoted strings, as a script
+    hands them to hls.js (`loadSource('/live/index.m3u8')`) or dash.js: players that yt-dlp's
+    generic extractor does not recognise. Each once, in page order."""
+    links: list[str] = []
+    for match in _QUOTED_PLAYLIST.finditer(html):
+        url = join_url(base_url, match.group(1).decode("utf-8", "replace"))
+        if _is_web_url(url) and url not in links:
+            links.append(url)
+    return links
+
+
 def page_info(html: bytes, url: str) -> PageInfo:
     """Title, author, original publication date, site name, description and main text; what
     cannot be extracted is left out, with a note saying why."""

@@ -25,7 +25,7 @@ from firstseen.archive.media_api import CaptureFiles
 from firstseen.archive.records import CaptureRef
 from firstseen.errors import FirstseenError
 from firstseen.evidence.fetch import REDIRECTS
-from firstseen.evidence.warc import response_at, scan
+from firstseen.evidence.warc import VIDEO_URN, response_at, scan
 
 CSP = (
     "default-src 'self' data:; script-src 'none'; object-src 'none'; frame-src 'self';"
@@ -136,7 +136,7 @@ class Replay:
             if not _good(entry):
                 continue
             body = self.response(entry)[2]
-            relative = _local_path(entry["url"], used)
+            relative = _local_path(entry["url"], used, entry.get("content_type"))
             target = folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(body)
@@ -195,7 +195,26 @@ def _good(entry: dict[str, Any]) -> bool:
     return not entry.get("truncated") and (status is None or 200 <= status < 300)
 
 
-def _local_path(url: str, used: set[str]) -> Path:
+_VIDEO_EXTENSIONS = {"video/mp2t": ".ts", "video/mp4": ".mp4", "video/webm": ".webm"}
+
+
+def _local_path(url: str, used: set[str], content_type: str | None = None) -> Path:
+    """Where `url` is written, once: host and path; a video joined from a playlist under
+    `videos/`, named after its playlist, with the extension of what it holds."""
+    if url.startswith(VIDEO_URN):
+        extension = _VIDEO_EXTENSIONS.get(content_type or "", ".video")
+        candidate = Path("videos", _web_path(url.removeprefix(VIDEO_URN)).with_suffix(extension))
+    else:
+        candidate = _web_path(url)
+    number = 1
+    while candidate.as_posix() in used:
+        number += 1
+        candidate = candidate.with_name(f"{candidate.stem}-{number}{candidate.suffix}")
+    used.add(candidate.as_posix())
+    return candidate
+
+
+def _web_path(url: str) -> Path:
     parts = urlsplit(url)
     host = re.sub(r"[^A-Za-z0-9._-]", "_", parts.netloc) or "host"
     segments = [
@@ -210,13 +229,7 @@ def _local_path(url: str, used: set[str]) -> Path:
         stem, dot, ext = segments[-1].rpartition(".")
         tag = hashlib.sha256(parts.query.encode()).hexdigest()[:8]
         segments[-1] = f"{stem}_{tag}.{ext}" if dot else f"{ext}_{tag}"
-    candidate = Path(host, *segments)
-    number = 1
-    while candidate.as_posix() in used:
-        number += 1
-        candidate = candidate.with_name(f"{candidate.stem}-{number}{candidate.suffix}")
-    used.add(candidate.as_posix())
-    return candidate
+    return Path(host, *segments)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -34,6 +34,7 @@ from firstseen.evidence.records import (
 )
 
 FIRSTSEEN_METADATA = "application/vnd.firstseen.capture+json"
+VIDEO_URN = "urn:firstseen:video:"  # a resource record's URI: the video joined from `<URL>`
 _CHUNK = 1 << 16
 HEADERS_ALLOWANCE = WARC_HEADERS_MB << 20
 # The decompressed bytes one WARC may hold: what one capture may download, and its headers.
@@ -92,7 +93,8 @@ class CaptureWriter:
         extra = {"WARC-Date": date}
         if exchange.ip:
             extra["WARC-IP-Address"] = exchange.ip
-        request_id = self._record("request", exchange.url, request, b"", dict(extra))
+        body = exchange.request_body
+        request_id = self._record("request", exchange.url, request, body, dict(extra))
         if exchange.status is None:
             return
         status = f"{exchange.status} {exchange.reason}".strip()
@@ -101,6 +103,29 @@ class CaptureWriter:
         if exchange.truncated:
             extra["WARC-Truncated"] = exchange.truncated
         self._record("response", exchange.url, response, exchange.body, extra)
+
+    def write_resource(self, uri: str, content_type: str, path: Path, when: datetime) -> None:
+        """A resource record of a file made during the capture (a video joined from its
+        segments), streamed from disk with its SHA-256 digest."""
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+            stream.seek(0)
+            value = "sha256:" + base64.b32encode(digest.digest()).decode()
+            record = self._writer.create_warc_record(
+                uri,
+                "resource",
+                payload=stream,
+                length=path.stat().st_size,
+                warc_content_type=content_type,
+                warc_headers_dict={
+                    "WARC-Date": warc_date(when),
+                    "WARC-Block-Digest": value,
+                    "WARC-Payload-Digest": value,
+                },
+            )
+            self._writer.write_record(record)
 
     def write_metadata(self, uri: str, data: dict[str, Any], when: datetime) -> None:
         body = json.dumps(data, indent=1, ensure_ascii=False).encode()
