@@ -167,6 +167,8 @@ def test_clip_upload_shows_both_sources_with_segments(server, browser, demo_dir)
     assert set(matched) == {"Chair test footage", "Filmed rug pattern"}
     segment = matched["Chair test footage"].find_element(By.CSS_SELECTOR, ".segment.match").text
     assert "← source 00:0" in segment
+    # the clip's container tags: FFmpeg (Lavf) wrote it
+    assert "software Lavf" in browser.find_element(By.ID, "results-own").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     browser.execute_script("arguments[0].scrollIntoView()", matched["Chair test footage"])
     browser.save_screenshot(str(ARTIFACTS / "search-clip.png"))
