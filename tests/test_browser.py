@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import signing
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -166,6 +167,8 @@ def test_clip_upload_shows_both_sources_with_segments(server, browser, demo_dir)
     assert set(matched) == {"Chair test footage", "Filmed rug pattern"}
     segment = matched["Chair test footage"].find_element(By.CSS_SELECTOR, ".segment.match").text
     assert "← source 00:0" in segment
+    # the clip's container tags: FFmpeg (Lavf) wrote it
+    assert "software Lavf" in browser.find_element(By.ID, "results-own").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     browser.execute_script("arguments[0].scrollIntoView()", matched["Chair test footage"])
     browser.save_screenshot(str(ARTIFACTS / "search-clip.png"))
@@ -278,3 +281,58 @@ def test_archive_browser_by_keyboard(server, browser):
     frames = browser.find_elements(By.CSS_SELECTOR, ".strip img")
     assert len(frames) > 10
     browser.save_screenshot(str(ARTIFACTS / "item-page.png"))
+
+
+@pytest.fixture(scope="module")
+def signed_evidence(demo_dir, tmp_path_factory) -> Path:
+    """The demo's evidence picture signed at test time by a CA nobody configured."""
+    data = signing.sign(signing.make_credentials(), (demo_dir / "evidence.jpg").read_bytes(),
+                        "image/jpeg")  # fmt: skip
+    return signing.write(tmp_path_factory.mktemp("signed") / "signed.jpg", data)
+
+
+def own_claims(driver, path: Path):
+    """Uploads `path` and waits for the block saying what the upload says of itself."""
+    driver.get(driver.current_url.split("#")[0])
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    wait(driver, ready.visibility_of_element_located((By.CSS_SELECTOR, ".result-card")))
+    block = driver.find_element(By.ID, "results-own")
+    assert block.is_displayed()
+    return block
+
+
+def test_upload_credentials_signed_changed_and_absent(server, browser, signed_evidence, demo_dir):
+    browser.set_window_size(1280, 1000)
+    browser.get(f"{server}/")
+    browser.get_log("browser")  # what earlier tests left (a refused upload's 415)
+    block = own_claims(browser, signed_evidence)
+    assert block.find_element(By.TAG_NAME, "h3").text == "What your upload says of itself"
+    assert f"signed by {signing.SIGNER}" in block.text
+    assert "signature valid, but the signer is not in your trust list" in block.text
+    assert "no edits recorded" in block.text
+    assert "warning" not in block.get_attribute("class")
+    browser.execute_script("document.getElementById('results').scrollIntoView()")
+    browser.save_screenshot(str(ARTIFACTS / "credentials-valid.png"))
+
+    changed = signing.write(
+        signed_evidence.with_name("changed.jpg"),
+        signing.changed_after_signing(signed_evidence.read_bytes()),
+    )
+    block = own_claims(browser, changed)
+    assert "the file was changed after signing" in block.text
+    assert "warning" in block.get_attribute("class")
+    assert block.value_of_css_property("border-left-style") == "solid"
+    browser.execute_script("document.getElementById('results').scrollIntoView()")
+    browser.save_screenshot(str(ARTIFACTS / "credentials-changed.png"))
+    browser.set_window_size(390, 844)  # a phone: the long sentence wraps
+    wait(browser, lambda driver: driver.execute_script("return window.innerWidth") <= 400, 10)
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1
+    browser.set_window_size(1280, 1000)
+
+    block = own_claims(browser, demo_dir / "evidence.jpg")
+    assert "no Content Credentials" in block.text
+    assert "warning" not in block.get_attribute("class")
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -232,7 +232,7 @@ def test_archived_files_are_read_only_while_they_are_the_archived_content(tmp_pa
 
 def test_the_table_line_and_the_json_summaries(tmp_path, signed_jpeg):
     path = signing.write(tmp_path / "q.jpg", signed_jpeg)
-    result = QueryResult("q.jpg", provenance=ProvenanceReader(None).query(path))
+    result = QueryResult("q.jpg", provenance=ProvenanceReader(None).query(path, "image"))
     line = provenance_line(result)
     assert line is not None and line.plain.startswith(f"q.jpg: signed by {signing.SIGNER}")
     data = with_summaries(result_json(result))

@@ -59,8 +59,8 @@ def _signed_by(c: dict[str, Any]) -> str:
     who = c.get("signer") or "an unnamed signer"
     if c.get("issuer") and c["issuer"] != who:
         who = f"{who} ({c['issuer']})"
-    when = f"on {c['signed_at']}" if c.get("signed_at") else "at no time-stamped moment"
-    return f"signed by {who} {when}"
+    when = f" on {c['signed_at']}" if c.get("signed_at") else ", not time-stamped"
+    return f"signed by {who}{when}"
 
 
 def _history(c: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """What a query and each archived answer say about themselves: Content Credentials and embedded
-metadata, read from the files (media/credentials.py, media/embedded.py).
+metadata, read from the files (media/credentials.py; media/embedded.py for a picture,
+media/video_tags.py for a video).
 
 Archived items are read on demand from the path they were added from, not stored at add time:
 the catalog has two backends with numbered migrations, and adding in process, on Ray and by
@@ -16,22 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from firstseen.archive.records import Item
+from firstseen.media.budget import archive_limits
 from firstseen.media.credentials import load_anchors, read_credentials
 from firstseen.media.embedded import read_metadata
+from firstseen.media.video_tags import read_video_metadata
 from firstseen.tuning import PROVENANCE
 
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    """A file's Content Credentials and embedded metadata (media/credentials.py and
-    media/embedded.py give their states and fields)."""
+    """A file's Content Credentials and embedded metadata (media/credentials.py,
+    media/embedded.py and media/video_tags.py give their states and fields)."""
 
     credentials: dict[str, Any]
     metadata: dict[str, Any]
 
 
-def of_file(path: Path, anchors: str | None) -> Provenance:
-    return Provenance(read_credentials(path, anchors), read_metadata(path))
+def of_file(path: Path, anchors: str | None, kind: str) -> Provenance:
+    """The file's credentials, and its pictures' EXIF/XMP/IPTC or its video's container tags."""
+    metadata = read_metadata(path) if kind == "image" else read_video_metadata(path)
+    return Provenance(read_credentials(path, anchors), metadata)
 
 
 def unavailable(reason: str) -> Provenance:
@@ -47,8 +52,8 @@ class ProvenanceReader:
         self._kept: OrderedDict[tuple[int, str], Provenance] = OrderedDict()
         self._lock = threading.Lock()
 
-    def query(self, path: Path) -> Provenance:
-        return of_file(path, self.anchors)
+    def query(self, path: Path, kind: str) -> Provenance:
+        return of_file(path, self.anchors, kind)
 
     def item(self, item: Item) -> Provenance:
         key = (item.id, item.sha256)
@@ -77,7 +82,11 @@ class ProvenanceReader:
             return unavailable(f"file larger than {PROVENANCE.max_file_bytes >> 20} MB")
         if _sha256(path) != item.sha256:
             return unavailable("the file where it was added has changed since")
-        return of_file(path, self.anchors)
+        # The request's budget is the query's: an archived video's header is read under the
+        # archive's limits, or a search past its deadline would be refused for it (and the
+        # refusal kept here for good).
+        with archive_limits():
+            return of_file(path, self.anchors, item.kind)
 
 
 def _sha256(path: Path) -> str | None:

@@ -54,12 +54,13 @@ class Searcher:
         try:
             if path.is_dir():
                 raise FirstseenError("is a directory")
-            if probe(path) == "image":
+            kind = probe(path)
+            if kind == "image":
                 result.matches = self.search_image(load_image(path), top)
             else:
                 result.matches = search_clip(self.retriever, self.checker, path, top)
             self._note_thumbnails(result.matches)
-            self._note_provenance(path, result)
+            self._note_provenance(path, kind, result)
         except (FirstseenError, OSError) as exc:
             result.error = user_reason(exc)
         except Exception as exc:  # a bug: the other queries of a batch are still answered
@@ -68,9 +69,9 @@ class Searcher:
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _note_provenance(self, path: Path, result: QueryResult) -> None:
+    def _note_provenance(self, path: Path, kind: str, result: QueryResult) -> None:
         """What the query file and each answer's archived file say about themselves."""
-        result.provenance = self.provenance.query(path)
+        result.provenance = self.provenance.query(path, kind)
         for match in result.matches:
             match.provenance = self.provenance.item(match.item)
 

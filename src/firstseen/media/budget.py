@@ -76,6 +76,18 @@ def limited(pixels: int = MAX_PIXELS, seconds: float | None = None) -> Iterator[
         _request.reset(token)
 
 
+@contextmanager
+def archive_limits() -> Iterator[None]:
+    """Inside a request, reading the archive's own files (decoded once already, under the
+    archive's limits, when they were added): the archive's limits, no deadline, and nothing
+    refused counts as the request's."""
+    token = _request.set(None)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
 def _megapixels(pixels: int) -> str:
     return f"{pixels / 1_000_000:.3g}"
 

@@ -59,7 +59,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
         # (a video) is OSError too, and simply has no picture metadata to read.
         if isinstance(exc, Image.UnidentifiedImageError):
             return {"state": "none"}
-        return {"state": "unreadable", "reason": f"broken metadata: {_cut(str(exc))}"}
+        return {"state": "unreadable", "reason": f"broken metadata: {bounded(str(exc))}"}
 
 
 def _read(image: ImageFile.ImageFile) -> dict[str, Any]:
@@ -101,11 +101,11 @@ def _fields(image: Image.Image, exif: Image.Exif) -> dict[str, Any]:
     captured = sub.get(tags.DateTimeOriginal) or exif.get(tags.DateTime)
     offset = sub.get(tags.OffsetTimeOriginal) or sub.get(tags.OffsetTime)
     return {
-        "camera_make": _short(exif.get(tags.Make)),
-        "camera_model": _short(exif.get(tags.Model)),
-        "software": _short(exif.get(tags.Software)),
+        "camera_make": field_text(exif.get(tags.Make)),
+        "camera_model": field_text(exif.get(tags.Model)),
+        "software": field_text(exif.get(tags.Software)),
         "captured_at": _iso(captured),
-        "time_zone": _short(offset),
+        "time_zone": field_text(offset),
         "gps": _gps(exif.get_ifd(ExifTags.IFD.GPSInfo)),
         "orientation": _int(exif.get(tags.Orientation)),
         "thumbnail": _thumbnail(image, exif),
@@ -131,7 +131,7 @@ def _thumbnail(image: Image.Image, exif: Image.Exif) -> dict[str, Any] | None:
             small = _grey_square(thumb)
         correlation = _correlation(small, _grey_square(image))
     except (OSError, SyntaxError, ValueError, EOFError, MediaError) as exc:
-        return {"state": "unreadable", "reason": _cut(str(exc))}
+        return {"state": "unreadable", "reason": bounded(str(exc))}
     return {
         "state": "read",
         "width": size[0],
@@ -187,7 +187,7 @@ def _degrees(dms: Any, ref: Any, negative: str) -> float:
 
 def _iso(value: Any) -> str | None:
     """EXIF's `YYYY:MM:DD HH:MM:SS` as ISO 8601 (without a zone: EXIF keeps it apart)."""
-    text = _short(value)
+    text = field_text(value)
     if text is None or len(text) < 19 or text[4] != ":" or text[7] != ":":
         return text
     return f"{text[:4]}-{text[5:7]}-{text[8:10]}T{text[11:19]}"
@@ -197,13 +197,13 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _short(value: Any) -> str | None:
+def field_text(value: Any) -> str | None:
     """A text field as shown: escaped, cut, None when empty or not text."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
         return None
-    text = _cut(value.strip("\x00 "))
+    text = bounded(value.strip("\x00 "))
     return text or None
 
 
@@ -215,15 +215,15 @@ def _text(value: Any) -> str:
             shown = head.decode("utf-8")
         except UnicodeDecodeError:
             shown = head.hex()
-        return _cut(shown, extra=len(value) > len(head))
+        return bounded(shown, extra=len(value) > len(head))
     if isinstance(value, tuple | list):
-        return _cut(", ".join(_text(v) for v in value[:16]), extra=len(value) > 16)
+        return bounded(", ".join(_text(v) for v in value[:16]), extra=len(value) > 16)
     if isinstance(value, TiffImagePlugin.IFDRational):
-        return _cut(str(float(value)) if value.denominator else "undefined")
-    return _cut(str(value))
+        return bounded(str(float(value)) if value.denominator else "undefined")
+    return bounded(str(value))
 
 
-def _cut(text: str, extra: bool = False) -> str:
+def bounded(text: str, extra: bool = False) -> str:
     """At most `PROVENANCE.field_chars` characters of `text`, escaped; marked when cut (or when
     `extra` says the text itself was already a part)."""
     limit = PROVENANCE.field_chars

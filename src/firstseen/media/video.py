@@ -5,6 +5,7 @@ for most of them; full RGB conversion is paid only for the frames that are kept.
 """
 
 import math
+import struct
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class VideoInfo:
 
 def video_info(path: Path) -> VideoInfo:
     """Describe a video; decodes its first frame, so an undecodable file fails here too."""
-    with _open(path) as (container, stream):
+    with open_video(path) as (container, stream):
         first = next(_decode(container, stream), None)
         if first is None:
             raise MediaError("no decodable video frames")
@@ -76,7 +77,7 @@ def sample_video(
     """
     if fps <= 0:
         raise ValueError("fps must be positive")
-    with _open(path) as (container, stream):
+    with open_video(path) as (container, stream):
         is_cut = CutDetector(shot_threshold)
         due, last = 0.0, -math.inf
         for frame, time in _timed(container, stream):
@@ -90,7 +91,7 @@ def sample_video(
 def timed_frames(path: Path) -> Generator[tuple[VideoFrame, float]]:
     """Yield every decoded frame in decoding order, untouched, with its time (seconds since
     stream start); damaged files raise MediaError, as in sample_video."""
-    with _open(path) as (container, stream):
+    with open_video(path) as (container, stream):
         yield from _timed(container, stream)
 
 
@@ -111,7 +112,7 @@ def decoded_frames(path: Path) -> Iterator[tuple[VideoFrame, float]]:
     For frame-numbered hashes such as vPDQ, which time frame n at n / rate rather than by its
     timestamp and hash the pixels as coded. Damaged files raise MediaError, as in sample_video.
     """
-    with _open(path) as (container, stream):
+    with open_video(path) as (container, stream):
         rate = stream.average_rate or stream.base_rate
         if not rate:
             raise MediaError("unknown frame rate")
@@ -138,7 +139,7 @@ def load_frame_at(path: Path, time: float) -> Frame:
 def _frame_near(path: Path, time: float, seek: bool) -> Frame | None:
     """The frame nearest `time`, or None when none decodes, or, after a seek, the keyframe it
     landed on or a frame after it came out corrupt."""
-    with _open(path) as (container, stream):
+    with open_video(path) as (container, stream):
         start = _start(stream)
         seek = seek and stream.start_time is not None  # raw streams have no timestamps to seek by
         if seek:
@@ -166,9 +167,9 @@ def video_streams(container: InputContainer) -> list[VideoStream]:
 
 
 @contextmanager
-def _open(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
+def open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
     """Open the first real video stream for threaded decoding, if its frames are within the
-    decoding budget (`media.budget`); FFmpeg errors become MediaError."""
+    decoding budget (`media.budget`); FFmpeg errors become MediaError, in the block too."""
     check_regular_file(path)
     try:
         with av.open(str(path)) as container:
@@ -176,6 +177,8 @@ def _open(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
             if not streams:
                 raise MediaError("no video stream")
             stream = streams[0]
+            if stream.codec_context is None:  # a codec FFmpeg does not know: nothing to decode
+                raise MediaError("unknown video codec")
             check_frame(stream.width, stream.height)
             stream.thread_type = "AUTO"
             yield container, stream
@@ -244,7 +247,25 @@ def _check_complete(stream: VideoStream, end: float) -> None:
 
 def _rotation(frame: VideoFrame) -> int:
     # PyAV reports the display matrix as a counter-clockwise angle in [-180, 180].
-    return -round(frame.rotation / 90) * 90 % 360
+    return _clockwise(frame.rotation)
+
+
+def _clockwise(counter_clockwise: float) -> int:
+    return -round(counter_clockwise / 90) * 90 % 360
+
+
+def display_rotation(stream: VideoStream) -> int | None:
+    """The clockwise turn the stream's display matrix asks for (as its frames will carry it),
+    read from the header without decoding; None when the stream has no matrix or a degenerate
+    one. FFmpeg's av_display_rotation_get, on the 16.16 fixed-point matrix."""
+    matrix = stream.codec_context.coded_side_data.get("display_matrix")
+    if not isinstance(matrix, bytes) or len(matrix) != 36:
+        return None
+    m = struct.unpack("=9i", matrix)
+    scale0, scale1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if not scale0 or not scale1:
+        return None
+    return _clockwise(-math.degrees(math.atan2(m[1] / scale1, m[0] / scale0)))
 
 
 def upright(frame: VideoFrame) -> np.ndarray:

@@ -34,7 +34,8 @@ class CredentialsOut(BaseModel):
 
 
 class MetadataOut(BaseModel):
-    """A file's embedded metadata (EXIF, XMP, IPTC): the fields provenance turns on."""
+    """A file's embedded metadata (a picture's EXIF, XMP, IPTC; a video's container tags): the
+    fields provenance turns on."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -248,7 +248,7 @@ function segmentList(segments) {
 // What the upload says of itself: its Content Credentials and embedded metadata, in words.
 function ownClaims(data) {
   const box = $("results-own");
-  box.replaceChildren(facts([
+  $("own-facts").replaceChildren(facts([
     ["Content Credentials", data.credentials ? data.credentials.summary : null],
     ["Embedded metadata", data.metadata ? data.metadata.summary : null],
   ]));
