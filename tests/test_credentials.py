@@ -259,6 +259,12 @@ def test_search_answer_and_report_name_the_signer(demo_archive, demo_searcher, s
     best = data["matches"][0]
     assert best["match"] and best["path"].endswith("bridge.jpg")
     assert best["credentials"]["summary"] == "no Content Credentials"
+    # The summaries are the answer's own: readings kept for later answers stay as read.
+    again = result_json(demo_searcher.search(signed_bridge, top=3))
+    assert (
+        "summary" not in again["credentials"]
+        and "summary" not in again["matches"][0]["credentials"]
+    )
     report = build_report(demo_archive, demo_searcher, signed_bridge)
     query = report.data["query"]
     untrusted = "signature valid, but the signer is not in your trust list"

@@ -8,6 +8,7 @@ archived file's on its match) are what the file says about itself: media/credent
 media/embedded.py give their states and fields; the raw metadata is left to the report.
 """
 
+import copy
 import math
 from typing import Any
 
@@ -68,11 +69,12 @@ def match_json(m: Match) -> dict[str, Any]:
 
 def provenance_json(p: Provenance | None) -> dict[str, Any]:
     """`credentials` and `metadata` of a file (null where none was read), the metadata without
-    its raw set."""
+    its raw set: copies, since readings are kept for later answers (matching/provenance.py) and
+    an answer may be added to (evidence/credentials.with_summaries)."""
     if p is None:
         return {"credentials": None, "metadata": None}
     metadata = {k: v for k, v in p.metadata.items() if k not in ("raw", "raw_omitted")}
-    return {"credentials": p.credentials, "metadata": metadata}
+    return {"credentials": copy.deepcopy(p.credentials), "metadata": copy.deepcopy(metadata)}
 
 
 def segment_json(s: SegmentMatch) -> dict[str, Any]:
