@@ -22,6 +22,8 @@ from PIL import Image
 from test_capture import _ingester
 from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
+from yt_dlp.globals import all_plugins_loaded, plugin_dirs
+from yt_dlp.plugins import load_all_plugins
 
 from firstseen.archive.captures import CaptureStore
 from firstseen.archive.store import Archive
@@ -332,3 +334,20 @@ def test_yt_dlp_has_no_handler_and_no_downloader_but_the_guarded_ones(tmp_path):
         info = {"id": "y", "url": "http://127.0.0.1/a.m3u8", "protocol": "m3u8", "ext": "mp4"}
         with pytest.raises(Exception, match="outside the capture's address checks"):
             ydl.dl(str(tmp_path / "y.mp4"), info)
+
+
+def test_yt_dlp_plugins_never_run_in_a_capture(tmp_path, monkeypatch):
+    """Code in a yt-dlp plugin folder would run inside the capture, beside its guard."""
+    marker = tmp_path / "ran"
+    folder = tmp_path / "plugins" / "planted" / "yt_dlp_plugins" / "extractor"
+    folder.mkdir(parents=True)
+    (folder / "planted.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    session = Session(LOOPBACK, LIMITS, writer=None, deadline=time.monotonic() + 5, spent=0)
+    for loaded in (False, True):
+        monkeypatch.setattr(plugin_dirs, "value", [str(tmp_path / "plugins")])
+        monkeypatch.setattr(all_plugins_loaded, "value", False)
+        if loaded:  # what any other YoutubeDL does: the planted plugin is there to be found
+            load_all_plugins()
+        else:
+            GuardedYDL({"quiet": True}, session, lambda info: None, lambda info, e: None).close()
+        assert marker.exists() is loaded

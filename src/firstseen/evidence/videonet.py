@@ -23,6 +23,7 @@ from yt_dlp.downloader import get_suitable_downloader
 from yt_dlp.downloader.dash import DashSegmentsFD
 from yt_dlp.downloader.hls import HlsFD
 from yt_dlp.downloader.http import HttpFD
+from yt_dlp.globals import plugin_dirs
 from yt_dlp.networking.common import RequestHandler, Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError
@@ -198,6 +199,9 @@ class GuardedYDL(YoutubeDL):
         self, params: dict[str, Any], session: Session, skip: Skip, finished: Finished
     ) -> None:
         self._session, self._skip, self._finished = session, skip, finished
+        # No plugins (as `yt-dlp --no-plugin-dirs`): code found in the user's yt-dlp plugin
+        # folders would run inside the capture, with requests and downloaders of its own.
+        plugin_dirs.value = []
         super().__init__(params)
 
     def process_info(self, info_dict):
