@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 
 import pytest
+import signing
 from PIL import Image
 from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
@@ -36,6 +37,7 @@ from firstseen.evidence.capture import capture, import_warc
 from firstseen.evidence.fetch import Limits
 from firstseen.evidence.netsafety import Policy, UnsafeAddress, check_url, parse_url
 from firstseen.evidence.replay import Replay
+from firstseen.matching.answers import result_json
 
 LOOPBACK = Policy.allowing(["127.0.0.1/32"])
 LIMITS = Limits(max_bytes=1 << 20, timeout=0.5, max_redirects=5)
@@ -494,3 +496,30 @@ def test_a_page_redirected_to_a_refused_address_is_not_captured(site, tmp_path):
     assert refused.exit_code == 1, refused.output
     assert "169.254.169.254 is a link-local address" in refused.output
     assert CaptureStore(root).refs() == []
+
+
+def test_a_captured_signed_picture_answers_with_its_credentials(site, tmp_path, demo_dir):
+    """A captured item's file is its capture's WARC: the match reads its Content Credentials from
+    there, and says the file is gone once the capture is."""
+    photo = Image.open(demo_dir / "media" / "bridge.jpg").convert("RGB")
+    stream = BytesIO()
+    photo.save(stream, "JPEG", quality=92)
+    signed = signing.sign(signing.make_credentials(), stream.getvalue(), "image/jpeg")
+    site.add("/signed/photo.jpg", signed, "image/jpeg")
+    site.add(
+        "/signed/page.html", b'<html><body><img src="/signed/photo.jpg"></body></html>', "text/html"
+    )
+    archive = Archive(tmp_path / "archive")
+    capture(site.base + "/signed/page.html", archive, LOOPBACK, LIMITS, _ingester(archive))
+    query = signing.write(tmp_path / "query.jpg", signed)
+    best = result_json(open_searcher(archive).search(query))["matches"][0]
+    assert best["match"] and best["path"].startswith("capture:")
+    assert best["credentials"]["state"] == "valid"
+    assert best["credentials"]["signer"] == signing.SIGNER
+    for warc in CaptureStore(archive.root).root.glob("*.warc*"):
+        warc.unlink()
+    gone = result_json(open_searcher(archive).search(query))["matches"][0]
+    assert gone["credentials"] == {
+        "state": "unavailable",
+        "reason": "its capture no longer holds the file",
+    }

@@ -1,12 +1,15 @@
 """Loads the models an archive was built with, once per process."""
 
 import os
+from functools import partial
 
 from firstseen.archive.store import Archive
 from firstseen.config import Settings
 from firstseen.errors import FirstseenError
+from firstseen.evidence.replay import captured_copy
 from firstseen.matching import verdict
 from firstseen.matching.background import Background
+from firstseen.matching.provenance import ProvenanceReader
 from firstseen.matching.search import Searcher
 from firstseen.signals import OnnxDescriptor, model_key
 
@@ -31,7 +34,22 @@ def open_searcher(archive: Archive, threads: int | None = None) -> Searcher:
     key = model_key(archive.settings.model, archive.settings.descriptor_size)
     background = Background.for_descriptor(descriptor, key)
     workers = threads or os.cpu_count() or 1
-    return Searcher(archive, descriptor, background, calibration(archive.settings), workers=workers)
+    return Searcher(
+        archive,
+        descriptor,
+        background,
+        calibration(archive.settings),
+        workers=workers,
+        provenance=provenance_reader(archive),
+    )
+
+
+def provenance_reader(archive: Archive) -> ProvenanceReader:
+    """Reads what files say of themselves with the archive's trust list, captured items from
+    their capture's WARC."""
+    return ProvenanceReader(
+        archive.settings.trust_anchors, partial(captured_copy, archive.captures)
+    )
 
 
 def calibration(settings: Settings) -> verdict.Calibration:

@@ -13,6 +13,8 @@ import html
 import json
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +24,7 @@ from urllib.parse import quote, urldefrag, urljoin, urlsplit
 from warcio.timeutils import iso_date_to_datetime
 
 from firstseen.archive.media_api import CaptureFiles
-from firstseen.archive.records import CaptureRef
+from firstseen.archive.records import CaptureRef, Item
 from firstseen.errors import FirstseenError
 from firstseen.evidence.fetch import REDIRECTS
 from firstseen.evidence.warc import VIDEO_URN, response_at, scan
@@ -66,6 +68,26 @@ def _key(url: str) -> str:
 def _origin(url: str) -> str:
     parts = urlsplit(_key(url))
     return f"{parts.scheme}://{parts.netloc}"
+
+
+@contextmanager
+def captured_copy(store: CaptureFiles, item: Item) -> Iterator[Path | None]:
+    """A captured item's bytes (`capture:<id>:<url>`), read from its capture's WARC into a
+    private file for the body; None when the capture or the response is gone or unreadable."""
+    capture_id = item.path.split(":", 2)[1]
+    try:
+        replay = Replay(store, capture_id)
+        entry = next((e for e in replay.resources() if e.get("sha256") == item.sha256), None)
+        body = None if entry is None else replay.response(entry)[2]
+    except (FirstseenError, OSError, KeyError):
+        body = None
+    if body is None:
+        yield None
+        return
+    with store.spool() as folder:
+        copy = folder / "captured"
+        copy.write_bytes(body)
+        yield copy
 
 
 class Replay:

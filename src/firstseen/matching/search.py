@@ -38,14 +38,17 @@ class Searcher:
         calibration: verdict.Calibration = verdict.SSCD,
         cache_size: int = CHECK.reference_cache,
         workers: int = 1,
+        provenance: ProvenanceReader | None = None,
     ) -> None:
+        """`provenance` reads what files say of themselves; by default with the archive's trust
+        list, and without reading captured items from their WARC files (engine.py does)."""
         self.archive = archive
         self.descriptor = descriptor
         self.background = background
         self.calibration = calibration
         self.retriever = Retriever(archive, descriptor, background)
         self.checker = Checker(archive, calibration, cache_size, workers)
-        self.provenance = ProvenanceReader(archive.settings.trust_anchors)
+        self.provenance = provenance or ProvenanceReader(archive.settings.trust_anchors)
 
     def search(self, path: Path, top: int = 5, name: str | None = None) -> QueryResult:
         """Searches one query file; failures become the result's `error`, never an exception."""

@@ -20,7 +20,7 @@ from typing import TypeVar
 from firstseen.archive.ingest import AddResult, Ingester
 from firstseen.archive.records import Item, Sighting
 from firstseen.archive.store import Archive
-from firstseen.engine import open_searcher
+from firstseen.engine import open_searcher, provenance_reader
 from firstseen.matching.results import QueryResult
 from firstseen.matching.search import Searcher
 from firstseen.media.budget import SEARCH_MAX_PIXELS, SEARCH_SECONDS, limited
@@ -88,6 +88,7 @@ class Service:
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="firstseen-write")
         self._local = threading.local()
         self.ingester = Ingester(archive, self.descriptor)
+        self.provenance = provenance_reader(archive)  # its readings shared by the search threads
         self._queued = 0
         self._queued_lock = threading.Lock()
 
@@ -99,7 +100,13 @@ class Service:
         """This thread's searcher, made afresh when ids in the archive may have been reused."""
         cached = getattr(self._local, "searcher", None)
         if cached is None or cached[0] != self.archive.generation:
-            searcher = Searcher(self.archive, self.descriptor, self.background, self.calibration)
+            searcher = Searcher(
+                self.archive,
+                self.descriptor,
+                self.background,
+                self.calibration,
+                provenance=self.provenance,
+            )
             cached = (self.archive.generation, searcher)
             self._local.searcher = cached
         return cached[1]
