@@ -6,7 +6,6 @@ path, URL, title or date for it is recorded as another sighting.
 """
 
 import contextlib
-import hashlib
 import logging
 import queue
 import threading
@@ -26,7 +25,7 @@ from firstseen.archive.store import Archive
 from firstseen.archive.thumbnails import encode_thumbnail
 from firstseen.errors import FirstseenError, MediaError, internal_reason, user_reason
 from firstseen.media import Frame, load_image, probe, sample_video, video_info
-from firstseen.media.files import check_regular_file
+from firstseen.media.files import check_regular_file, sha256_of
 from firstseen.media.video import VideoInfo
 from firstseen.signals import Descriptor, pdq_hash
 from firstseen.text import shown, storable_path, stored
@@ -151,17 +150,6 @@ def media_files(paths: Iterable[Path]) -> Iterator[Path]:
                     yield child
         else:
             yield path
-
-
-def sha256_of(path: Path) -> tuple[str, int]:
-    """Content hash and size in bytes, read in chunks so large videos need little memory."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def outcome[T](name: str, work: Callable[[], T]) -> T | AddResult:

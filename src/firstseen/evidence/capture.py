@@ -8,7 +8,6 @@ that holds the bytes. Nothing fetched is ever executed: pages are parsed as data
 styles are not fetched, and media go through the same decoders (with the same limits) as any file.
 """
 
-import hashlib
 import os
 import shutil
 import time
@@ -38,6 +37,7 @@ from firstseen.evidence.warc import (
     scan,
 )
 from firstseen.media import probe
+from firstseen.media.files import sha256_of
 
 IngesterFactory = Callable[[], Ingester]
 Log = Callable[[str], None]
@@ -228,14 +228,6 @@ def _follow(url: str, redirects: dict[str, str]) -> str:
     return url
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def register(
     archive: Archive,
     capture_id: str,
@@ -369,7 +361,7 @@ def _describe(archive, capture_id, warc_path, source, found, ingester, log) -> d
         "finished_at": meta["finished"],
         "warc": warc_path.name,
         "warc_bytes": warc_path.stat().st_size,
-        "warc_sha256": _file_sha256(warc_path),
+        "warc_sha256": sha256_of(warc_path)[0],
         "page": main_page.as_dict() if main_page else None,
         "pages": [p.as_dict() for uri, p in pages.items() if uri != main],
         "resources": resources,

@@ -12,7 +12,6 @@ segments alone are not a file anyone can search or play, and the capture's recor
 responses were its parts, so that only the whole video joins the archive.
 """
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from firstseen.evidence.netsafety import Policy
 from firstseen.evidence.pages import playlist_links
 from firstseen.evidence.videonet import GuardedYDL, Session
 from firstseen.evidence.warc import VIDEO_URN, CaptureWriter
+from firstseen.media.files import sha256_of
 
 # Protocols whose downloaders fetch through the guard; a format of any other is never chosen.
 _PROTOCOLS = "^(https?|m3u8|m3u8_native|http_dash_segments)$"
@@ -86,14 +86,6 @@ def _content_type(path: Path) -> str:
     return "application/octet-stream"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _source(info: dict[str, Any]) -> str:
     """The URL a video is known by: its playlist, else its file, else its page."""
     return info.get("manifest_url") or info.get("url") or info.get("webpage_url") or ""
@@ -149,7 +141,7 @@ class _Run:
                 "live": bool(info.get("is_live")),
                 "title": info.get("title"),
                 "bytes": size,
-                "sha256": _sha256(path),
+                "sha256": sha256_of(path)[0],
                 "parts": parts,
             }
         )

@@ -4,7 +4,6 @@ The report is built once as plain data (`Report.data`, which is also the JSON ou
 embedded pictures (`Report.images`); the HTML and the PDF are renderings of the same data.
 """
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from firstseen.matching.search import Searcher
 from firstseen.matching.tones import tonings
 from firstseen.matching.verify import inlier_pairs
 from firstseen.media import load_frame_at, load_image, probe, sample_video, video_info
+from firstseen.media.files import sha256_of
 from firstseen.media.frames import shrink
 from firstseen.text import shown as printable_name
 from firstseen.tuning import VERDICT
@@ -55,15 +55,6 @@ class Claim:
     text: str | None = None
     reviewer: str = "firstseen"
     review_url: str | None = None
-
-
-def _sha256(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _query_pictures(path: Path) -> tuple[str, list[np.ndarray], dict[str, Any]]:
@@ -291,7 +282,7 @@ def build_report(
     if result.error:
         raise FirstseenError(f"{query}: {result.error}")
     query_kind, query_pictures, facts = _query_pictures(query)
-    sha, size = _sha256(query)
+    sha, size = sha256_of(query)
     report = Report({})
     report.images["query"] = pictures.data_uri(pictures.preview(query_pictures[0]))
     matches = [m for m in result.matches if m.match]

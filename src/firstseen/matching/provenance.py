@@ -10,7 +10,6 @@ answer says it is not available; an item's reading is kept in memory, so a servi
 once.
 """
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from firstseen.archive.records import Item
 from firstseen.media.budget import archive_limits
 from firstseen.media.credentials import load_anchors, read_credentials
 from firstseen.media.embedded import read_metadata
+from firstseen.media.files import sha256_of
 from firstseen.media.video_tags import read_video_metadata
 from firstseen.tuning import PROVENANCE
 
@@ -99,21 +99,14 @@ class ProvenanceReader:
                 return unavailable("the original file is no longer where it was added")
         except (OSError, ValueError):
             return unavailable("the original file is no longer where it was added")
-        if _sha256(path) != item.sha256:
+        try:
+            changed = sha256_of(path)[0] != item.sha256
+        except OSError:
+            return unavailable("the original file is no longer where it was added")
+        if changed:
             return unavailable("the file where it was added has changed since")
         # The request's budget is the query's: an archived video's header is read under the
         # archive's limits, or a search past its deadline would be refused for it (and the
         # refusal kept here for good).
         with archive_limits():
             return of_file(path, self.anchors, item.kind)
-
-
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()

@@ -6,6 +6,7 @@ a batch can carry on with its other files.
 """
 
 import errno
+import hashlib
 import stat
 from pathlib import Path
 
@@ -34,3 +35,14 @@ def check_regular_file(path: Path) -> None:
         return
     reason = next((why for test, why in _NOT_REGULAR if test(mode)), "not a regular file")
     raise MediaError(reason)
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    """Content hash and size in bytes, read in chunks so large videos need little memory."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
