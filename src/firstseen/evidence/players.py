@@ -24,7 +24,6 @@ from firstseen.evidence.netsafety import Policy
 from firstseen.evidence.pages import playlist_links
 from firstseen.evidence.videonet import GuardedYDL, Session
 from firstseen.evidence.warc import VIDEO_URN, CaptureWriter
-from firstseen.media.files import sha256_of
 
 # Protocols whose downloaders fetch through the guard; a format of any other is never chosen.
 _PROTOCOLS = "^(https?|m3u8|m3u8_native|http_dash_segments)$"
@@ -128,7 +127,9 @@ class _Run:
         assert path is not None
         uri = VIDEO_URN + source
         size = path.stat().st_size
-        self.session.writer.write_resource(uri, _content_type(path), path, datetime.now(UTC))
+        sha256 = self.session.writer.write_resource(
+            uri, _content_type(path), path, datetime.now(UTC)
+        )
         self.session.spent += size
         self.videos.append(
             {
@@ -141,7 +142,7 @@ class _Run:
                 "live": bool(info.get("is_live")),
                 "title": info.get("title"),
                 "bytes": size,
-                "sha256": sha256_of(path)[0],
+                "sha256": sha256,
                 "parts": parts,
             }
         )

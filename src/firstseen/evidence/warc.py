@@ -104,9 +104,9 @@ class CaptureWriter:
             extra["WARC-Truncated"] = exchange.truncated
         self._record("response", exchange.url, response, exchange.body, extra)
 
-    def write_resource(self, uri: str, content_type: str, path: Path, when: datetime) -> None:
+    def write_resource(self, uri: str, content_type: str, path: Path, when: datetime) -> str:
         """A resource record of a file made during the capture (a video joined from its
-        segments), streamed from disk with its SHA-256 digest."""
+        segments), streamed from disk with its SHA-256 digest, which it returns (hex)."""
         digest = hashlib.sha256()
         with path.open("rb") as stream:
             while chunk := stream.read(_CHUNK):
@@ -126,6 +126,7 @@ class CaptureWriter:
                 },
             )
             self._writer.write_record(record)
+        return digest.hexdigest()
 
     def write_metadata(self, uri: str, data: dict[str, Any], when: datetime) -> None:
         body = json.dumps(data, indent=1, ensure_ascii=False).encode()
