@@ -3,6 +3,7 @@
 import contextlib
 import hmac
 import re
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -198,6 +199,20 @@ async def _upload_form(request: Request, fields: tuple[str, ...]) -> tuple[FormD
     return form, file
 
 
+@contextlib.contextmanager
+def _refusals(action: str) -> Iterator[None]:
+    """The service's refusals of an upload as HTTP errors: too busy (503, try again) or over the
+    request's decoding budget (413)."""
+    try:
+        yield
+    except Busy:
+        raise HTTPException(
+            503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
+        ) from None
+    except OverBudget as exc:
+        raise HTTPException(413, f"cannot {action} the upload: {exc}") from None
+
+
 @router.post(
     "/api/search",
     response_model=SearchOut,
@@ -216,14 +231,8 @@ async def search(
     form, file = await _upload_form(request, ())
     try:
         async with saved(file, svc.settings.max_upload) as (path, kind):
-            try:
+            with _refusals("search"):
                 result = await svc.search(path, top, label(file.filename))
-            except Busy:
-                raise HTTPException(
-                    503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
-                ) from None
-            except OverBudget as exc:
-                raise HTTPException(413, f"cannot search the upload: {exc}") from None
             if result.error:
                 raise HTTPException(422, f"cannot read the upload: {result.error}")
             picture = None
@@ -259,13 +268,8 @@ async def keyframes(request: Request, svc: ServiceDep) -> dict[str, Any]:
             if kind != "video":
                 raise HTTPException(415, "not a video: keyframes are cut from videos")
             try:
-                found, total = await svc.keyframes(path)
-            except Busy:
-                raise HTTPException(
-                    503, "busy: too many searches waiting, try again", headers={"Retry-After": "2"}
-                ) from None
-            except OverBudget as exc:
-                raise HTTPException(413, f"cannot cut the upload: {exc}") from None
+                with _refusals("cut"):
+                    found, total = await svc.keyframes(path)
             except MediaError as exc:
                 raise HTTPException(422, f"cannot read the upload: {exc}") from None
     finally:
