@@ -117,9 +117,12 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        status, headers, body = self.site.routes.get(
-            self.path, (404, [("Content-Type", "text/plain")], b"not found")
+        self.send(
+            *self.site.routes.get(self.path, (404, [("Content-Type", "text/plain")], b"not found"))
         )
+
+    def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """One whole response, with its length."""
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from io import BytesIO
 
 import av
@@ -122,25 +122,15 @@ class StreamSite:
         return self.routes.get(path, (404, [("Content-Type", "text/plain")], b"not found"))
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(test_capture.Handler):
     site: StreamSite
-
-    def log_message(self, *args) -> None:
-        pass
 
     def do_GET(self) -> None:
         self.site.requests.append(self.path)
         if self.path == "/v/forever.m3u8":  # a playlist whose body never ends
             self._forever()
             return
-        status, headers, body = self.site.answer(self.path)
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(OSError):
-            self.wfile.write(body)
+        self.send(*self.site.answer(self.path))
 
     def _forever(self) -> None:
         self.send_response(200)
