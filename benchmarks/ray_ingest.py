@@ -56,7 +56,8 @@ def on_ray(files: list[Path], work: Path, describers: int) -> dict[str, float | 
     archive = _fresh(work, f"ray-{describers}")
     ingester = RayIngester(archive, open_descriptor(archive), describers=describers)
     requests = [(f, Sighting(str(f))) for f in files]
-    name = f"ray, {describers} describer{'s' if describers > 1 else ''}"
+    count = ingester.describers  # as asked, unless that would leave no core for decoding
+    name = f"ray, {count} describer{'s' if count > 1 else ''}"
     row = _measured(name, lambda: (result for _, result in ingester.add_many(requests)))
     archive.close()
     return row

@@ -245,3 +245,35 @@ def test_a_ray_started_here_is_on_127_0_0_1(ray_tmp):
         check=True,
     )
     assert shown.stdout.splitlines()[-2:] == ["False", "['127.0.0.1']"]  # and no usage reports
+
+
+def test_describers_leave_a_core_for_decoding():
+    """Two describers on a two-core machine (measured faster than one), one per GPU, one per
+    four cores; a pool that would leave no whole core for the decode tasks is cut down (three
+    describers on two cores waited for ever)."""
+    from firstseen.archive.ray_ingest import describer_count
+
+    assert describer_count(None, 0, 2) == 2
+    assert describer_count(None, 0, 1) == 1
+    assert describer_count(None, 0, 16) == 4
+    assert describer_count(None, 4, 16) == 4
+    assert describer_count(3, 0, 2) == 2
+    assert describer_count(1, 0, 2) == 1
+
+
+def test_the_cuda_provider_is_asked_for_with_heuristic_algorithm_choice(monkeypatch):
+    """Where onnxruntime-gpu is installed, a GPU describer runs on CUDA with cuDNN's heuristic
+    choice (its default search timed each new batch size again: `add` at 36 frames/s instead of
+    61 on an H200); without it, or on a CPU node, the CPU provider alone."""
+    import onnxruntime as ort
+
+    from firstseen.signals.descriptor import onnx_providers
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert onnx_providers(True) == ["CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider"])
+    assert onnx_providers(True) == [
+        ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}),
+        "CPUExecutionProvider",
+    ]
+    assert onnx_providers(False) == ["CPUExecutionProvider"]

@@ -66,8 +66,11 @@ log = logging.getLogger(__name__)
 # few hundred batches in flight fit, and the machine's memory stays for decoding.
 _OBJECT_STORE_BYTES = 512 << 20
 # Cores one ONNX Runtime session keeps busy on a CPU node: a CPU cluster gets one describer per
-# this many cores (at least one); a GPU cluster gets one per GPU.
+# this many cores, and at least two (one describes while the next batch reaches the other: on
+# 2 cores, 92 % of `add`'s frames per second against 86 % with one; docs/benchmarks.md); a GPU
+# cluster gets one per GPU.
 _CORES_PER_DESCRIBER = 4
+_LEAST_CPU_DESCRIBERS = 2
 # Ray's logical CPUs a describer holds: its inference threads share the cores with the decode
 # tasks (as the decode thread and the model do in `add`), so two describers on two cores still
 # leave room for decoding.
@@ -227,6 +230,14 @@ class _Gathering:
         return Described(records, self.tail.size, self.tail.duration)
 
 
+def describer_count(asked: int | None, gpus: int, cores: int) -> int:
+    """Describing actors for a cluster of `gpus` and `cores`: as many as asked, else one per GPU,
+    else one per `_CORES_PER_DESCRIBER` cores (at least `_LEAST_CPU_DESCRIBERS`); never so many
+    that no whole core is left for decoding, which would leave the decode tasks waiting for ever."""
+    wanted = asked or gpus or max(_LEAST_CPU_DESCRIBERS, cores // _CORES_PER_DESCRIBER)
+    return max(1, min(wanted, int((cores - 1) / _DESCRIBER_CPUS)))
+
+
 class RayIngester:
     """Adds many files at once on the Ray cluster this process is connected to (`connected`),
     committing each through `archive` as `Ingester` does."""
@@ -246,7 +257,7 @@ class RayIngester:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         cores = int(ray.cluster_resources().get("CPU", 1))
         self.gpu = gpus > 0
-        self.describers = describers or gpus or max(1, cores // _CORES_PER_DESCRIBER)
+        self.describers = describer_count(describers, gpus, cores)
 
     def add_many(
         self, requests: Sequence[tuple[Path, Sighting]]

@@ -62,11 +62,17 @@ class Preparation:
         return np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
 
 
-def onnx_providers(gpu: bool) -> list[str]:
+# How cuDNN picks each convolution's algorithm on the CUDA provider. ONNX Runtime's default,
+# "EXHAUSTIVE", times every algorithm again for each new input shape, and `add` meets a new batch
+# size at the end of nearly every video; benchmarks/gpu_describe.py measures both.
+CUDA_OPTIONS: dict[str, str] = {"cudnn_conv_algo_search": "HEURISTIC"}
+
+
+def onnx_providers(gpu: bool) -> list[str | tuple[str, dict[str, str]]]:
     """ONNX Runtime's CUDA provider where one is asked for and this install has it (the
     `onnxruntime-gpu` build), else the CPU."""
     if gpu and "CUDAExecutionProvider" in ort.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return [("CUDAExecutionProvider", dict(CUDA_OPTIONS)), "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
 
