@@ -26,9 +26,11 @@ from firstseen.archive.store import Archive
 from firstseen.engine import open_descriptor
 
 
-def _fresh(work: Path, name: str) -> Archive:
+def _fresh(work: Path, name: str, sample_fps: float) -> Archive:
     root = work / name
     shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "config.toml").write_text(f"sample_fps = {sample_fps}\n")
     return Archive(root)
 
 
@@ -42,18 +44,20 @@ def _measured(name: str, run: Callable[[], Iterable[AddResult]]) -> dict[str, fl
     return {"pipeline": name, "files": len(results), "frames": frames, "seconds": seconds}
 
 
-def in_process(files: list[Path], work: Path) -> dict[str, float | str]:
-    archive = _fresh(work, "in-process")
+def in_process(files: list[Path], work: Path, sample_fps: float) -> dict[str, float | str]:
+    archive = _fresh(work, "in-process", sample_fps)
     ingester = Ingester(archive, open_descriptor(archive))
     row = _measured("in process", lambda: (ingester.add(f, Sighting(str(f))) for f in files))
     archive.close()
     return row
 
 
-def on_ray(files: list[Path], work: Path, describers: int) -> dict[str, float | str]:
+def on_ray(
+    files: list[Path], work: Path, describers: int, sample_fps: float
+) -> dict[str, float | str]:
     from firstseen.archive.ray_ingest import RayIngester
 
-    archive = _fresh(work, f"ray-{describers}")
+    archive = _fresh(work, f"ray-{describers}", sample_fps)
     ingester = RayIngester(archive, open_descriptor(archive), describers=describers)
     requests = [(f, Sighting(str(f))) for f in files]
     count = ingester.describers  # as asked, unless that would leave no core for decoding
@@ -68,9 +72,10 @@ def main() -> None:
     parser.add_argument("media", nargs="+", type=Path, help="files or folders to add")
     parser.add_argument("--work", type=Path, default=Path("/tmp/fsray-bench"))
     parser.add_argument("--describers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--sample-fps", type=float, default=1.0, help="the archives' sample_fps")
     args = parser.parse_args()
     files = list(media_files(args.media))
-    rows = [in_process(files, args.work)]
+    rows = [in_process(files, args.work, args.sample_fps)]
 
     from firstseen.archive.ray_ingest import connected, terminal_kept
 
@@ -79,7 +84,7 @@ def main() -> None:
         with connected("auto"):
             started = time.perf_counter() - start
             print(f"Ray started or joined in {started:.1f} s (not counted below)", file=terminal)
-            rows += [on_ray(files, args.work, n) for n in args.describers]
+            rows += [on_ray(files, args.work, n, args.sample_fps) for n in args.describers]
     print(f"{'pipeline':<22}{'files':>6}{'frames':>8}{'seconds':>9}{'frames/s':>10}{'vs add':>8}")
     base = float(rows[0]["frames"]) / float(rows[0]["seconds"])
     for row in rows:

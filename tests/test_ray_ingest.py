@@ -259,6 +259,7 @@ def test_describers_leave_a_core_for_decoding():
     assert describer_count(None, 4, 16) == 4
     assert describer_count(3, 0, 2) == 2
     assert describer_count(1, 0, 2) == 1
+    assert describer_count(2, 1, 16) == 1
 
 
 def test_the_cuda_provider_is_asked_for_with_heuristic_algorithm_choice(monkeypatch):

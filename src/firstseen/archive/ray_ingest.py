@@ -232,10 +232,16 @@ class _Gathering:
 
 def describer_count(asked: int | None, gpus: int, cores: int) -> int:
     """Describing actors for a cluster of `gpus` and `cores`: as many as asked, else one per GPU,
-    else one per `_CORES_PER_DESCRIBER` cores (at least `_LEAST_CPU_DESCRIBERS`); never so many
-    that no whole core is left for decoding, which would leave the decode tasks waiting for ever."""
+    else one per `_CORES_PER_DESCRIBER` cores (at least `_LEAST_CPU_DESCRIBERS`); never more
+    than the GPUs (each holds one), nor so many that no whole core is left for decoding: a pool
+    that cannot all be placed leaves the pipeline waiting for ever."""
     wanted = asked or gpus or max(_LEAST_CPU_DESCRIBERS, cores // _CORES_PER_DESCRIBER)
-    return max(1, min(wanted, int((cores - 1) / _DESCRIBER_CPUS)))
+    most = (
+        min(gpus, int((cores - 1) / _DESCRIBER_CPUS))
+        if gpus
+        else int((cores - 1) / _DESCRIBER_CPUS)
+    )
+    return max(1, min(wanted, most))
 
 
 class RayIngester:
