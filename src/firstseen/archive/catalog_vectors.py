@@ -8,6 +8,7 @@ connection stays free for searches meanwhile.
 """
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,48 @@ def in_order(found: np.ndarray, vectors: np.ndarray, wanted: Ids) -> np.ndarray:
     return vectors[[row[int(i)] for i in wanted]]
 
 
-class VectorSnapshot:
+class SnapshotReads(ABC):
+    """What every catalog's snapshot reads the same way: vectors by id range in chunks, and a
+    training sample drawn evenly over the ids. Each catalog supplies its three queries."""
+
+    @abstractmethod
+    def _between(self, kind: str, lo: int, hi: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` (id, vector) rows of a kind with ids from `lo` to `hi`, by id."""
+
+    @abstractmethod
+    def _picked(self, kind: str, ids: list[int]) -> list[tuple[int, bytes]]:
+        """The (id, vector) rows of a kind with these ids, those that exist and are described."""
+
+    @abstractmethod
+    def _id_bounds(self, kind: str) -> tuple[int, int] | None:
+        """The lowest and highest id of a kind's table; None when it is empty."""
+
+    def vectors_in(self, kind: str, lo: int, hi: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The stored vectors with ids from `lo` to `hi`, in chunks."""
+        start = lo
+        while start <= hi:
+            rows = self._between(kind, start, hi, _CHUNK)
+            if not rows:
+                return
+            yield as_float32(rows)
+            start = rows[-1][0] + 1
+
+    def all_vectors(self, kind: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored vector of a kind, in chunks, by id."""
+        yield from self.vectors_in(kind, -(2**63), 2**63 - 1)
+
+    def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
+        """About `n` stored vectors drawn evenly over the ids, by primary-key lookups (no scan
+        of the table), for training an approximate index."""
+        bounds = self._id_bounds(kind)
+        if bounds is None:
+            return np.zeros((0, 0), np.float32)
+        lo, hi = bounds
+        wanted = np.unique(np.random.default_rng(seed).integers(lo, hi + 1, n)).tolist()
+        return as_float32(self._picked(kind, wanted))[1]
+
+
+class VectorSnapshot(SnapshotReads):
     """The catalog's vectors and vector log at one revision (`revision`)."""
 
     def __init__(self, path: Path) -> None:
@@ -59,24 +101,6 @@ class VectorSnapshot:
         ).fetchall()
         return [VectorChange(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
-    def vectors_in(self, kind: str, lo: int, hi: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The stored vectors with ids from `lo` to `hi`, in chunks."""
-        start = lo
-        while start <= hi:
-            rows = self._db.execute(
-                f"SELECT id, vector FROM {VECTOR_TABLES[kind]} WHERE id BETWEEN ? AND ?"
-                " AND length(vector) > 0 ORDER BY id LIMIT ?",
-                (start, hi, _CHUNK),
-            ).fetchall()
-            if not rows:
-                return
-            yield as_float32(rows)
-            start = rows[-1][0] + 1
-
-    def all_vectors(self, kind: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every stored vector of a kind, in chunks, by id."""
-        yield from self.vectors_in(kind, -(2**63), 2**63 - 1)
-
     def count(self, kind: str) -> int:
         return int(
             self._db.execute(
@@ -84,20 +108,24 @@ class VectorSnapshot:
             ).fetchone()[0]
         )
 
-    def sample(self, kind: str, n: int, seed: int = 0) -> np.ndarray:
-        """About `n` stored vectors drawn evenly over the ids, by primary-key lookups (no scan
-        of the table), for training an approximate index."""
-        table = VECTOR_TABLES[kind]
-        lo, hi = self._db.execute(f"SELECT MIN(id), MAX(id) FROM {table}").fetchone()
-        if lo is None:
-            return np.zeros((0, 0), np.float32)
-        wanted = np.unique(np.random.default_rng(seed).integers(lo, hi + 1, n)).tolist()
+    def _between(self, kind: str, lo: int, hi: int, limit: int) -> list[tuple[int, bytes]]:
+        return self._db.execute(
+            f"SELECT id, vector FROM {VECTOR_TABLES[kind]} WHERE id BETWEEN ? AND ?"
+            " AND length(vector) > 0 ORDER BY id LIMIT ?",
+            (lo, hi, limit),
+        ).fetchall()
+
+    def _picked(self, kind: str, ids: list[int]) -> list[tuple[int, bytes]]:
         rows: list[tuple[int, bytes]] = []
-        for start in range(0, len(wanted), IDS_PER_QUERY):
-            chunk = wanted[start : start + IDS_PER_QUERY]
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ids[start : start + IDS_PER_QUERY]
             rows += self._db.execute(
-                f"SELECT id, vector FROM {table} WHERE length(vector) > 0"
+                f"SELECT id, vector FROM {VECTOR_TABLES[kind]} WHERE length(vector) > 0"
                 f" AND id IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-        return as_float32(rows)[1]
+        return rows
+
+    def _id_bounds(self, kind: str) -> tuple[int, int] | None:
+        lo, hi = self._db.execute(f"SELECT MIN(id), MAX(id) FROM {VECTOR_TABLES[kind]}").fetchone()
+        return None if lo is None else (lo, hi)
