@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 
@@ -148,18 +149,27 @@ def loopback_only(monkeypatch):
     return attempts
 
 
-@pytest.fixture(scope="module")
-def site(demo_dir):
-    content = Site(demo_dir / "media")
-    handler = type("SiteHandler", (Handler,), {"site": content})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+@contextlib.contextmanager
+def serving[S](content: S, handler: type[BaseHTTPRequestHandler]) -> Iterator[S]:
+    """`content` served by a subclass of `handler` on a free port of 127.0.0.1, its `base` set
+    to the server's URL, for the body."""
+    bound = type(f"Serving{handler.__name__}", (handler,), {"site": content})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), bound)
     server.daemon_threads = True
     server.block_on_close = False
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    content.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield content
-    server.shutdown()
-    server.server_close()
+    content.base = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    try:
+        yield content
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site(demo_dir):
+    with serving(Site(demo_dir / "media"), Handler) as content:
+        yield content
 
 
 def _ingester(archive):

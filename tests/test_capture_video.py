@@ -9,9 +9,7 @@ address must be refused before any connection is attempted.
 
 import contextlib
 import hashlib
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from io import BytesIO
 
 import av
@@ -148,14 +146,8 @@ def site(tmp_path_factory, demo_dir):
     content = StreamSite(
         tmp_path_factory.mktemp("streams"), demo_dir / "media" / "doorknob-hd-no-bar.mp4"
     )
-    handler = type("StreamHandler", (Handler,), {"site": content})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    content.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield content
-    server.shutdown()
-    server.server_close()
+    with test_capture.serving(content, Handler) as served:
+        yield served
 
 
 def _records(archive: Archive, capture_id: str) -> list[tuple[str, str, bytes]]:
