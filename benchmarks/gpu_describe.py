@@ -226,10 +226,11 @@ def main() -> None:
     report: dict[str, Any] = {}
     info = part(report, "machine", machine, args.json)
     print(info)
-    images = part(report, "pictures", lambda: len(pictures(args.media, PICTURES)), args.json)
-    prepared = OnnxDescriptor().prepare(pictures(args.media, images))
+    decoded = pictures(args.media, PICTURES)
+    report["pictures"] = len(decoded)
     has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
     cpu = OnnxDescriptor()
+    prepared = cpu.prepare(decoded)
     part(report, "cpu_pictures_per_s", lambda: throughput(cpu, prepared, args.seconds), args.json)
     cuda = (
         part(report, "cuda_session", lambda: OnnxDescriptor(gpu=True), None) if has_cuda else None
