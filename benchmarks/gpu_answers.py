@@ -17,28 +17,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gpu_describe import fresh_ingester
 
-from firstseen.archive.ingest import Ingester, media_files
+from firstseen.archive.ingest import media_files
 from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
 from firstseen.engine import open_searcher
 from firstseen.matching.answers import result_json
-from firstseen.signals.descriptor import OnnxDescriptor, model_key
 
 
 def describe(files: list[Path], root: Path, gpu: bool) -> None:
     """A fresh archive of `files`, described on the CUDA provider or the CPU."""
-    shutil.rmtree(root, ignore_errors=True)
-    archive = Archive(root)
-    descriptor = OnnxDescriptor(gpu=gpu)
+    archive, ingester, descriptor = fresh_ingester(root, gpu)
     print(f"describing on {descriptor.providers[0]}")
-    archive.claim_model(model_key(None, descriptor.size), descriptor.dim)
-    ingester = Ingester(archive, descriptor)
     results = [ingester.add(f, Sighting(str(f))) for f in media_files(files)]
     archive.close()
     failed = [r for r in results if r.status == "failed"]

@@ -173,20 +173,28 @@ def agreement(cuda: OnnxDescriptor, cpu: OnnxDescriptor, prepared: np.ndarray) -
     return {"min": float(cosine.min()), "median": float(np.median(cosine))}
 
 
+def fresh_ingester(
+    root: Path, gpu: bool, config: str = ""
+) -> tuple[Archive, Ingester, OnnxDescriptor]:
+    """An empty archive at `root` (its `config.toml` given), an in-process ingester into it and
+    the descriptor it describes with, on the CUDA provider or the CPU."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "config.toml").write_text(config)
+    archive = Archive(root)
+    descriptor = OnnxDescriptor(gpu=gpu)
+    archive.claim_model(model_key(None, descriptor.size), descriptor.dim)
+    return archive, Ingester(archive, descriptor), descriptor
+
+
 def end_to_end(media: list[Path], gpu: bool, work: Path, search: str = "") -> dict[str, float]:
     """`add`'s in-process pipeline into a fresh archive (4 frames a second, for more frames from
     the few videos carried): frames archived per second. `search`: cuDNN's algorithm search."""
-    root = work / f"e2e-{'gpu' if gpu else 'cpu'}{search}"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    (root / "config.toml").write_text("sample_fps = 4.0\n")
     if search:
         descriptor_module.CUDA_OPTIONS["cudnn_conv_algo_search"] = search
-    archive = Archive(root)
-    descriptor = OnnxDescriptor(gpu=gpu)
-    descriptor.describe([np.zeros((64, 64, 3), np.uint8)] * 16)  # load kernels before the clock
-    archive.claim_model(model_key(None, descriptor.size), descriptor.dim)
-    ingester = Ingester(archive, descriptor)
+    root = work / f"e2e-{'gpu' if gpu else 'cpu'}{search}"
+    archive, ingester, descriptor = fresh_ingester(root, gpu, "sample_fps = 4.0\n")
+    descriptor.describe([np.zeros((64, 64, 3), np.uint8)] * 16)  # kernels loaded first
     start = time.perf_counter()
     results = [ingester.add(f, Sighting(str(f))) for f in media_files(media)]
     seconds = time.perf_counter() - start
@@ -194,8 +202,9 @@ def end_to_end(media: list[Path], gpu: bool, work: Path, search: str = "") -> di
     frames = sum(r.frames for r in results)
     failed = [r.reason for r in results if r.status == "failed"]
     row = {"files": len(results), "frames": frames, "seconds": seconds, "fps": frames / seconds}
+    label = f"GPU {search}" if gpu else "CPU"
     print(
-        f"  {'GPU' if gpu else 'CPU'}: {frames} frames in {seconds:.1f} s, {row['fps']:.1f}/s"
+        f"  {label}: {frames} frames in {seconds:.1f} s, {row['fps']:.1f}/s"
         + (f", failed: {failed}" if failed else "")
     )
     return row
