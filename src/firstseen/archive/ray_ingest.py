@@ -236,11 +236,9 @@ def describer_count(asked: int | None, gpus: int, cores: int) -> int:
     than the GPUs (each holds one), nor so many that no whole core is left for decoding: a pool
     that cannot all be placed leaves the pipeline waiting for ever."""
     wanted = asked or gpus or max(_LEAST_CPU_DESCRIBERS, cores // _CORES_PER_DESCRIBER)
-    most = (
-        min(gpus, int((cores - 1) / _DESCRIBER_CPUS))
-        if gpus
-        else int((cores - 1) / _DESCRIBER_CPUS)
-    )
+    most = int((cores - 1) / _DESCRIBER_CPUS)
+    if gpus:
+        most = min(most, gpus)
     return max(1, min(wanted, most))
 
 
