@@ -68,11 +68,15 @@ def built(snapshot: Snapshot, kind: str, dim: int) -> faiss.Index:
     return base
 
 
-def _trained(sample: np.ndarray, dim: int, lists: int) -> faiss.IndexIVF:
+def _trained(sample: np.ndarray, dim: int, lists: int) -> faiss.IndexIVFPQ:
     spec = f"IVF{lists}_HNSW{_QUANTIZER_LINKS},PQ{INDEX.pq_bytes}"
     index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
-    if not isinstance(index, faiss.IndexIVF):
+    if not isinstance(index, faiss.IndexIVFPQ):
         raise TypeError(f"faiss made a {type(index).__name__} of {spec}")
+    # Polysemous training orders each sub-quantizer's centroids so that codes can be compared by
+    # Hamming distance; searches here compare them by table look-ups (ADC) only, and the
+    # ordering cost two thirds of the training time (57 of 86 s at 1M).
+    index.do_polysemous_training = False  # type: ignore[attr-defined]  # not in faiss's stub
     index.train(np.ascontiguousarray(sample, np.float32))
     return index
 
