@@ -119,6 +119,8 @@ class Picture:
     features: dict[tuple[str, bool], Features] = field(default_factory=dict)
     vectors: dict[bool, np.ndarray] = field(default_factory=dict)  # mirrored → unit vector
     checks: dict[tuple[str, bool, str, int], Verification] = field(default_factory=dict)
+    # (index, mirrored) → its nearest (similarities, ids) in the frames' or the parts' index
+    nearest: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _featureless: bool | None = field(default=None, repr=False)
 
     @property

@@ -56,11 +56,12 @@ class Retriever:
         biases = self.background.bias(vectors)
         owner = np.array([i for i, _ in variants])
         bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
-        whole = _nearest(*self.archive.index.search(vectors, RETRIEVAL.candidate_frames), variants)
+        whole = _nearest(self._searched("frames", pictures, variants, vectors), variants)
         parts: Nearest = {}
         if photo_parts:
-            part_sims, part_ids = self.archive.parts.search(vectors, RETRIEVAL.candidate_frames)
-            parts = _nearest(part_sims, np.where(part_ids >= 0, part_frame(part_ids), -1), variants)
+            rows = self._searched("parts", pictures, variants, vectors)
+            frames = [(sims, np.where(ids >= 0, part_frame(ids), -1)) for sims, ids in rows]
+            parts = _nearest(frames, variants)
         # A photo found by a part is scored by its own similarity, computed here exactly: over
         # many parts, the closest of them is close by chance more often than a whole picture is,
         # so a part's similarity only brings the photo forward for checking.
@@ -93,6 +94,28 @@ class Retriever:
         for (i, m), vector in zip(missing, described, strict=True):
             pictures[i].vectors[m] = vector
         return np.stack([pictures[i].vectors[m] for i, m in variants])
+
+    def _searched(
+        self,
+        index: str,
+        pictures: list[Picture],
+        variants: list[tuple[int, bool]],
+        vectors: np.ndarray,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The nearest (similarities, ids) of each variant in the frames' or the parts' index,
+        searched once per picture and kept on it: each pass of a still searches the whole still
+        again beside its new pictures, and in an archive of millions of frames a search costs
+        tens of milliseconds."""
+        missing = [
+            row for row, (i, m) in enumerate(variants) if (index, m) not in pictures[i].nearest
+        ]
+        if missing:
+            store = self.archive.index if index == "frames" else self.archive.parts
+            sims, ids = store.search(vectors[missing], RETRIEVAL.candidate_frames)
+            for found, row in enumerate(missing):
+                picture, mirrored = variants[row]
+                pictures[picture].nearest[index, mirrored] = (sims[found], ids[found])
+        return [pictures[i].nearest[index, m] for i, m in variants]
 
     def _own_similarities(
         self,
@@ -174,12 +197,14 @@ def _toning_handicap(picture: Picture) -> float:
     return TONES.toning_margin if picture.tone else 0.0
 
 
-def _nearest(sims: np.ndarray, ids: np.ndarray, variants: list[tuple[int, bool]]) -> Nearest:
+def _nearest(
+    rows: list[tuple[np.ndarray, np.ndarray]], variants: list[tuple[int, bool]]
+) -> Nearest:
     """(frame id, picture) → [similarity as it is, mirrored], the closest hit of each; -1 where
-    that orientation did not find the frame."""
+    that orientation did not find the frame. `rows`: each variant's (similarities, frame ids)."""
     nearest: dict[tuple[int, int], list[float]] = defaultdict(lambda: [-1.0, -1.0])
-    for row, (picture, mirrored) in enumerate(variants):
-        for sim, frame_id in zip(sims[row], ids[row], strict=True):
+    for (sims, ids), (picture, mirrored) in zip(rows, variants, strict=True):
+        for sim, frame_id in zip(sims, ids, strict=True):
             if frame_id >= 0:
                 cell = nearest[int(frame_id), picture]
                 cell[int(mirrored)] = max(cell[int(mirrored)], float(sim))
