@@ -92,6 +92,8 @@ def main() -> None:
     stored = vectors.astype(np.float16)
     for spec in args.spec:
         index = faiss.index_factory(DIM, spec, faiss.METRIC_INNER_PRODUCT)
+        if isinstance(index, faiss.IndexIVFPQ):  # as the archive trains it (faiss_build.py)
+            index.do_polysemous_training = False  # type: ignore[attr-defined]
         start = time.perf_counter()
         index.train(vectors[rng.choice(len(vectors), min(len(vectors), 100_000), replace=False)])
         trained = time.perf_counter() - start
