@@ -23,9 +23,9 @@ from firstseen.matching.answers import result_json
 from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells
 from firstseen.matching.results import Match, Picture
-from firstseen.matching.search import Searcher
+from firstseen.matching.search import Searcher, _closest_toning
 from firstseen.media.images import load_image
-from firstseen.tuning import VERDICT
+from firstseen.tuning import TONES, VERDICT
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
 
@@ -155,6 +155,46 @@ def test_unrelated_photos_are_not_matches(demo_searcher, shared_data):
         result = demo_searcher.search(query)
         assert result.error is None
         assert not any(m.match for m in result.matches), query.name
+
+
+def test_a_query_nothing_confirms_looks_each_picture_up_once(
+    demo_searcher, shared_data, monkeypatch
+):
+    """Every fallback pass searches the whole still again beside its new pictures; each vector
+    goes to the index once all the same (in an archive of millions a look-up costs tens of ms)."""
+    index = demo_searcher.archive.index
+    looked_up: list[bytes] = []
+    search = index.search
+
+    def recorded(vectors, k):
+        looked_up.extend(np.asarray(row, np.float32).tobytes() for row in vectors)
+        return search(vectors, k)
+
+    monkeypatch.setattr(index, "search", recorded)
+    result = demo_searcher.search(shared_data / "opencv-samples-data" / "home.jpg")
+    assert result.error is None and not any(m.match for m in result.matches)
+    assert len(looked_up) > 4  # the still, its mirror image, tonings and parts at least
+    repeated = len(looked_up) - len(set(looked_up))
+    assert repeated == 0
+
+
+def test_parts_are_cut_from_a_toning_only_when_its_own_nearest_frame_is_clearly_closer():
+    """Which toning a query nothing confirmed is cut into parts from rests on each picture's own
+    nearest frame, whether or not it holds one of the answers so far."""
+    rgb = np.zeros((64, 64, 3), np.uint8)
+
+    def searched(tone: str | None, top: float, bias: float) -> Picture:
+        picture = Picture(rgb, tone=tone, bias=bias)
+        picture.nearest["frames", False] = (np.array([top, top - 0.1]), np.array([7, 8]))
+        return picture
+
+    margin = TONES.toning_margin
+    still = searched(None, 0.30, 0.10)
+    assert _closest_toning([still, searched("negative", 0.30 + 0.8 * margin, 0.10)]) is still
+    closer = searched("negative", 0.30 + 1.5 * margin, 0.10)
+    assert _closest_toning([still, closer]) is closer
+    unsearched = Picture(rgb, tone="ramp")
+    assert _closest_toning([still, unsearched]) is still
 
 
 def test_at_most_one_answer_per_reference_and_best_first(demo_searcher, demo_dir):

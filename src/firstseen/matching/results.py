@@ -121,11 +121,23 @@ class Picture:
     checks: dict[tuple[str, bool, str, int], Verification] = field(default_factory=dict)
     # (index, mirrored) → its nearest (similarities, ids) in the frames' or the parts' index
     nearest: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    bias: float = 0.0  # the background correction of its vectors (matching/background.py)
     _featureless: bool | None = field(default=None, repr=False)
 
     @property
     def whole(self) -> bool:
         return self.window is None
+
+    @property
+    def closest(self) -> float:
+        """Its highest similarity to any archived frame in the orientations searched so far,
+        after the background correction; -inf before it is searched."""
+        tops = [
+            float(sims[0])
+            for (index, _), (sims, ids) in self.nearest.items()
+            if index == "frames" and len(ids) and ids[0] >= 0
+        ]
+        return max(tops, default=-np.inf) - self.bias
 
     @property
     def featureless(self) -> bool:

@@ -56,6 +56,8 @@ class Retriever:
         biases = self.background.bias(vectors)
         owner = np.array([i for i, _ in variants])
         bias = np.array([biases[owner == i].mean() for i in range(len(pictures))])
+        for picture, correction in zip(pictures, bias.tolist(), strict=True):
+            picture.bias = correction
         whole = _nearest(self._searched("frames", pictures, variants, vectors), variants)
         parts: Nearest = {}
         if photo_parts:

@@ -119,7 +119,7 @@ class Searcher:
                     [whole, *toned], top, photo_parts=True, mirror_tonings=False
                 )
                 # A toning that came clearly closer is cut into parts instead of the still.
-                closest = _closest_toning([whole, *toned], matches)
+                closest = _closest_toning([whole, *toned])
         confirmed = _confirmed(matches)
         if not confirmed:
             wholes = [whole] if closest is whole else [whole, closest]
@@ -166,12 +166,12 @@ def _confirmed(matches: list[Match]) -> list[Match]:
     return [m for m in matches if verdict.verified(m.check)]
 
 
-def _closest_toning(tonings: list[Picture], matches: list[Match]) -> Picture:
+def _closest_toning(tonings: list[Picture]) -> Picture:
     """The still as it is (first of `tonings`), unless another toning came clearly closer to the
-    archive: the one later passes cut their parts from."""
-    closest = np.full(len(tonings), -np.inf)
-    for match in matches:
-        closest[match.picture] = max(closest[match.picture], match.normalised)
+    archive: the one later passes cut their parts from. Closeness is each picture's own nearest
+    frame, not the answers': in an archive of millions of frames the few answers a pass keeps
+    may all go to tonings by chance, which left the still none and made any toning closer."""
+    closest = np.array([picture.closest for picture in tonings])
     best = int(np.argmax(closest))
     return tonings[best] if closest[best] > closest[0] + TONES.toning_margin else tonings[0]
 
