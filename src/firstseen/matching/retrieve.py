@@ -105,9 +105,9 @@ class Retriever:
         vectors: np.ndarray,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """The nearest (similarities, ids) of each variant in the frames' or the parts' index,
-        searched once per picture and kept on it: each pass of a still searches the whole still
-        again beside its new pictures, and in an archive of millions of frames a search costs
-        tens of milliseconds."""
+        searched once per picture and orientation and kept on it: each pass of a still searches
+        the whole still again beside its new pictures, and in an archive of millions of frames a
+        search costs tens of milliseconds."""
         missing = [
             row for row, (i, m) in enumerate(variants) if (index, m) not in pictures[i].nearest
         ]
