@@ -10,6 +10,9 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "firstseen"
 # and the vector indexes through their interfaces (archive/catalog_api.py), so that another
 # database or index can stand in for the embedded ones.
 STORAGE_LIBRARIES = {"sqlite3", "faiss", "psycopg", "psycopg_pool", "pymilvus", "milvus_lite"}
+# What of FAISS the rest may use: exhaustive k-NN over arrays in memory (keypoint matching), which
+# stores nothing, and the calling thread's own OpenMP thread count around it.
+FAISS_KERNELS = {"knn_hamming", "omp_get_max_threads", "omp_set_num_threads"}
 
 # Lowest first; a module may import its own layer and those below. The top-level helpers (errors,
 # text, config and deployment files, tuning) sit under everything.
@@ -119,12 +122,41 @@ def _libraries(tree: ast.AST) -> set[str]:
     return found
 
 
+def _storage_uses(tree: ast.AST) -> set[str]:
+    """The storage libraries this source uses, FAISS only where it reaches past its kernels."""
+    used = _libraries(tree) & STORAGE_LIBRARIES
+    reached = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "faiss"
+    }
+    plain_import = any(
+        isinstance(node, ast.Import) and any(a.name == "faiss" and not a.asname for a in node.names)
+        for node in ast.walk(tree)
+    )
+    if "faiss" in used and plain_import and reached <= FAISS_KERNELS:
+        used.discard("faiss")
+    return used
+
+
 def test_only_the_archive_uses_storage_libraries() -> None:
     archive = SOURCE / "archive"
     users = [
         f"{path.relative_to(SOURCE.parent)} imports {', '.join(sorted(used))}"
         for path in sorted(SOURCE.rglob("*.py"))
         if archive not in path.parents
-        and (used := _libraries(ast.parse(path.read_text(), str(path))) & STORAGE_LIBRARIES)
+        and (used := _storage_uses(ast.parse(path.read_text(), str(path))))
     ]
     assert users == []
+
+
+def test_outside_the_archive_faiss_is_only_a_kernel() -> None:
+    """An index built or read outside archive/ counts as storage; a k-NN over arrays does not."""
+    kernel = ast.parse("import faiss\nd, i = faiss.knn_hamming(a, b, 2)\n")
+    index = ast.parse("import faiss\nindex = faiss.IndexFlatL2(512)\n")
+    renamed = ast.parse("from faiss import IndexFlatL2\n")
+    assert _storage_uses(kernel) == set()
+    assert _storage_uses(index) == {"faiss"}
+    assert _storage_uses(renamed) == {"faiss"}
