@@ -21,7 +21,7 @@ from firstseen.matching.features import Features, LocalFeatures, fast_features, 
 from firstseen.matching.moment import closest_moment
 from firstseen.matching.results import Hit, Match, Picture, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
-from firstseen.signals import pdq_distance, pdq_hash
+from firstseen.signals import pdq_distance
 from firstseen.tuning import CHECK, VERDICT
 
 Frames = dict[int, FrameInfo]  # frame id → its item, ordinal, time and PDQ hash
@@ -107,7 +107,6 @@ class Checker:
     def _finish(self, matches: list[Match], info: Frames, pictures: list[Picture]) -> None:
         """Sets what the answers show besides the verdict: whether the query picture is black
         or flat (where the descriptor alone would decide), and the PDQ distance."""
-        query_hashes: dict[int, bytes] = {}
         # A match moved to another moment of its video may name a frame retrieval did not find.
         moved = [f for m in matches if (f := m.frame_id) is not None and f not in info]
         stored = {**info, **self.archive.catalog.frames_info(moved)} if moved else info
@@ -118,10 +117,8 @@ class Checker:
                 chosen.featureless = pictures[chosen.picture].featureless
             if chosen.frame_id not in stored:
                 continue
-            if chosen.picture not in query_hashes:
-                query_hashes[chosen.picture] = pdq_hash(pictures[chosen.picture].view).bits
             chosen.pdq_distance = pdq_distance(
-                query_hashes[chosen.picture], stored[chosen.frame_id].pdq
+                pictures[chosen.picture].pdq, stored[chosen.frame_id].pdq
             )
 
     def best_frame(

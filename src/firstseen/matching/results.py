@@ -12,6 +12,7 @@ from firstseen.matching.features import Features
 from firstseen.matching.provenance import Provenance
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.frames import spread
+from firstseen.signals import pdq_hash
 from firstseen.tuning import VERDICT
 
 
@@ -123,6 +124,7 @@ class Picture:
     nearest: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     bias: float = 0.0  # the background correction of its vectors (matching/background.py)
     _featureless: bool | None = field(default=None, repr=False)
+    _pdq: bytes | None = field(default=None, repr=False)
 
     @property
     def whole(self) -> bool:
@@ -145,6 +147,14 @@ class Picture:
         if self._featureless is None:
             self._featureless = spread(self.view) < VERDICT.featureless
         return self._featureless
+
+    @property
+    def pdq(self) -> bytes:
+        """The PDQ hash of what the descriptor sees, made once: each pass's answers show their
+        distance to it."""
+        if self._pdq is None:
+            self._pdq = pdq_hash(self.view).bits
+        return self._pdq
 
     @property
     def view(self) -> np.ndarray:
