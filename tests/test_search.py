@@ -20,10 +20,12 @@ from firstseen.config import Settings
 from firstseen.engine import calibration, open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.answers import result_json
+from firstseen.matching.check import _neighbours
 from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells
-from firstseen.matching.results import Match, Picture
+from firstseen.matching.results import Hit, Match, Picture
 from firstseen.matching.search import Searcher, _closest_toning
+from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.images import load_image
 from firstseen.tuning import TONES, VERDICT
 
@@ -415,3 +417,42 @@ def test_a_cell_whose_lines_run_on_past_its_corners_is_not_a_framed_picture(demo
     frame = photo()
     ImageDraw.Draw(frame).rectangle((x0, y0, x1, y1), outline="white", width=4)
     assert any(iou(window, cell) > 0.6 for window in framed(np.asarray(frame)))
+
+
+def test_the_frames_beside_the_best_are_checked_only_when_none_of_the_best_is_confirmed(
+    demo_searcher, monkeypatch
+):
+    """A moving camera's copy lies between two sampled frames, which a toned copy's descriptor
+    cannot tell apart: when none of the leader's best frames is confirmed, the retrieved frames
+    sampled beside the best one are checked too, and one confirmed there is the answer."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    frames = archive.catalog.item_frames(video.id)[:8]
+    ids = [f.frame_id for f in frames]
+    info = archive.catalog.frames_info(ids)
+    best = {f: Hit(0.3, 0.5, 0, False, False) for f in ids}
+    candidates = [ids[3], ids[0], ids[6], ids[7]]
+    later = _neighbours(ids, candidates, info)
+    assert later == [ids[2], ids[4]]
+    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    checked: list[int] = []
+
+    def fake(confirmed: int):
+        def verify_hit(found, hit, pictures, local):
+            checked.append(found.frame_id)
+            return good if found.frame_id == confirmed else NOT_VERIFIED
+
+        return verify_hit
+
+    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
+    pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
+    monkeypatch.setattr(checker, "verify_hit", fake(ids[4]))
+    chosen = checker.best_frame(video, list(candidates), best, info, pictures, 2, later)
+    assert chosen.frame_id == ids[4] and verdict.verified(chosen.check)
+    assert set(later) <= set(checked)
+
+    checked.clear()
+    monkeypatch.setattr(checker, "verify_hit", fake(ids[0]))
+    chosen = checker.best_frame(video, list(candidates), best, info, pictures, 2, later)
+    assert chosen.frame_id == ids[0]
+    assert not set(later) & set(checked)

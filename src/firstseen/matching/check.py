@@ -101,7 +101,8 @@ class Checker:
             # The top candidate's best frames are all checked, to pick the right moment; the
             # others only by their best frame.
             candidates = per_item[item_id][: CHECK.frames_per_item if level == 2 else 1]
-            matches.append(self.best_frame(item, candidates, best, info, pictures, level))
+            later = _neighbours(per_item[item_id], candidates, info) if level == 2 else []
+            matches.append(self.best_frame(item, candidates, best, info, pictures, level, later))
         return matches
 
     def _finish(self, matches: list[Match], info: Frames, pictures: list[Picture]) -> None:
@@ -129,38 +130,25 @@ class Checker:
         info: Frames,
         pictures: list[Picture],
         depth: int,
+        later: list[int] | None = None,
     ) -> Match:
         """The item's frame that best explains the query.
 
-        `depth` 2 checks the best few with ORB, then with SIFT where ORB found no alignment at
-        all; 1 checks the best with ORB only; 0 leaves the descriptor's word. On a still shot or
-        a fixed camera the descriptor ties several frames; a confirmed one that aligns with
+        `depth` 2 checks the best few with ORB, then the `later` frames with ORB where none of
+        those is confirmed, then the best with SIFT where ORB found no alignment at all; 1
+        checks the best with ORB only; 0 leaves the descriptor's word. On a still shot or a
+        fixed camera the descriptor ties several frames; a confirmed one that aligns with
         clearly more keypoints is the moment shown (the descriptor barely notices a passer-by
         who moved).
         """
-        options = []
-        for frame_id in candidates:
-            hit = best[frame_id]
-            ordinal, when = info[frame_id].ordinal, info[frame_id].time
-            options.append(
-                Match(
-                    item,
-                    frame_id,
-                    ordinal,
-                    when,
-                    hit.similarity,
-                    hit.normalised,
-                    hit.mirrored,
-                    picture=hit.picture,
-                    calibration=self.calibration,
-                    tone=pictures[hit.picture].tone,
-                )
-            )
+        options = [self._option(item, f, best, info, pictures) for f in candidates]
         if depth == 0:
             return options[0]
-        self._check_together([(item, f) for f in candidates], best, info, pictures, self.fast)
-        for found, frame_id in zip(options, candidates, strict=True):
-            found.check = self.verify_hit(found, best[frame_id], pictures, self.fast)
+        self._check_fast(item, options, candidates, best, info, pictures)
+        if depth == 2 and later and not any(verdict.verified(m.check) for m in options):
+            more = [self._option(item, f, best, info, pictures) for f in later]
+            self._check_fast(item, more, later, best, info, pictures)
+            options += more
         if depth == 2 and not any(verdict.aligned(m.check) for m in options):
             top = options[0]
             top.check = self.verify_hit(top, best[candidates[0]], pictures, self.robust)
@@ -175,6 +163,38 @@ class Checker:
                 chosen = most
             return self._settle_moment(chosen)
         return chosen
+
+    def _option(
+        self, item: Item, frame_id: int, best: dict[int, Hit], info: Frames, pictures: list[Picture]
+    ) -> Match:
+        """One frame of `item` as an answer, by the descriptor's word alone."""
+        hit, frame = best[frame_id], info[frame_id]
+        return Match(
+            item,
+            frame_id,
+            frame.ordinal,
+            frame.time,
+            hit.similarity,
+            hit.normalised,
+            hit.mirrored,
+            picture=hit.picture,
+            calibration=self.calibration,
+            tone=pictures[hit.picture].tone,
+        )
+
+    def _check_fast(
+        self,
+        item: Item,
+        options: list[Match],
+        frames: list[int],
+        best: dict[int, Hit],
+        info: Frames,
+        pictures: list[Picture],
+    ) -> None:
+        """Checks each option with ORB (several at once where the checker has workers)."""
+        self._check_together([(item, f) for f in frames], best, info, pictures, self.fast)
+        for found, frame_id in zip(options, frames, strict=True):
+            found.check = self.verify_hit(found, best[frame_id], pictures, self.fast)
 
     def _settle_moment(self, chosen: Match) -> Match:
         """A confirmed video frame, moved to the neighbouring sampled frame of the same fixed shot
@@ -348,6 +368,17 @@ class Checker:
         self._reference_cache.move_to_end(key)
         if len(self._reference_cache) > self._cache_size:
             self._reference_cache.popitem(last=False)
+
+
+def _neighbours(frames: list[int], candidates: list[int], info: Frames) -> list[int]:
+    """The retrieved frames sampled just before and after the best one that are not already
+    candidates: a moving camera's copy lies between two sampled frames, and a toned or heavily
+    edited copy's descriptor cannot tell which of them it is nearer."""
+    best = info[candidates[0]]
+    if best.time is None:
+        return []
+    near = {best.ordinal - 1, best.ordinal + 1}
+    return [f for f in frames if f not in candidates and info[f].ordinal in near]
 
 
 def _check_key(
