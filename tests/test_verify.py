@@ -6,7 +6,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from firstseen.matching import verdict
 from firstseen.matching.features import fast_features, robust_features
-from firstseen.matching.verify import _refine, verify
+from firstseen.matching.verify import _refine, _two_nearest, verify
 
 
 def test_refinement_pulls_a_rough_homography_onto_the_content(demo_dir):
@@ -50,3 +50,21 @@ def test_a_caption_band_over_much_of_a_crop_does_not_hide_the_agreement(demo_dir
     check = verify(local.extract(query), local.extract(np.array(photo)))
     assert verdict.verified(check)
     assert check.correlation > 0.9
+
+
+def test_orb_keypoints_are_matched_as_opencvs_brute_force_matches_them(demo_dir):
+    """FAISS's Hamming k-NN stands in for OpenCV's brute-force matcher: the same two nearest
+    distances for every query keypoint, and the same nearest keypoint wherever it is unique
+    (where two tie, Lowe's ratio test rejects the match either way)."""
+    photo = np.array(Image.open(demo_dir / "media" / "chelsea.png").convert("RGB"))
+    copy = cv2.resize(photo[40:, 30:], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    local = fast_features()
+    q, r = local.extract(copy), local.extract(photo)
+    assert len(q.descriptors) > 100 and len(r.descriptors) > 100
+    nearest, distances = _two_nearest(q, r)
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(q.descriptors, r.descriptors, k=2)
+    expected = np.array([[p[0].distance, p[1].distance] for p in pairs])
+    assert np.array_equal(distances, expected)
+    unique = expected[:, 0] < expected[:, 1]
+    assert np.array_equal(nearest[unique], np.array([p[0].trainIdx for p in pairs])[unique])
+    assert verdict.verified(verify(q, r))
