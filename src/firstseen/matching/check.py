@@ -371,14 +371,18 @@ class Checker:
 
 
 def _neighbours(frames: list[int], candidates: list[int], info: Frames) -> list[int]:
-    """The retrieved frames sampled just before and after the best one that are not already
-    candidates: a moving camera's copy lies between two sampled frames, and a toned or heavily
-    edited copy's descriptor cannot tell which of them it is nearer."""
+    """The retrieved frames sampled beside the best one (`CHECK.beside_best` either side) that
+    are not already candidates: a moving camera's copy lies between two sampled frames, and a
+    toned or heavily edited copy's descriptor cannot tell which of them it is nearer."""
     best = info[candidates[0]]
     if best.time is None:
         return []
-    near = {best.ordinal - 1, best.ordinal + 1}
-    return [f for f in frames if f not in candidates and info[f].ordinal in near]
+    reach = CHECK.beside_best
+    return [
+        f
+        for f in frames
+        if f not in candidates and 0 < abs(info[f].ordinal - best.ordinal) <= reach
+    ]
 
 
 def _check_key(

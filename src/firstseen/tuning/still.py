@@ -3,7 +3,17 @@ still searched on their own, and the tonings of a thermal or night-vision look."
 
 from dataclasses import dataclass
 
-from firstseen.tuning.knobs import AD_HOC, BUDGET, DEV, HELDOUT, MEASURED, ROUND, knob, unrecorded
+from firstseen.tuning.knobs import (
+    AD_HOC,
+    BUDGET,
+    DEV,
+    HELDOUT,
+    MEASURED,
+    ROUND,
+    THERMAL_DEV,
+    knob,
+    unrecorded,
+)
 
 _INSETS = f"{AD_HOC} (seed 777), after held-out misses"
 _TONES = f"{AD_HOC}: 54 palette copies of real media"
@@ -20,6 +30,11 @@ class Check:
         4,
         "best frames of the leading video checked",
         f"{HELDOUT}: four instead of three; two lost a chair copy",
+    )
+    beside_best: int = knob(
+        1,
+        "frames either side of the leader's best checked when its best confirm nothing",
+        f"{THERMAL_DEV}: 1 confirmed q0060; 2 changed nothing more on the 834 still queries",
     )
     contender_margin: float = knob(
         0.2,
