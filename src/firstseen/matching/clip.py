@@ -30,7 +30,7 @@ from firstseen.matching.retrieve import Retriever
 from firstseen.matching.tones import Toning, tonings_of
 from firstseen.media import Frame, sample_video, video_info
 from firstseen.media.frames import shrink
-from firstseen.signals import pdq_distance, pdq_hash
+from firstseen.signals import pdq_distance
 from firstseen.tuning import CHECK, CLIP, RETRIEVAL, TONES
 
 
@@ -124,15 +124,12 @@ def _search_pictures(
     stored = retriever.archive.catalog.frames_info(
         [m.frame_id for m in matches if m.frame_id is not None]
     )
-    query_hashes: dict[int, bytes] = {}
     for chosen in matches:
         chosen.tone = pictures[0].tone
         if chosen.frame_id not in stored:
             continue
         picture = chosen.segments[0].segment.best[0] if chosen.segments else chosen.picture
-        if picture not in query_hashes:
-            query_hashes[picture] = pdq_hash(pictures[picture].rgb).bits
-        chosen.pdq_distance = pdq_distance(query_hashes[picture], stored[chosen.frame_id].pdq)
+        chosen.pdq_distance = pdq_distance(pictures[picture].pdq, stored[chosen.frame_id].pdq)
     return matches
 
 
