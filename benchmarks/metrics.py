@@ -157,6 +157,11 @@ def summarise(
         "video_queries": len(timed),
         "video_top1_right": sum(verdicts[q].correct for q in timed),
         "time_within_2s": sum(bool(verdicts[q].time_ok) for q in timed),
+        # Issue 17's target counts the flagged ones: a time on an unflagged answer is no claim.
+        "video_flagged": sum(verdicts[q].correct and verdicts[q].flagged for q in timed),
+        "flagged_time_within_2s": sum(
+            bool(verdicts[q].time_ok) and verdicts[q].flagged for q in timed
+        ),
         "crop_queries": len(crops),
         "crop_iou_mean": statistics.fmean(verdicts[q].iou or 0.0 for q in crops) if crops else None,
         "crop_iou_localised": _mean(verdicts[q].iou for q in crops if verdicts[q].correct),

@@ -17,7 +17,7 @@ from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, verdict
-from firstseen.matching.moment import _skew, closest_moment
+from firstseen.matching.moment import ToneCurve, _skew, closest_moment
 from firstseen.matching.verify import verify
 from firstseen.tuning import MOMENT, RETRIEVAL
 
@@ -80,6 +80,39 @@ def test_a_fixed_camera_still_is_timed_by_what_moved(street):
     (match,) = searcher.search_image(query, top=1)
     assert match.item.id == item.id and match.time == 12.0 and match.match
     assert match.time_span is None
+
+
+def false_coloured(picture: np.ndarray) -> np.ndarray:
+    """A thermal-style false-colour ramp (OpenCV's JET) over the picture's grey levels: in grey,
+    its levels rise and then fall again, so no gain and offset maps the frame onto it."""
+    grey = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def test_a_false_coloured_fixed_camera_still_is_timed_by_what_moved(street):
+    archive, path = street
+    checker = open_searcher(archive).checker
+    copied = frame_at(path, 12.0)[40:-40, 60:-60]
+    (item,) = archive.catalog.items()
+    frames = {f.time: (f.frame_id, f.ordinal) for f in archive.catalog.item_frames(item.id)}
+    frame_id, ordinal = frames[9.0]
+    reference = checker.reference_features(item, ordinal, checker.fast)
+    check = verify(checker.fast.extract(copied), reference)
+    assert verdict.verified(check) and check.alignment is not None
+    # Placed as the plain copy was (the search confirms a toned copy through its tonings), the
+    # false-coloured one is compared with the frames in its own colours.
+    toned = replace(check.alignment, query=checker.fast.extract(false_coloured(copied)))
+    moved = closest_moment(archive, item.id, item.sha256, frame_id, 9.0, toned)
+    assert (moved.frame_id, moved.time) == (frames[12.0][0], 12.0)
+
+
+def test_a_tone_curve_follows_a_ramp_that_rises_and_falls():
+    frame = np.random.default_rng(1).uniform(0, 255, 5000).astype(np.float32)
+    ramp = 255 - np.abs(frame - 128) * 2  # bright in the middle, dark at both ends
+    curve = ToneCurve.fitted(frame, ramp)
+    assert curve is not None
+    assert np.abs(curve(frame) - ramp).mean() < 3
+    assert ToneCurve.fitted(np.full(100, 7.0, np.float32), np.arange(100, dtype=np.float32)) is None
 
 
 def degraded(picture: np.ndarray) -> np.ndarray:

@@ -118,7 +118,7 @@ def _line_residual(residual: np.ndarray, valid: np.ndarray, axis: int) -> np.nda
     return np.where(count >= CONTENT.line_overlap * valid.shape[axis], median, np.inf)
 
 
-def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares gain and offset of `y` on `x`, in closed form (a polynomial fit through a
     Vandermonde matrix costs several times more on a whole picture)."""
     mx, my = float(x.mean()), float(y.mean())
@@ -131,7 +131,7 @@ def _fitted(q: np.ndarray, w: np.ndarray, where: np.ndarray) -> tuple[float, np.
     """The gain of `q` on `w` fitted where `where` holds, the residual it leaves everywhere, and
     the line residual under which a row or column counts as content: within
     `CONTENT.residual_factor` of the fitted pixels' own, plus a floor."""
-    gain, offset = linear_fit(w[where], q[where])
+    gain, offset = _linear_fit(w[where], q[where])
     residual = q - (gain * w + offset)
     spread = float(np.sqrt(np.mean(residual[where] ** 2)))
     return gain, residual, CONTENT.residual_factor * spread + CONTENT.residual_floor

@@ -5,9 +5,11 @@ who moved, so the frame it ranks first may be seconds away from the one copied. 
 alignment already says where the query lies on the frame, and a fixed camera puts every frame of
 the shot in the same place; so each neighbouring frame the descriptor ties with it is put under
 the query with that same alignment, without matching keypoints again, and the query is compared
-with each where they differ (the people who moved): it shows one of them there. Frames that do
-not differ there at all (a still shot, or a crop of what did not move) cannot be told apart, and
-the answer gives the stretch they cover rather than pretend to one moment.
+with each where they differ (the people who moved): it shows one of them there. The frames are
+put in the query's tones first, by a curve fitted from the frame's grey levels to the query's, so
+that a thermal palette, an inversion or a posterised copy is compared as fairly as a plain one.
+Frames that do not differ there at all (a still shot, or a crop of what did not move) cannot be
+told apart, and the answer gives the stretch they cover rather than pretend to one moment.
 """
 
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ import cv2
 import numpy as np
 
 from firstseen.archive.store import Archive
-from firstseen.matching.content import covered, linear_fit, onto, warped
+from firstseen.matching.content import covered, onto, warped
 from firstseen.matching.verify import Alignment
 from firstseen.tuning import MOMENT
 
@@ -73,15 +75,15 @@ def closest_moment(
     registered = register(alignment, read[0][1])
     if registered is None:
         return None
-    predicted = predictions(registered, [picture for _, picture in read[1:]])
-    share, mean_residuals = residuals(registered, predicted)
+    placed_frames = placed(registered, [picture for _, picture in read[1:]])
+    share, mean_residuals = residuals(registered, placed_frames)
     best = int(np.argmin(mean_residuals))
     if share < MOMENT.min_change or mean_residuals[best] >= MOMENT.clearly * mean_residuals[0]:
         best = 0
     # The frames showing the same picture as the one chosen, without a gap in between.
     same = {
         k
-        for (k, _), change in zip(read, changes(registered, predicted, best), strict=True)
+        for (k, _), change in zip(read, changes(registered, placed_frames, best), strict=True)
         if change < MOMENT.min_change
     }
     first = last = read[best][0]
@@ -114,9 +116,36 @@ class Registered:
     query: np.ndarray  # the copied content, lightly blurred (float32)
     to_reference: np.ndarray  # its pixels → the reference's working pixels
     valid: np.ndarray  # where the reference covers it
-    gain: float  # of the query on the frame
-    offset: float
-    predicted: np.ndarray  # the frame as the query would show it (gain and offset applied)
+    tones: "ToneCurve"  # the frame's grey levels → the query's
+    frame: np.ndarray  # the frame warped onto the query (its own grey levels)
+
+
+@dataclass(frozen=True, slots=True)
+class ToneCurve:
+    """The grey level a query shows for each grey level of the frame: the mean query level of
+    the frame's pixels at that level, interpolated between levels. Any curve, rising or not, so
+    that a palette (white-hot, black-hot, a colour ramp turned grey), a posterised copy or a
+    strong grade predicts the query as well as a plain one; a gain and offset cannot follow a
+    ramp that rises and falls."""
+
+    levels: np.ndarray  # frame grey levels, rising
+    shown: np.ndarray  # the query's mean at each
+
+    @classmethod
+    def fitted(cls, frame: np.ndarray, query: np.ndarray) -> "ToneCurve | None":
+        """The curve from pixels of `frame` to those of `query` (same shape, 1-D or not); None
+        when the frame has fewer than two well-filled levels (a flat frame predicts nothing)."""
+        bins = np.clip((frame * (MOMENT.tone_bins / 256)).astype(np.intp), 0, MOMENT.tone_bins - 1)
+        count = np.bincount(bins.ravel(), minlength=MOMENT.tone_bins)
+        level = np.bincount(bins.ravel(), weights=frame.ravel(), minlength=MOMENT.tone_bins)
+        shown = np.bincount(bins.ravel(), weights=query.ravel(), minlength=MOMENT.tone_bins)
+        filled = count >= MOMENT.tone_min_pixels
+        if filled.sum() < 2:
+            return None
+        return cls(level[filled] / count[filled], shown[filled] / count[filled])
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return np.interp(frame, self.levels, self.shown).astype(np.float32)
 
 
 def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
@@ -124,7 +153,9 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
 
     The alignment is shifted by phase correlation first: a few inliers place a frame only within
     a few pixels, enough for the verdict but not for telling two moments apart by a passer-by's
-    step. None when the frame covers too little of the content to judge.
+    step. The frame is put in the query's tones before it is correlated, so that an inverted or
+    false-coloured copy peaks where it lies. None when the frame covers too little of the content
+    to judge.
     """
     x0, y0, x1, y1 = alignment.box
     f = min(1.0, MOMENT.compare_edge / max(x1 - x0, y1 - y0, 1))
@@ -136,55 +167,66 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     q, w, valid = onto(small, gray, to_reference)
     if valid.mean() < MOMENT.min_registered or w[valid].std() == 0:
         return None
+    rough = ToneCurve.fitted(w[valid], q[valid])
+    if rough is None:
+        return None
+    toned = np.where(valid, rough(w), q[valid].mean())
     window = cv2.createHanningWindow(q.shape[::-1], cv2.CV_32F)
-    (dx, dy), _ = cv2.phaseCorrelate(np.where(valid, w, w[valid].mean()), q, window)
+    (dx, dy), _ = cv2.phaseCorrelate(toned, q, window)
     # The query shows at x what the warped frame shows at x - d.
     to_reference = to_reference @ np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]])
     w, valid = warped(gray, to_reference, q.shape), covered(gray, to_reference, q.shape)
     if valid.sum() < MOMENT.min_registered_pixels or w[valid].std() == 0:
         return None
-    gain, offset = linear_fit(w[valid], q[valid])
-    return Registered(q, to_reference, valid, gain, offset, gain * w + offset)
+    tones = ToneCurve.fitted(w[valid], q[valid])
+    if tones is None:
+        return None
+    return Registered(q, to_reference, valid, tones, w)
 
 
-def predictions(registered: Registered, others: list[np.ndarray]) -> list[np.ndarray]:
+def placed(registered: Registered, others: list[np.ndarray]) -> list[np.ndarray]:
     """The registered frame, then each of `others` (more frames of a fixed shot, at the same
-    size), as the query would show them: put in the same place, with the same gain and offset."""
-    predicted = [registered.predicted]
-    for other in others:
-        moved = warped(other, registered.to_reference, registered.query.shape)
-        predicted.append(registered.gain * moved + registered.offset)
-    return predicted
+    size) put in the same place under the query, in their own grey levels."""
+    return [registered.frame] + [
+        warped(other, registered.to_reference, registered.query.shape) for other in others
+    ]
 
 
-def residuals(registered: Registered, predicted: list[np.ndarray]) -> tuple[float, np.ndarray]:
-    """Which of the frames of `predictions` the query shows: the share of the content where any
-    of them differs from the registered frame, and the query's mean residual there against each.
+def residuals(registered: Registered, frames: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """Which of the frames of `placed` the query shows: the share of the content where any of
+    them differs from the registered frame, and the query's mean residual there against each,
+    put in the query's tones.
 
     Judged only where the frames differ, since the rest of a fixed shot cannot tell them apart and
     would drown the difference in noise and overlays; and on the same pixels for every frame, so
-    that noise and overlays there weigh the same on each and the residuals can be ranked.
+    that noise and overlays there weigh the same on each and the residuals can be ranked. Where
+    they differ is measured in the frames' own grey levels: a copy of low contrast must not hide
+    what moved.
     """
     differ = np.zeros_like(registered.valid)
-    for frame in predicted[1:]:
-        differ |= _differs(frame, predicted[0])
+    for frame in frames[1:]:
+        differ |= _differs(frame, frames[0])
     differ &= registered.valid
     if not differ.any():
-        return 0.0, np.zeros(len(predicted))
+        return 0.0, np.zeros(len(frames))
     query = registered.query[differ]
-    mean_residuals = np.array([np.abs(query - p[differ]).mean() for p in predicted])
+    mean_residuals = np.array(
+        [np.abs(query - registered.tones(frame[differ])).mean() for frame in frames]
+    )
     return float(differ.sum() / registered.valid.sum()), mean_residuals
 
 
-def changes(registered: Registered, predicted: list[np.ndarray], index: int) -> np.ndarray:
-    """For each frame of `predictions`, the share of the content where it differs from frame
-    `index` by more than codec noise: where the query lies, a frame that differs almost nowhere
-    shows the same picture. Measured in the frames' own grey levels, not the query's: a copy
-    graded to low contrast must not make moments look alike."""
+def changes(registered: Registered, frames: list[np.ndarray], index: int) -> np.ndarray:
+    """For each frame of `placed`, the share of the content where it differs from frame `index`
+    by more than codec noise: where the query lies, a frame that differs almost nowhere shows the
+    same picture. Measured in the frames' own grey levels, not the query's: a copy graded to low
+    contrast must not make moments look alike."""
     valid, count = registered.valid, max(int(registered.valid.sum()), 1)
-    levels = MOMENT.same_picture * max(abs(registered.gain), 1e-6)
     return np.array(
-        [(_differs(p, predicted[index], levels) & valid).sum() / count for p in predicted]
+        [
+            (_differs(frame, frames[index], MOMENT.same_picture) & valid).sum() / count
+            for frame in frames
+        ]
     )
 
 

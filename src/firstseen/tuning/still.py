@@ -92,6 +92,14 @@ class Moment:
         "grey levels within which two frames show the same picture",
         f"{MEASURED}: repeated still-shot frames 2, a changed caption line 23",
     )
+    tone_bins: int = knob(
+        32,
+        "grey-level bins of the curve from a frame's tones to the query's",
+        f"{ROUND}: 8 grey levels a bin",
+    )
+    tone_min_pixels: int = knob(
+        20, "least pixels for a bin to count in that curve", f"{ROUND}: a mean of 20 is steady"
+    )
     min_registered: float = knob(
         0.5, "least share of the content a frame must cover", unrecorded("58938da")
     )
