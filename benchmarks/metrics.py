@@ -59,6 +59,8 @@ class Verdict:
     flagged: bool = False  # the true reference is returned with match=true
     wrong: int = 0  # other references returned with match=true
     time_ok: bool | None = None
+    # The moment lies within the stretch the answer says shows the same picture (a still shot).
+    stretch_ok: bool | None = None
     iou: float | None = None
     gt_score: float | None = None
     top: dict = field(default_factory=dict)
@@ -127,6 +129,10 @@ def judge(truth: Truth, result: Result | None) -> Verdict:
         v.time_ok = bool(
             v.correct and gt[0].time is not None and abs(gt[0].time - truth.time) <= TIME_TOLERANCE
         )
+        span = (gt[0].raw or {}).get("time_span") if v.correct else None
+        v.stretch_ok = v.time_ok or bool(
+            span and span[0] - TIME_TOLERANCE <= truth.time <= span[1] + TIME_TOLERANCE
+        )
     if truth.region is not None:
         found = gt[0].region if v.correct else None
         v.iou = iou(found, truth.region) if found else 0.0
@@ -161,6 +167,9 @@ def summarise(
         "video_flagged": sum(verdicts[q].correct and verdicts[q].flagged for q in timed),
         "flagged_time_within_2s": sum(
             bool(verdicts[q].time_ok) and verdicts[q].flagged for q in timed
+        ),
+        "flagged_stretch_within_2s": sum(
+            bool(verdicts[q].stretch_ok) and verdicts[q].flagged for q in timed
         ),
         "crop_queries": len(crops),
         "crop_iou_mean": statistics.fmean(verdicts[q].iou or 0.0 for q in crops) if crops else None,

@@ -93,7 +93,8 @@ def headline(s: dict, speed: dict, localises: bool) -> dict[str, str]:
         "false matches on negatives": f"{s['false_match_negatives']}/{s['negatives']}",
         "frame time within 2 s": f"{s['time_within_2s']}/{s['video_queries']} "
         f"(top-1 right {s['video_top1_right']}; "
-        f"{s['flagged_time_within_2s']}/{s['video_flagged']} of those flagged)",
+        f"{s['flagged_time_within_2s']}/{s['video_flagged']} of those flagged, "
+        f"{s['flagged_stretch_within_2s']} with the stretch answered)",
         "mean region IoU, crops": (
             f"{num(s['crop_iou_mean'])} (n={s['crop_queries']})" if localises else "n/a"
         ),

@@ -17,7 +17,7 @@ from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, verdict
-from firstseen.matching.moment import ToneCurve, _skew, closest_moment
+from firstseen.matching.moment import ToneCurve, _shear, closest_moment
 from firstseen.matching.verify import verify
 from firstseen.tuning import MOMENT, RETRIEVAL
 
@@ -190,11 +190,14 @@ def test_a_still_shot_is_answered_with_the_stretch_that_shows_the_same_picture(
     assert "│ 00:02–00:05 │" in words and "at 00:02 (the same picture from 00:02 to 00:05)" in words
 
 
-def test_only_a_crop_scale_or_rotation_is_trusted_to_compare_pixels():
+def test_only_a_crop_rescale_or_rotation_is_trusted_to_compare_pixels():
     angle = np.radians(8)
-    rotation = 0.6 * np.array(
+    rotation = np.array(
         [[np.cos(angle), -np.sin(angle), 30], [np.sin(angle), np.cos(angle), 9], [0, 0, 1 / 0.6]]
     )
-    assert _skew(rotation) < 1e-9
+    assert _shear(rotation) < 1e-9
+    # A meme template that squeezes the picture's height, before or after it was rotated.
+    squeeze = np.diag([0.8, 0.55, 1.0])
+    assert _shear(squeeze @ rotation) < 1e-9 and _shear(rotation @ squeeze) < 1e-9
     sheared = np.array([[0.514, -0.148, 181.4], [0.045, 0.391, 29.7], [0, 0, 1]])
-    assert _skew(sheared) > MOMENT.max_skew
+    assert _shear(sheared) > MOMENT.max_shear

@@ -40,7 +40,7 @@ def closest_moment(
     """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
     possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
     its thumbnail gone, nothing else the descriptor ties)."""
-    if _skew(alignment.homography) > MOMENT.max_skew:
+    if _shear(alignment.homography) > MOMENT.max_shear:
         return None
     frames = archive.catalog.frames_between(
         item_id, time - MOMENT.moment_span, time + MOMENT.moment_span
@@ -97,15 +97,18 @@ def closest_moment(
     )
 
 
-def _skew(homography: np.ndarray) -> float:
-    """Distance of the homography's linear part from the nearest scaled rotation, relative to
-    that scale: 0 for a crop, a rescale or a rotation; a stretch or shear raises it."""
-    (a, b), (c, d) = homography[:2, :2] / homography[2, 2]
-    cos, sin = (a + d) / 2, (c - b) / 2
-    scale = float(np.hypot(cos, sin))
-    return float(np.hypot(np.hypot(a - cos, d - cos), np.hypot(b + sin, c - sin))) / max(
-        scale, 1e-9
-    )
+def _shear(homography: np.ndarray) -> float:
+    """How far the homography's linear part is from a rotation and a rescale along the picture's
+    axes, in either order: the cosine between its columns or between its rows, whichever is
+    nearer 0. 0 for a crop, a rotation and any rescale, of both sides or one (a meme template
+    stretches the picture it frames); a shear raises it, as a fit to a few ambiguous inliers
+    does."""
+    linear = homography[:2, :2] / homography[2, 2]
+    return min(_cosine(linear[:, 0], linear[:, 1]), _cosine(linear[0], linear[1]))
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(abs(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,10 +74,10 @@ class Moment:
         "another frame's residual must be below this share of the confirmed one's",
         f"{ROUND}: 0 and 10 % gave the same counts, 25 % lost heldout q0106",
     )
-    max_skew: float = knob(
+    max_shear: float = knob(
         0.1,
-        "farthest an alignment may be from a crop, scale and rotation",
-        f"{DEV}: a GoldenEye crop's shearing homography; 0.3 broke it",
+        "farthest an alignment may be from a crop, rescale and rotation (cosine of its axes)",
+        f"{DEV}: a GoldenEye crop's shearing fit (0.17) is refused; meme stretches measure 0.01",
     )
     compare_edge: int = knob(
         320, "working size at which frames are compared", unrecorded("58938da")
