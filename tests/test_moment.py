@@ -18,8 +18,9 @@ from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, verdict
 from firstseen.matching.moment import ToneCurve, _shear, closest_moment
+from firstseen.matching.results import Match
 from firstseen.matching.verify import verify
-from firstseen.tuning import MOMENT, RETRIEVAL
+from firstseen.tuning import CHECK, MOMENT, RETRIEVAL
 
 
 def archived(directory: Path, path: Path) -> tuple[Archive, Path]:
@@ -113,6 +114,31 @@ def test_a_tone_curve_follows_a_ramp_that_rises_and_falls():
     assert curve is not None
     assert np.abs(curve(frame) - ramp).mean() < 3
     assert ToneCurve.fitted(np.full(100, 7.0, np.float32), np.arange(100, dtype=np.float32)) is None
+
+
+def test_a_moving_shot_confirmed_on_a_frame_before_the_copy_walks_to_it(tmp_path, shared_data):
+    """Megamind.avi moves on every second: a crop of the frame at 10 s aligns weakly (a few
+    inliers, its pixels half in agreement) with the frame at 8.4 s, and fully with its own."""
+    archive, path = archived(tmp_path, shared_data / "opencv-samples-data" / "Megamind.avi")
+    checker = open_searcher(archive).checker
+    (item,) = archive.catalog.items()
+    frames = archive.catalog.item_frames(item.id)
+
+    def nearest(seconds: float) -> DescribedFrame:
+        return min(frames, key=lambda frame: abs(frame.time - seconds))
+
+    copied, earlier = nearest(10.0), nearest(8.4)
+    assert copied.time - earlier.time > 1.5
+    picture = frame_at(path, copied.time)
+    height, width = picture.shape[:2]
+    query = picture[height // 8 : -height // 8, width // 8 : -width // 8]
+    reference = checker.reference_features(item, earlier.ordinal, checker.fast)
+    check = verify(checker.fast.extract(query), reference)
+    assert verdict.verified(check) and check.inliers < CHECK.walk_below
+    weak = Match(item, earlier.frame_id, earlier.ordinal, earlier.time, 0.5, 0.5, False, check)
+    walked = checker._walk(weak)
+    assert (walked.frame_id, walked.time) == (copied.frame_id, copied.time)
+    assert walked.check.inliers > check.inliers and walked.check.correlation > 0.9
 
 
 def degraded(picture: np.ndarray) -> np.ndarray:

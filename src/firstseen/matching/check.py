@@ -213,7 +213,7 @@ class Checker:
             alignment,
         )
         if moment is None:
-            return chosen
+            return self._walk(chosen)
         span = moment.span if moment.span[0] < moment.span[1] else None
         if moment.frame_id == chosen.frame_id:
             return replace(chosen, time_span=span)
@@ -234,6 +234,47 @@ class Checker:
             check=check,
             time_span=span,
         )
+
+    def _walk(self, chosen: Match) -> Match:
+        """A frame of a moving shot confirmed by few inliers, moved along the shot while a sampled
+        frame within reach aligns clearly better: a toned copy's descriptor barely tells nearby
+        moments apart, so the frame it confirmed may be seconds before the one copied, showing
+        part of the same ground. A strong alignment already pins the moment."""
+        alignment = chosen.check.alignment
+        if alignment is None or chosen.time is None:
+            return chosen
+        local = self.fast if alignment.query.kind == self.fast.kind else self.robust
+        least = _least_inliers(chosen.tone)
+        for _ in range(CHECK.walk_steps):
+            if chosen.check.inliers >= CHECK.walk_below:
+                break
+            reach = self.archive.catalog.frames_between(
+                chosen.item.id, chosen.time - CHECK.walk_reach, chosen.time + CHECK.walk_reach
+            )
+            checks = [
+                (frame, verify(alignment.query, reference, least))
+                for frame in reach
+                if frame.frame_id != chosen.frame_id
+                and (reference := self.reference_features(chosen.item, frame.ordinal, local))
+            ]
+            # More keypoints alone also favour a zoom's later frames, which show the copied
+            # region larger: the frame copied agrees with the query's pixels as well too.
+            floor = chosen.check.correlation - CHECK.walk_correlation_drop
+            better = [
+                (frame, check)
+                for frame, check in checks
+                if verdict.verified(check) and check.correlation >= floor
+            ]
+            if not better:
+                break
+            frame, check = max(better, key=lambda found: found[1].inliers)
+            lead = chosen.check.inliers
+            if check.inliers <= lead + CHECK.chance_spread * lead**0.5 + CHECK.chance_floor:
+                break
+            chosen = replace(
+                chosen, frame_id=frame.frame_id, ordinal=frame.ordinal, time=frame.time, check=check
+            )
+        return chosen
 
     def verify_hit(
         self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures

@@ -50,6 +50,20 @@ class Check:
         f"{ROUND}: a chance-spread rule, neutral on dev",
     )
     chance_floor: int = knob(3, "plus this many", f"{ROUND}: the same rule")
+    walk_below: int = knob(
+        50,
+        "a moving shot's frame confirmed by fewer inliers is compared with the frames around it",
+        f"{ROUND}: toned copies of moving shots confirm on 10-40, plain copies on hundreds",
+    )
+    walk_reach: float = knob(
+        4.0, "seconds either side of it compared, at each step", f"{ROUND}: four samples at 1/s"
+    )
+    walk_steps: int = knob(3, "most steps along the shot", f"{BUDGET}: at most 24 more checks")
+    walk_correlation_drop: float = knob(
+        0.05,
+        "a frame walked to may agree with the query's pixels this much less than the last",
+        f"{DEV}: q0116's zoomed frame 2 s on had 0.18 less; aerial neighbours 0.01-0.03",
+    )
 
 
 @dataclass(frozen=True, slots=True)
