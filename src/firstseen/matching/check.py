@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from firstseen.archive.records import FrameInfo, Item
+from firstseen.archive.records import FrameInfo, Item, TimedFrame
 from firstseen.archive.store import Archive
 from firstseen.matching import verdict
 from firstseen.matching.features import Features, LocalFeatures, fast_features, robust_features
@@ -160,7 +160,7 @@ class Checker:
             # than twice the spread that chance gives an inlier count.
             most = max(confirmed, key=lambda m: m.check.inliers)
             lead = chosen.check.inliers if verdict.verified(chosen.check) else 0
-            if most.check.inliers > lead + CHECK.chance_spread * lead**0.5 + CHECK.chance_floor:
+            if _beyond_chance(most.check.inliers, lead):
                 chosen = most
             return self._settle_moment(chosen)
         return chosen
@@ -244,38 +244,41 @@ class Checker:
         alignment = chosen.check.alignment
         if alignment is None or chosen.time is None:
             return chosen
-        local = self.fast if alignment.query.kind == self.fast.kind else self.robust
-        least = _least_inliers(chosen.tone)
+        checked: dict[int, Verification] = {}  # each frame once, though the reaches overlap
         for _ in range(CHECK.walk_steps):
             if chosen.check.inliers >= CHECK.walk_below:
                 break
             reach = self.archive.catalog.frames_between(
                 chosen.item.id, chosen.time - CHECK.walk_reach, chosen.time + CHECK.walk_reach
             )
-            checks = [
-                (frame, verify(alignment.query, reference, least))
-                for frame in reach
-                if frame.frame_id != chosen.frame_id
-                and (reference := self.reference_features(chosen.item, frame.ordinal, local))
-            ]
-            # More keypoints alone also favour a zoom's later frames, which show the copied
-            # region larger: the frame copied agrees with the query's pixels as well too.
-            floor = chosen.check.correlation - CHECK.walk_correlation_drop
-            better = [
-                (frame, check)
-                for frame, check in checks
-                if verdict.verified(check) and check.correlation >= floor
-            ]
-            if not better:
+            others = [frame for frame in reach if frame.frame_id != chosen.frame_id]
+            self._check_frames(chosen, alignment.query, others, checked)
+            step = _clearly_better(chosen.check, [(f, checked[f.frame_id]) for f in others])
+            if step is None:
                 break
-            frame, check = max(better, key=lambda found: found[1].inliers)
-            lead = chosen.check.inliers
-            if check.inliers <= lead + CHECK.chance_spread * lead**0.5 + CHECK.chance_floor:
-                break
+            frame, check = step
             chosen = replace(
                 chosen, frame_id=frame.frame_id, ordinal=frame.ordinal, time=frame.time, check=check
             )
         return chosen
+
+    def _check_frames(
+        self,
+        chosen: Match,
+        query: Features,
+        frames: list[TimedFrame],
+        checked: dict[int, Verification],
+    ) -> None:
+        """Checks `query` against each of `frames` of the chosen item not checked yet."""
+        local = self.fast if query.kind == self.fast.kind else self.robust
+        for frame in frames:
+            if frame.frame_id not in checked:
+                reference = self.reference_features(chosen.item, frame.ordinal, local)
+                checked[frame.frame_id] = (
+                    NOT_VERIFIED
+                    if reference is None
+                    else verify(query, reference, _least_inliers(chosen.tone))
+                )
 
     def verify_hit(
         self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures
@@ -432,6 +435,29 @@ def _check_key(
 ) -> tuple[str, bool, str, int]:
     """Where a picture keeps its check against one reference frame (`Picture.checks`)."""
     return (local.kind, mirrored, item.sha256, ordinal)
+
+
+def _beyond_chance(inliers: int, lead: int) -> bool:
+    """More inliers than `lead` by more than twice the spread that chance gives an inlier count."""
+    return inliers > lead + CHECK.chance_spread * lead**0.5 + CHECK.chance_floor
+
+
+def _clearly_better(
+    lead: Verification, checks: list[tuple[TimedFrame, Verification]]
+) -> tuple[TimedFrame, Verification] | None:
+    """The confirmed check with most inliers, if beyond chance of `lead`'s and its pixels agree
+    about as well: more keypoints alone also favour a zoom's later frames, which show the copied
+    region larger."""
+    floor = lead.correlation - CHECK.walk_correlation_drop
+    agreeing = [
+        (frame, check)
+        for frame, check in checks
+        if verdict.verified(check) and check.correlation >= floor
+    ]
+    if not agreeing:
+        return None
+    frame, check = max(agreeing, key=lambda found: found[1].inliers)
+    return (frame, check) if _beyond_chance(check.inliers, lead.inliers) else None
 
 
 def _least_inliers(tone: str | None) -> int:
