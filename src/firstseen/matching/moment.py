@@ -175,7 +175,8 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
         return None
     toned = np.where(valid, rough(w), q[valid].mean())
     window = cv2.createHanningWindow(q.shape[::-1], cv2.CV_32F)
-    (dx, dy), _ = cv2.phaseCorrelate(toned, q, window)
+    # OpenCV windows its inputs in place: the query is kept as it is for the comparisons.
+    (dx, dy), _ = cv2.phaseCorrelate(toned, q.copy(), window)
     # The query shows at x what the warped frame shows at x - d.
     to_reference = to_reference @ np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]])
     w, valid = warped(gray, to_reference, q.shape), covered(gray, to_reference, q.shape)
