@@ -17,8 +17,10 @@ from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, verdict
+from firstseen.matching.align import Segment, regrown
+from firstseen.matching.clip import _joined
 from firstseen.matching.moment import ToneCurve, _shear, closest_moment
-from firstseen.matching.results import Match
+from firstseen.matching.results import Match, SegmentMatch
 from firstseen.matching.verify import verify
 from firstseen.tuning import CHECK, MOMENT, RETRIEVAL
 
@@ -105,6 +107,76 @@ def test_a_false_coloured_fixed_camera_still_is_timed_by_what_moved(street):
     toned = replace(check.alignment, query=checker.fast.extract(false_coloured(copied)))
     moved = closest_moment(archive, item.id, item.sha256, frame_id, 9.0, toned)
     assert (moved.frame_id, moved.time) == (frames[12.0][0], 12.0)
+
+
+def frames_between(path: Path, start: float, end: float, step: float) -> list[np.ndarray]:
+    """The frames of `path` at `start`, `start + step`, ... up to `end`, decoded once."""
+    wanted, found = list(np.arange(start, end + 1e-6, step)), []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if wanted and frame.time >= wanted[0] - 1e-6:
+                found.append(frame.to_ndarray(format="rgb24"))
+                wanted.pop(0)
+    return found
+
+
+def test_a_fixed_camera_clip_lined_up_seconds_off_moves_to_its_moment(street):
+    """A clip of the street from 12 s to 16 s, confirmed on the frame at 9 s: its eight frames
+    together put the people where they walked, and the whole clip moves three seconds on."""
+    archive, path = street
+    checker = open_searcher(archive).checker
+    (item,) = archive.catalog.items()
+    frames = {f.time: (f.frame_id, f.ordinal) for f in archive.catalog.item_frames(item.id)}
+    clip = [frame[40:-40, 60:-60] for frame in frames_between(path, 12.0, 16.0, 0.5)]
+    frame_id, ordinal = frames[9.0]
+    query = checker.fast.extract(clip[0])
+    check = verify(query, checker.reference_features(item, ordinal, checker.fast))
+    assert verdict.verified(check) and check.alignment is not None
+    probe = Match(item, frame_id, ordinal, 9.0, 0.9, 0.5, False, check)
+    shape = query.gray.shape
+    shown = [
+        (0.5 * k, cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), shape[::-1]))
+        for k, rgb in enumerate(clip)
+    ]
+    found = checker.offset_on_fixed_shot(probe, shown, 0.0)
+    assert found is not None
+    moved, shift = found
+    assert (moved.frame_id, moved.time) == (frames[12.0][0], 12.0) and shift == pytest.approx(3.0)
+    assert verdict.verified(moved.check)
+    # Lined up on its moment already, it stays.
+    frame_id, ordinal = frames[12.0]
+    check = verify(query, checker.reference_features(item, ordinal, checker.fast))
+    right = Match(item, frame_id, ordinal, 12.0, 0.9, 0.5, False, check)
+    assert checker.offset_on_fixed_shot(right, shown, 0.0) is None
+
+
+def test_a_moved_segment_that_continues_its_neighbour_is_joined_to_it():
+    def answer(query: tuple[float, float], reference: tuple[float, float], frames: int):
+        segment = Segment(query, reference, 1.0, 0.5, frames, (0, 0))
+        return SegmentMatch(segment)
+
+    stray = answer((0.0, 0.75), (21.5, 22.25), 2)
+    moved = answer((0.75, 7.83), (22.18 + 0.75, 30.01), 15)
+    elsewhere = answer((8.0, 9.0), (2.0, 3.0), 3)
+    (whole, other) = _joined([moved, stray, elsewhere], [moved])
+    assert whole.segment.query == (0.0, 7.83) and whole.segment.frames == 17
+    assert whole.segment.reference == pytest.approx((22.18, 30.01))
+    assert other is elsewhere
+    # Segments the descriptor lined up itself keep its word, however they lie.
+    assert len(_joined([moved, stray], [])) == 2
+
+
+def test_a_moved_segment_regrows_over_the_frames_that_vote_for_its_line_up_to_a_cut():
+    """A fixed shot (every pair alike, 0.6) cut at 6 s to other footage (0.0): a segment that
+    held 1-3 s of the clip, moved onto its line, grows over 0-6 s and no further."""
+    query_times = np.arange(0.0, 8.0, 0.5)
+    reference_times = np.arange(0.0, 30.0, 1.0)
+    sims = np.where(query_times[:, None] < 6.0, 0.6, 0.0) * np.ones(len(reference_times))
+    cuts = query_times == 6.0
+    moved = Segment((1.0, 3.0), (11.0, 13.0), 1.0, 0.6, 5, (4, 12))
+    grown = regrown(moved, sims, (query_times, reference_times), (8.0, 30.0), cuts)
+    assert grown.query == (0.0, 6.0) and grown.reference == (10.0, 16.0)
+    assert grown.best == moved.best and grown.frames == 12
 
 
 def test_a_tone_curve_follows_a_ramp_that_rises_and_falls():

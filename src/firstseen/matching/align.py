@@ -15,7 +15,7 @@ opens a new shot (pieces of a compilation are joined by cuts, and shot starts ar
 sampled); the reference boundary is its image on the line.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -98,6 +98,51 @@ def align(
         # The voted pairs go too, so every round makes progress even if refining moved the line.
         free &= ~(on_line | near)
     return sorted(segments, key=lambda s: -s.score)
+
+
+def regrown(
+    segment: Segment,
+    sims: np.ndarray,
+    times: tuple[np.ndarray, np.ndarray],
+    lengths: tuple[float, float],
+    query_cuts: np.ndarray,
+) -> Segment:
+    """`segment`, put on its line by other evidence (the moment of a fixed shot), over the query
+    frames around it that vote for that line: each query frame's reference frame on the line
+    within ALIGN.tolerance at ALIGN.pair_min or more, up to a cut or the first frame that does
+    not, with the boundaries `align` would draw. Its best pair stays its own. `times` are the
+    query's and the reference's frame times, `lengths` their durations."""
+    query_times, reference_times = times
+    speed, offset = segment.speed, segment.reference[0] - segment.speed * segment.query[0]
+    targets = speed * query_times + offset
+    nearest = np.abs(reference_times[None, :] - targets[:, None]).argmin(axis=1)
+    rows = np.arange(len(query_times))
+    votes = (np.abs(reference_times[nearest] - targets) <= ALIGN.tolerance) & (
+        sims[rows, nearest] >= ALIGN.pair_min
+    )
+    inside = np.flatnonzero((query_times >= segment.query[0]) & (query_times <= segment.query[1]))
+    if not len(inside):
+        return segment
+    first, last = int(inside.min()), int(inside.max())
+    while first > 0 and votes[first - 1] and not query_cuts[first]:
+        first -= 1
+    while last + 1 < len(query_times) and votes[last + 1] and not query_cuts[last + 1]:
+        last += 1
+    run = [j for j in range(first, last + 1) if votes[j]]
+    if not run:
+        return segment
+    pairs = np.stack([rows, nearest], axis=1)
+    grown = _segment(
+        run,
+        pairs,
+        query_times,
+        sims[rows, nearest],
+        query_times,
+        query_cuts,
+        (speed, offset),
+        lengths,
+    )
+    return replace(grown, best=segment.best)
 
 
 def _candidate_pairs(sims: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from firstseen.archive.records import FrameInfo, Item, TimedFrame
 from firstseen.archive.store import Archive
 from firstseen.matching import verdict
 from firstseen.matching.features import Features, LocalFeatures, fast_features, robust_features
-from firstseen.matching.moment import closest_moment
+from firstseen.matching.moment import closest_moment, closest_offset
 from firstseen.matching.results import Hit, Match, Picture, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.signals import pdq_distance
@@ -198,13 +198,20 @@ class Checker:
             found.check = self.verify_hit(found, best[frame_id], pictures, self.fast)
 
     def _settle_moment(self, chosen: Match) -> Match:
+        """A confirmed video frame, moved to the moment the query shows: on a fixed shot by
+        comparing pixels (`moment_on_fixed_shot`), else by walking along the shot."""
+        settled = self.moment_on_fixed_shot(chosen)
+        return self._walk(chosen) if settled is None else settled
+
+    def moment_on_fixed_shot(self, chosen: Match) -> Match | None:
         """A confirmed video frame, moved to the neighbouring sampled frame of the same fixed shot
         that the query shows (matching/moment.py), once keypoints confirm that frame too, and
-        given the stretch of sampled frames that show the same picture. The descriptor's
-        similarity stays the one of the frame that found the video."""
+        given the stretch of sampled frames that show the same picture; None when the frames
+        around it cannot be compared. The descriptor's similarity stays the one of the frame that
+        found the video."""
         alignment = chosen.check.alignment
         if chosen.time is None or chosen.frame_id is None or alignment is None:
-            return chosen
+            return None
         moment = closest_moment(
             self.archive,
             chosen.item.id,
@@ -214,26 +221,58 @@ class Checker:
             alignment,
         )
         if moment is None:
-            return self._walk(chosen)
+            return None
         span = moment.span if moment.span[0] < moment.span[1] else None
         if moment.frame_id == chosen.frame_id:
             return replace(chosen, time_span=span)
-        local = self.fast if alignment.query.kind == self.fast.kind else self.robust
-        reference = self.reference_features(chosen.item, moment.ordinal, local)
+        moved = self._confirmed_at(
+            chosen, TimedFrame(moment.frame_id, moment.ordinal, moment.time), alignment.query
+        )
+        return chosen if moved is chosen else replace(moved, time_span=span)
+
+    def offset_on_fixed_shot(
+        self, chosen: Match, shown: list[tuple[float, np.ndarray]], at: float
+    ) -> tuple[Match, float] | None:
+        """A video frame that confirmed a clip's frame at `at`, moved to the moment of the same
+        fixed shot that the clip shows there, judged by the clip's frames in `shown` (their times
+        and grey pictures; matching/moment.py's closest_offset), once keypoints confirm the
+        sampled frame nearest it; with the shift in seconds. None when the frames around it
+        cannot be compared or keypoints do not confirm the move."""
+        alignment = chosen.check.alignment
+        if chosen.time is None or chosen.frame_id is None or alignment is None:
+            return None
+        found = closest_offset(
+            self.archive,
+            chosen.item.id,
+            chosen.item.sha256,
+            chosen.frame_id,
+            chosen.time,
+            alignment,
+            shown,
+            at,
+        )
+        if found is None:
+            return None
+        frame, shift = found
+        if frame.frame_id == chosen.frame_id:
+            return replace(chosen), shift
+        moved = self._confirmed_at(chosen, frame, alignment.query)
+        return None if moved is chosen else (moved, shift)
+
+    def _confirmed_at(self, chosen: Match, frame: TimedFrame, query: Features) -> Match:
+        """`chosen` moved to another sampled `frame` of its video once the `query` keypoints that
+        confirmed it confirm that frame too; else `chosen` as it was."""
+        local = self.fast if query.kind == self.fast.kind else self.robust
+        reference = self.reference_features(chosen.item, frame.ordinal, local)
         check = (
             NOT_VERIFIED
             if reference is None
-            else verify(alignment.query, reference, _least_inliers(chosen.tone))
+            else verify(query, reference, _least_inliers(chosen.tone))
         )
         if not verdict.verified(check):
             return chosen
         return replace(
-            chosen,
-            frame_id=moment.frame_id,
-            ordinal=moment.ordinal,
-            time=moment.time,
-            check=check,
-            time_span=span,
+            chosen, frame_id=frame.frame_id, ordinal=frame.ordinal, time=frame.time, check=check
         )
 
     def _walk(self, chosen: Match) -> Match:

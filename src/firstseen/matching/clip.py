@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from firstseen.archive.catalog_api import CatalogReader
 from firstseen.archive.records import Item
 from firstseen.errors import MediaError
 from firstseen.matching import verdict
-from firstseen.matching.align import Segment, align, distinctness
+from firstseen.matching.align import Segment, align, distinctness, regrown
 from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FramePair, Hit, Match, Picture, SegmentMatch
@@ -31,7 +32,7 @@ from firstseen.matching.tones import Toning, tonings_of
 from firstseen.media import Frame, sample_video, video_info
 from firstseen.media.frames import shrink
 from firstseen.signals import pdq_distance
-from firstseen.tuning import CHECK, CLIP, RETRIEVAL, TONES
+from firstseen.tuning import ALIGN, CHECK, CLIP, RETRIEVAL, TONES
 
 
 def search_clip(retriever: Retriever, checker: Checker, path: Path, top: int) -> list[Match]:
@@ -119,7 +120,11 @@ def _search_pictures(
         aligned = _align_item(catalog, calibration, item, vectors, found.bias, sampled, length)
         if aligned is not None:
             chosen, seen = aligned
-            matches.append(_verify_segments(checker, chosen, seen, pictures) if checked else chosen)
+            matches.append(
+                _verify_segments(checker, chosen, seen, pictures, (sampled, length))
+                if checked
+                else chosen
+            )
     _mark_featureless(checker.calibration, matches, pictures, times)
     stored = retriever.archive.catalog.frames_info(
         [m.frame_id for m in matches if m.frame_id is not None]
@@ -317,17 +322,156 @@ def _pair(
 
 
 def _verify_segments(
-    checker: Checker, found: Match, seen: _Comparison, pictures: list[Picture]
+    checker: Checker,
+    found: Match,
+    seen: _Comparison,
+    pictures: list[Picture],
+    clip: tuple[tuple[np.ndarray, np.ndarray], float],
 ) -> Match:
     """Checks the best frame pair of the leading segments with local features; the answer then
-    takes its frame, region and orientation from the best segment."""
+    takes its frame, region and orientation from the best segment. A segment of a fixed shot
+    moved to its moment is regrown along its new line (`clip`: the query's frame times, shot
+    starts and length), and what it then explains or continues is answered with it."""
+    (times, cuts), length = clip
+    reference_length = found.item.duration or float(seen.times[-1])
+    moved = []
     for segment in found.segments[: CLIP.verify_segments]:
         q, r = segment.segment.best
         probe = seen.match(found.item, q, r, [])
-        segment.check = checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)
+        probe.tone = pictures[q].tone
+        segment.check = probe.check = checker.verify_hit(
+            probe, seen.hit(q, r), pictures, checker.fast
+        )
         segment.mirrored = probe.mirrored
-    segments = sorted(found.segments, key=lambda s: -s.score)
+        if verdict.verified(segment.check) and _settle_moment(
+            checker, seen, segment, probe, pictures, times
+        ):
+            segment.segment = regrown(
+                segment.segment,
+                np.maximum(seen.plain, seen.mirror) - seen.bias[:, None],
+                (times, seen.times),
+                (length, reference_length),
+                cuts,
+            )
+            moved.append(segment)
+    segments = sorted(_joined(found.segments, moved), key=lambda s: -s.score)
     best = segments[0]
     chosen = seen.match(found.item, *best.segment.best, segments)
     chosen.check, chosen.mirrored = best.check, best.mirrored
     return chosen
+
+
+def _settle_moment(
+    checker: Checker,
+    seen: _Comparison,
+    answer: SegmentMatch,
+    probe: Match,
+    pictures: list[Picture],
+    times: np.ndarray,
+) -> bool:
+    """Moves a confirmed segment to the moment of a fixed shot its frames show
+    (Checker.offset_on_fixed_shot): on a fixed camera every stretch looks alike to the descriptor,
+    so the clip lines up with whichever its similarities favour by chance; the pixels where the
+    frames differ (the people and vehicles that moved) tell the moment, and the whole segment
+    moves with its best pair. Whether it moved."""
+    alignment = probe.check.alignment
+    if alignment is None:
+        return False
+    q = answer.segment.best[0]
+    start, end = answer.segment.query
+    shown = [
+        (float(times[j]), _working_gray(pictures[j], probe.mirrored, alignment.query.gray.shape))
+        for j in range(len(pictures))
+        if start <= times[j] <= end
+    ]
+    found = checker.offset_on_fixed_shot(probe, shown, float(times[q]))
+    if found is None:
+        return False
+    settled, shift = found
+    if settled.time is None or settled.frame_id is None:
+        return False
+    r = seen.frame_ids.index(settled.frame_id)
+    start, end = answer.segment.reference
+    answer.segment = replace(answer.segment, reference=(start + shift, end + shift), best=(q, r))
+    answer.check = settled.check
+    if answer.pair is not None:
+        answer.pair = replace(
+            answer.pair, reference_time=settled.time, reference_ordinal=settled.ordinal
+        )
+    return True
+
+
+def _joined(answers: list[SegmentMatch], moved: list[SegmentMatch]) -> list[SegmentMatch]:
+    """The segments once some were moved to their moment (`moved`): those a moved one's stretch
+    of the query holds are dropped (copying is one to one: that stretch shows nothing else), and
+    each pair that touch in the query and lie on one line (the same speed, offsets within
+    ALIGN.tolerance), one of them moved, are made one: the longer one's line, check and frame
+    pair over both stretches. A fixed shot's clip split where the descriptor lined one stretch up
+    elsewhere is whole again."""
+    settled = {id(answer) for answer in moved}  # SegmentMatch compares by value
+    kept = [
+        answer
+        for answer in answers
+        if id(answer) in settled or not any(_within(answer, other) for other in moved)
+    ]
+    joined: list[SegmentMatch] = []
+    for answer in sorted(kept, key=lambda a: a.segment.query[0]):
+        last = joined[-1] if joined else None
+        if last is not None and settled & {id(last), id(answer)} and _one_line(last, answer):
+            joined[-1] = _union(last, answer)
+            settled.add(id(joined[-1]))
+        else:
+            joined.append(answer)
+    return joined
+
+
+def _within(answer: SegmentMatch, other: SegmentMatch) -> bool:
+    start, end = answer.segment.query
+    return other.segment.query[0] <= start and end <= other.segment.query[1]
+
+
+def _one_line(a: SegmentMatch, b: SegmentMatch) -> bool:
+    """Whether two segments, in query order, touch (or overlap) in the query and put it on the
+    same reference times within ALIGN.tolerance over both stretches."""
+    first, second = a.segment, b.segment
+    if second.query[0] - first.query[1] > ALIGN.max_gap:
+        return False
+    ends = np.array([first.query[0], max(first.query[1], second.query[1])])
+    apart = _offset(first) + first.speed * ends - (_offset(second) + second.speed * ends)
+    return bool(np.abs(apart).max() <= ALIGN.tolerance)
+
+
+def _offset(segment: Segment) -> float:
+    return segment.reference[0] - segment.speed * segment.query[0]
+
+
+def _union(a: SegmentMatch, b: SegmentMatch) -> SegmentMatch:
+    longer = a if a.segment.frames >= b.segment.frames else b
+    line, start, end = (
+        longer.segment,
+        a.segment.query[0],
+        max(a.segment.query[1], b.segment.query[1]),
+    )
+    frames = a.segment.frames + b.segment.frames
+    similarity = (
+        a.segment.similarity * a.segment.frames + b.segment.similarity * b.segment.frames
+    ) / frames
+    offset = _offset(line)
+    segment = replace(
+        line,
+        query=(start, end),
+        reference=(offset + line.speed * start, offset + line.speed * end),
+        similarity=similarity,
+        frames=frames,
+    )
+    return replace(longer, segment=segment)
+
+
+def _working_gray(picture: Picture, mirrored: bool, shape: tuple[int, ...]) -> np.ndarray:
+    """A clip frame in grey, in the orientation and at the working size its keypoints were
+    matched at."""
+    rgb = picture.rgb[:, ::-1] if mirrored else picture.rgb
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    if gray.shape != shape[:2]:
+        gray = cv2.resize(gray, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return gray

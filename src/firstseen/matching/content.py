@@ -233,7 +233,7 @@ def onto(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The query and the reference warped onto it, both lightly blurred (float32), and where the
     reference covers the query."""
-    q = _lightly_blurred(query)
+    q = lightly_blurred(query)
     return q, warped(reference, h_work, query.shape), covered(reference, h_work, query.shape)
 
 
@@ -249,10 +249,10 @@ def warped(reference: np.ndarray, h_work: np.ndarray, shape: tuple[int, ...]) ->
     height, width = shape[:2]
     inverse = np.linalg.inv(h_work)
     moved = cv2.warpPerspective(reference, inverse, (width, height), flags=cv2.INTER_LINEAR)
-    return _lightly_blurred(moved)
+    return lightly_blurred(moved)
 
 
-def _lightly_blurred(gray: np.ndarray) -> np.ndarray:
+def lightly_blurred(gray: np.ndarray) -> np.ndarray:
     """Blurred just enough that resampling and codec noise do not count as disagreement."""
     side = CONTENT.compare_blur
     return cv2.GaussianBlur(gray, (side, side), 0).astype(np.float32)

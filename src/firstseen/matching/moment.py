@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from firstseen.archive.records import TimedFrame
 from firstseen.archive.store import Archive
-from firstseen.matching.content import covered, onto, warped
+from firstseen.matching.content import covered, lightly_blurred, onto, warped
 from firstseen.matching.verify import Alignment
-from firstseen.tuning import MOMENT
+from firstseen.tuning import CLIP, MOMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,34 +43,11 @@ def closest_moment(
     its thumbnail gone, nothing else the descriptor ties)."""
     if _shear(alignment.homography) > MOMENT.max_shear:
         return None
-    frames = archive.catalog.frames_between(
-        item_id, time - MOMENT.moment_span, time + MOMENT.moment_span
-    )
-    here = next((k for k, frame in enumerate(frames) if frame.frame_id == frame_id), None)
-    if here is None or len(frames) < 2:
+    shot = _tied_frames(archive, item_id, frame_id, time, MOMENT.moment_span)
+    if shot is None:
         return None
-    vectors = archive.catalog.vectors([frame.frame_id for frame in frames])
-    tied = vectors @ vectors[here] >= MOMENT.tied
-    height, width = alignment.reference_shape
-
-    def gray(k: int) -> np.ndarray | None:
-        thumb = archive.thumbnails.read(sha256, frames[k].ordinal)
-        if thumb is None:
-            return None
-        picture = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)
-        if picture.shape != (height, width):
-            picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
-        return picture
-
-    scanned = [here]
-    for step in (-1, 1):
-        k = here + step
-        while 0 <= k < len(frames) and tied[k]:
-            scanned.append(k)
-            k += step
-    # Every frame, the confirmed one too, is read and sized the same way, so that none is
-    # favoured by how it was resampled; a frame whose thumbnail is gone is passed over.
-    read = [(k, picture) for k in scanned if (picture := gray(k)) is not None]
+    frames, here, scanned = shot
+    read = _read(archive, sha256, frames, scanned, alignment.reference_shape)
     if len(read) < 2 or read[0][0] != here:
         return None
     registered = register(alignment, read[0][1])
@@ -95,6 +73,119 @@ def closest_moment(
     return Moment(
         chosen.frame_id, chosen.ordinal, chosen.time, (frames[first].time, frames[last].time)
     )
+
+
+def closest_offset(
+    archive: Archive,
+    item_id: int,
+    sha256: str,
+    frame_id: int,
+    time: float,
+    alignment: Alignment,
+    shown: list[tuple[float, np.ndarray]],
+    at: float,
+) -> tuple[TimedFrame, float] | None:
+    """How far the clip's frame at `at` is from the moment of the same fixed shot it shows,
+    judged by all the clip's frames in `shown` (their times and grey pictures, at the size and
+    orientation of the alignment's query) at once against the sampled frames around the confirmed
+    one (`frame_id`, at `time`): the sampled frame nearest that moment, and the shift in seconds;
+    None when the frames cannot be compared, nothing moves, or no other moment is clearly
+    closer.
+
+    A clip of a fixed camera is the still's case many times over: every stretch of the shot looks
+    alike to the descriptor, so the clip lines up with whichever its similarities favour by
+    chance. Each candidate moment puts every clip frame against the sampled frame as far from it
+    as the clip frame is from `at`; the figures that walk through the shot then have to coincide
+    in all of them, which one frame's few pixels could not show reliably. The pixels compared are
+    those where any frame of the shot differs from the shot's median (the paths of what moved),
+    the same for every candidate, so their residuals can be ranked.
+    """
+    if _shear(alignment.homography) > MOMENT.max_shear:
+        return None
+    shot = _tied_frames(archive, item_id, frame_id, time, CLIP.moment_span, chained=True)
+    if shot is None:
+        return None
+    frames, here, scanned = shot
+    read = _read(archive, sha256, frames, scanned, alignment.reference_shape)
+    if len(read) < 2 or read[0][0] != here:
+        return None
+    registered = register(alignment, read[0][1])
+    if registered is None:
+        return None
+    placed_frames = np.stack(placed(registered, [picture for _, picture in read[1:]]))
+    background = np.median(placed_frames, axis=0)
+    moving = (np.abs(placed_frames - background) > MOMENT.moment_difference).any(axis=0)
+    moving &= registered.valid
+    if moving.sum() < MOMENT.min_change * registered.valid.sum():
+        return None
+    times = np.array([frames[k].time for k, _ in read])
+    toned = [registered.tones(frame[moving]) for frame in placed_frames]
+    clip = [(t, content(alignment, gray, registered.query.shape)[moving]) for t, gray in shown]
+    interval = float(np.median(np.diff(np.sort(times))))
+    # Each candidate is a sampled frame put at `at`, so that every candidate compares the same
+    # clip frames (a step finer than the archive's samples would compare the other half).
+    offsets = times - at
+    mean_residuals = np.full(len(offsets), np.inf)
+    for k, offset in enumerate(offsets):
+        residuals = []
+        for t, query in clip:
+            nearest = int(np.argmin(np.abs(times - (t + offset))))
+            if abs(times[nearest] - (t + offset)) <= CLIP.moment_tolerance * interval:
+                residuals.append(float(np.abs(query - toned[nearest]).mean()))
+        if len(residuals) * 2 >= len(clip):
+            mean_residuals[k] = float(np.mean(residuals))
+    best = int(np.argmin(mean_residuals))
+    if not np.isfinite(mean_residuals[0]) or mean_residuals[best] >= (
+        MOMENT.clearly * mean_residuals[0]
+    ):
+        return None
+    return frames[read[best][0]], float(offsets[best] - offsets[0])
+
+
+def _tied_frames(
+    archive: Archive, item_id: int, frame_id: int, time: float, span: float, chained: bool = False
+) -> tuple[list[TimedFrame], int, list[int]] | None:
+    """The sampled frames within `span` seconds of the confirmed one, its place among them, and
+    the places of the run around it that the descriptor ties with it (itself first), or,
+    `chained`, ties each with the next (a fixed shot through which people walk drifts from any
+    one frame of it, never between neighbours); None when it has no neighbours."""
+    frames = archive.catalog.frames_between(item_id, time - span, time + span)
+    here = next((k for k, frame in enumerate(frames) if frame.frame_id == frame_id), None)
+    if here is None or len(frames) < 2:
+        return None
+    vectors = archive.catalog.vectors([frame.frame_id for frame in frames])
+    scanned = [here]
+    for step in (-1, 1):
+        k = here + step
+        while 0 <= k < len(frames) and vectors[k] @ vectors[k - step if chained else here] >= (
+            MOMENT.tied
+        ):
+            scanned.append(k)
+            k += step
+    return frames, here, scanned
+
+
+def _read(
+    archive: Archive,
+    sha256: str,
+    frames: list[TimedFrame],
+    scanned: list[int],
+    shape: tuple[int, int],
+) -> list[tuple[int, np.ndarray]]:
+    """The grey thumbnails of the `scanned` frames at the reference's working `shape`, each with
+    its place. Every frame, the confirmed one too, is read and sized the same way, so that none is
+    favoured by how it was resampled; a frame whose thumbnail is gone is passed over."""
+    height, width = shape
+    read = []
+    for k in scanned:
+        thumb = archive.thumbnails.read(sha256, frames[k].ordinal)
+        if thumb is None:
+            continue
+        picture = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)
+        if picture.shape != (height, width):
+            picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
+        read.append((k, picture))
+    return read
 
 
 def _shear(homography: np.ndarray) -> float:
@@ -160,11 +251,9 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     false-coloured copy peaks where it lies. None when the frame covers too little of the content
     to judge.
     """
-    x0, y0, x1, y1 = alignment.box
-    f = min(1.0, MOMENT.compare_edge / max(x1 - x0, y1 - y0, 1))
-    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
-    crop = alignment.query.gray[y0:y1, x0:x1]
-    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if f < 1 else crop
+    x0, y0 = alignment.box[:2]
+    f = _compare_scale(alignment)
+    small = _box(alignment, alignment.query.gray)
     # Small box pixels → query working pixels (scale back, then shift by the box's corner).
     to_reference = alignment.homography @ np.array([[1 / f, 0, x0], [0, 1 / f, y0], [0, 0, 1]])
     q, w, valid = onto(small, gray, to_reference)
@@ -186,6 +275,32 @@ def register(alignment: Alignment, gray: np.ndarray) -> Registered | None:
     if tones is None:
         return None
     return Registered(q, to_reference, valid, tones, w)
+
+
+def _compare_scale(alignment: Alignment) -> float:
+    x0, y0, x1, y1 = alignment.box
+    return min(1.0, MOMENT.compare_edge / max(x1 - x0, y1 - y0, 1))
+
+
+def _box(alignment: Alignment, gray: np.ndarray) -> np.ndarray:
+    """The copied content of `gray` (a picture at the alignment's query working size), at the
+    size frames are compared at."""
+    x0, y0, x1, y1 = alignment.box
+    f = _compare_scale(alignment)
+    crop = gray[y0:y1, x0:x1]
+    if f == 1:
+        return crop
+    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+
+
+def content(alignment: Alignment, gray: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Another query picture's copied content as `register` works the alignment's own (lightly
+    blurred, float32, of the registered `shape`): a clip's frames share their crop."""
+    small = _box(alignment, gray)
+    if small.shape != shape[:2]:
+        small = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return lightly_blurred(small)
 
 
 def placed(registered: Registered, others: list[np.ndarray]) -> list[np.ndarray]:

@@ -47,6 +47,16 @@ class Clip:
         "long edge of the query frame an answer keeps per aligned stretch, to show",
         f"{BUDGET}: memory",
     )
+    moment_span: float = knob(
+        30.0,
+        "seconds of a fixed shot scanned on either side of a segment's confirmed frame",
+        f"{DEV}: thermal-dev v017 lined up 9.4 s off, near the still's 10 s; covers a 30 s shot",
+    )
+    moment_tolerance: float = knob(
+        0.3,
+        "farthest a clip frame may be from the sampled frame it is compared with, in intervals",
+        f"{ROUND}: a 2 fps clip on a 1 fps archive compares every other frame, none midway",
+    )
     toning_samples: int = knob(
         4, "frames that choose the toning a clip is searched again under", unrecorded("1f09f2e")
     )
