@@ -18,10 +18,10 @@ from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, verdict
 from firstseen.matching.align import Segment, regrown
-from firstseen.matching.clip import _joined
+from firstseen.matching.clip import _hosts, _joined
 from firstseen.matching.moment import ToneCurve, _shear, closest_moment
 from firstseen.matching.results import Match, SegmentMatch
-from firstseen.matching.verify import verify
+from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.tuning import CHECK, MOMENT, RETRIEVAL
 
 
@@ -177,6 +177,24 @@ def test_a_moved_segment_regrows_over_the_frames_that_vote_for_its_line_up_to_a_
     grown = regrown(moved, sims, (query_times, reference_times), (8.0, 30.0), cuts)
     assert grown.query == (0.0, 6.0) and grown.reference == (10.0, 16.0)
     assert grown.best == moved.best and grown.frames == 12
+
+
+def test_a_stray_is_offered_to_the_longer_confirmed_segment_it_touches_within_its_shot():
+    confirmed = Verification(60, 80, 0.9, 0.8, (0, 0, 100, 100))
+    assert verdict.verified(confirmed)
+    times = np.arange(0.0, 8.0, 0.5)
+    no_cuts = np.zeros(len(times), bool)
+
+    def answer(query: tuple[float, float], frames: int, check: Verification = confirmed):
+        segment = Segment(query, (query[0] + 60, query[1] + 60), 1.0, 0.5, frames, (0, 0))
+        return SegmentMatch(segment, check=check)
+
+    host, stray = answer((0.0, 5.26), 11), answer((5.26, 5.76), 1)
+    assert _hosts(host, stray, times, no_cuts) and not _hosts(stray, host, times, no_cuts)
+    cut = times == 5.5
+    assert not _hosts(host, answer((5.5, 6.0), 1), times, cut)  # another shot
+    assert not _hosts(answer((0.0, 2.0), 5), answer((6.0, 6.5), 1), times, no_cuts)  # 4 s apart
+    assert not _hosts(answer((0.0, 5.26), 11, NOT_VERIFIED), stray, times, no_cuts)
 
 
 def test_a_tone_curve_follows_a_ramp_that_rises_and_falls():

@@ -354,7 +354,9 @@ def _verify_segments(
                 cuts,
             )
             moved.append(segment)
-    segments = sorted(_joined(found.segments, moved), key=lambda s: -s.score)
+    joined = _joined(found.segments, moved)
+    folded = _strays_folded(checker, found.item, seen, joined, pictures, (times, cuts))
+    segments = sorted(folded, key=lambda s: -s.score)
     best = segments[0]
     chosen = seen.match(found.item, *best.segment.best, segments)
     chosen.check, chosen.mirrored = best.check, best.mirrored
@@ -425,6 +427,53 @@ def _joined(answers: list[SegmentMatch], moved: list[SegmentMatch]) -> list[Segm
     return joined
 
 
+def _strays_folded(
+    checker: Checker,
+    item: Item,
+    seen: _Comparison,
+    answers: list[SegmentMatch],
+    pictures: list[Picture],
+    sampled: tuple[np.ndarray, np.ndarray],
+) -> list[SegmentMatch]:
+    """The segments, with each confirmed stray (at most CLIP.stray_frames aligned pairs) that
+    touches a longer confirmed segment of the same reference, no shot starting between them,
+    folded into it when keypoints also confirm the stray's best query frame on the longer one's
+    line. Both then explain those frames, and the copy is most simply one stretch: on a street
+    filmed from one spot the descriptor lines a frame or two up with other moments by chance."""
+    times, cuts = sampled
+    kept = list(answers)
+    for stray in sorted(answers, key=lambda a: a.segment.frames):
+        if stray.segment.frames > CLIP.stray_frames or not verdict.verified(stray.check):
+            continue
+        host = next((a for a in kept if _hosts(a, stray, times, cuts)), None)
+        if host is None:
+            continue
+        q = stray.segment.best[0]
+        target = host.segment.speed * times[q] + _offset(host.segment)
+        r = int(np.argmin(np.abs(seen.times - target)))
+        if abs(seen.times[r] - target) > ALIGN.tolerance:
+            continue
+        probe = seen.match(item, q, r, [])
+        probe.tone = pictures[q].tone
+        if verdict.verified(checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)):
+            kept = [_union(host, stray) if a is host else a for a in kept if a is not stray]
+    return kept
+
+
+def _hosts(host: SegmentMatch, stray: SegmentMatch, times: np.ndarray, cuts: np.ndarray) -> bool:
+    """Whether `host` is a longer confirmed segment that `stray` touches in the query with no
+    shot starting between them."""
+    if host is stray or host.segment.frames <= stray.segment.frames:
+        return False
+    if not verdict.verified(host.check):
+        return False
+    first, second = sorted((host.segment, stray.segment), key=lambda s: s.query[0])
+    if second.query[0] - first.query[1] > ALIGN.max_gap:
+        return False
+    between = (times > first.query[1]) & (times <= second.query[0])
+    return not bool(cuts[between].any())
+
+
 def _within(answer: SegmentMatch, other: SegmentMatch) -> bool:
     start, end = answer.segment.query
     return other.segment.query[0] <= start and end <= other.segment.query[1]
@@ -447,11 +496,9 @@ def _offset(segment: Segment) -> float:
 
 def _union(a: SegmentMatch, b: SegmentMatch) -> SegmentMatch:
     longer = a if a.segment.frames >= b.segment.frames else b
-    line, start, end = (
-        longer.segment,
-        a.segment.query[0],
-        max(a.segment.query[1], b.segment.query[1]),
-    )
+    line = longer.segment
+    start = min(a.segment.query[0], b.segment.query[0])
+    end = max(a.segment.query[1], b.segment.query[1])
     frames = a.segment.frames + b.segment.frames
     similarity = (
         a.segment.similarity * a.segment.frames + b.segment.similarity * b.segment.frames

@@ -57,6 +57,11 @@ class Clip:
         "farthest a clip frame may be from the sampled frame it is compared with, in intervals",
         f"{ROUND}: a 2 fps clip on a 1 fps archive compares every other frame, none midway",
     )
+    stray_frames: int = knob(
+        2,
+        "aligned pairs at most for a confirmed segment to be folded into a longer neighbour",
+        f"{ROUND}: one or two sampled frames, as the descriptor's strays on a still street",
+    )
     toning_samples: int = knob(
         4, "frames that choose the toning a clip is searched again under", unrecorded("1f09f2e")
     )
