@@ -16,9 +16,8 @@ from firstseen.archive.records import DescribedFrame, Sighting
 from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
-from firstseen.matching import retrieve, verdict
+from firstseen.matching import retrieve, segments, verdict
 from firstseen.matching.align import Segment, regrown
-from firstseen.matching.clip import _hosts, _joined
 from firstseen.matching.moment import ToneCurve, _shear, closest_moment
 from firstseen.matching.results import Match, SegmentMatch
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
@@ -158,12 +157,12 @@ def test_a_moved_segment_that_continues_its_neighbour_is_joined_to_it():
     stray = answer((0.0, 0.75), (21.5, 22.25), 2)
     moved = answer((0.75, 7.83), (22.18 + 0.75, 30.01), 15)
     elsewhere = answer((8.0, 9.0), (2.0, 3.0), 3)
-    (whole, other) = _joined([moved, stray, elsewhere], [moved])
+    (whole, other) = segments.joined([moved, stray, elsewhere], [moved])
     assert whole.segment.query == (0.0, 7.83) and whole.segment.frames == 17
     assert whole.segment.reference == pytest.approx((22.18, 30.01))
     assert other is elsewhere
     # Segments the descriptor lined up itself keep its word, however they lie.
-    assert len(_joined([moved, stray], [])) == 2
+    assert len(segments.joined([moved, stray], [])) == 2
 
 
 def test_a_moved_segment_regrows_over_the_frames_that_vote_for_its_line_up_to_a_cut():
@@ -190,11 +189,13 @@ def test_a_stray_is_offered_to_the_longer_confirmed_segment_it_touches_within_it
         return SegmentMatch(segment, check=check)
 
     host, stray = answer((0.0, 5.26), 11), answer((5.26, 5.76), 1)
-    assert _hosts(host, stray, times, no_cuts) and not _hosts(stray, host, times, no_cuts)
-    cut = times == 5.5
-    assert not _hosts(host, answer((5.5, 6.0), 1), times, cut)  # another shot
-    assert not _hosts(answer((0.0, 2.0), 5), answer((6.0, 6.5), 1), times, no_cuts)  # 4 s apart
-    assert not _hosts(answer((0.0, 5.26), 11, NOT_VERIFIED), stray, times, no_cuts)
+    assert segments.hosts(host, stray, times, no_cuts)
+    assert not segments.hosts(stray, host, times, no_cuts)
+    another_shot = times == 5.5
+    assert not segments.hosts(host, answer((5.5, 6.0), 1), times, another_shot)
+    four_seconds_apart = answer((0.0, 2.0), 5), answer((6.0, 6.5), 1)
+    assert not segments.hosts(*four_seconds_apart, times, no_cuts)
+    assert not segments.hosts(answer((0.0, 5.26), 11, NOT_VERIFIED), stray, times, no_cuts)
 
 
 def test_a_tone_curve_follows_a_ramp_that_rises_and_falls():

@@ -22,7 +22,7 @@ import numpy as np
 from firstseen.archive.catalog_api import CatalogReader
 from firstseen.archive.records import Item
 from firstseen.errors import MediaError
-from firstseen.matching import verdict
+from firstseen.matching import segments, verdict
 from firstseen.matching.align import Segment, align, distinctness, regrown
 from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
@@ -354,11 +354,11 @@ def _verify_segments(
                 cuts,
             )
             moved.append(segment)
-    joined = _joined(found.segments, moved)
+    joined = segments.joined(found.segments, moved)
     folded = _strays_folded(checker, found.item, seen, joined, pictures, (times, cuts))
-    segments = sorted(folded, key=lambda s: -s.score)
-    best = segments[0]
-    chosen = seen.match(found.item, *best.segment.best, segments)
+    ranked = sorted(folded, key=lambda s: -s.score)
+    best = ranked[0]
+    chosen = seen.match(found.item, *best.segment.best, ranked)
     chosen.check, chosen.mirrored = best.check, best.mirrored
     return chosen
 
@@ -403,30 +403,6 @@ def _settle_moment(
     return True
 
 
-def _joined(answers: list[SegmentMatch], moved: list[SegmentMatch]) -> list[SegmentMatch]:
-    """The segments once some were moved to their moment (`moved`): those a moved one's stretch
-    of the query holds are dropped (copying is one to one: that stretch shows nothing else), and
-    each pair that touch in the query and lie on one line (the same speed, offsets within
-    ALIGN.tolerance), one of them moved, are made one: the longer one's line, check and frame
-    pair over both stretches. A fixed shot's clip split where the descriptor lined one stretch up
-    elsewhere is whole again."""
-    settled = {id(answer) for answer in moved}  # SegmentMatch compares by value
-    kept = [
-        answer
-        for answer in answers
-        if id(answer) in settled or not any(_within(answer, other) for other in moved)
-    ]
-    joined: list[SegmentMatch] = []
-    for answer in sorted(kept, key=lambda a: a.segment.query[0]):
-        last = joined[-1] if joined else None
-        if last is not None and settled & {id(last), id(answer)} and _one_line(last, answer):
-            joined[-1] = _union(last, answer)
-            settled.add(id(joined[-1]))
-        else:
-            joined.append(answer)
-    return joined
-
-
 def _strays_folded(
     checker: Checker,
     item: Item,
@@ -445,73 +421,19 @@ def _strays_folded(
     for stray in sorted(answers, key=lambda a: a.segment.frames):
         if stray.segment.frames > CLIP.stray_frames or not verdict.verified(stray.check):
             continue
-        host = next((a for a in kept if _hosts(a, stray, times, cuts)), None)
+        host = next((a for a in kept if segments.hosts(a, stray, times, cuts)), None)
         if host is None:
             continue
         q = stray.segment.best[0]
-        target = host.segment.speed * times[q] + _offset(host.segment)
+        target = host.segment.speed * times[q] + segments.offset_of(host.segment)
         r = int(np.argmin(np.abs(seen.times - target)))
         if abs(seen.times[r] - target) > ALIGN.tolerance:
             continue
         probe = seen.match(item, q, r, [])
         probe.tone = pictures[q].tone
         if verdict.verified(checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)):
-            kept = [_union(host, stray) if a is host else a for a in kept if a is not stray]
+            kept = [segments.union(host, stray) if a is host else a for a in kept if a is not stray]
     return kept
-
-
-def _hosts(host: SegmentMatch, stray: SegmentMatch, times: np.ndarray, cuts: np.ndarray) -> bool:
-    """Whether `host` is a longer confirmed segment that `stray` touches in the query with no
-    shot starting between them."""
-    if host is stray or host.segment.frames <= stray.segment.frames:
-        return False
-    if not verdict.verified(host.check):
-        return False
-    first, second = sorted((host.segment, stray.segment), key=lambda s: s.query[0])
-    if second.query[0] - first.query[1] > ALIGN.max_gap:
-        return False
-    between = (times > first.query[1]) & (times <= second.query[0])
-    return not bool(cuts[between].any())
-
-
-def _within(answer: SegmentMatch, other: SegmentMatch) -> bool:
-    start, end = answer.segment.query
-    return other.segment.query[0] <= start and end <= other.segment.query[1]
-
-
-def _one_line(a: SegmentMatch, b: SegmentMatch) -> bool:
-    """Whether two segments, in query order, touch (or overlap) in the query and put it on the
-    same reference times within ALIGN.tolerance over both stretches."""
-    first, second = a.segment, b.segment
-    if second.query[0] - first.query[1] > ALIGN.max_gap:
-        return False
-    ends = np.array([first.query[0], max(first.query[1], second.query[1])])
-    apart = _offset(first) + first.speed * ends - (_offset(second) + second.speed * ends)
-    return bool(np.abs(apart).max() <= ALIGN.tolerance)
-
-
-def _offset(segment: Segment) -> float:
-    return segment.reference[0] - segment.speed * segment.query[0]
-
-
-def _union(a: SegmentMatch, b: SegmentMatch) -> SegmentMatch:
-    longer = a if a.segment.frames >= b.segment.frames else b
-    line = longer.segment
-    start = min(a.segment.query[0], b.segment.query[0])
-    end = max(a.segment.query[1], b.segment.query[1])
-    frames = a.segment.frames + b.segment.frames
-    similarity = (
-        a.segment.similarity * a.segment.frames + b.segment.similarity * b.segment.frames
-    ) / frames
-    offset = _offset(line)
-    segment = replace(
-        line,
-        query=(start, end),
-        reference=(offset + line.speed * start, offset + line.speed * end),
-        similarity=similarity,
-        frames=frames,
-    )
-    return replace(longer, segment=segment)
 
 
 def _working_gray(picture: Picture, mirrored: bool, shape: tuple[int, ...]) -> np.ndarray:
