@@ -41,18 +41,12 @@ def closest_moment(
     """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
     possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
     its thumbnail gone, nothing else the descriptor ties)."""
-    if _shear(alignment.homography) > MOMENT.max_shear:
-        return None
-    shot = _tied_frames(archive, item_id, frame_id, time, MOMENT.moment_span)
+    shot = _shot_in_register(
+        archive, (item_id, sha256), (frame_id, time), alignment, MOMENT.moment_span, False
+    )
     if shot is None:
         return None
-    frames, here, scanned = shot
-    read = _read(archive, sha256, frames, scanned, alignment.reference_shape)
-    if len(read) < 2 or read[0][0] != here:
-        return None
-    registered = register(alignment, read[0][1])
-    if registered is None:
-        return None
+    frames, read, registered = shot
     placed_frames = placed(registered, [picture for _, picture in read[1:]])
     share, mean_residuals = residuals(registered, placed_frames)
     best = int(np.argmin(mean_residuals))
@@ -100,18 +94,12 @@ def closest_offset(
     those where any frame of the shot differs from the shot's median (the paths of what moved),
     the same for every candidate, so their residuals can be ranked.
     """
-    if _shear(alignment.homography) > MOMENT.max_shear:
-        return None
-    shot = _tied_frames(archive, item_id, frame_id, time, CLIP.moment_span, chained=True)
+    shot = _shot_in_register(
+        archive, (item_id, sha256), (frame_id, time), alignment, CLIP.moment_span, True
+    )
     if shot is None:
         return None
-    frames, here, scanned = shot
-    read = _read(archive, sha256, frames, scanned, alignment.reference_shape)
-    if len(read) < 2 or read[0][0] != here:
-        return None
-    registered = register(alignment, read[0][1])
-    if registered is None:
-        return None
+    frames, read, registered = shot
     placed_frames = np.stack(placed(registered, [picture for _, picture in read[1:]]))
     background = np.median(placed_frames, axis=0)
     moving = (np.abs(placed_frames - background) > MOMENT.moment_difference).any(axis=0)
@@ -140,6 +128,32 @@ def closest_offset(
     ):
         return None
     return frames[read[best][0]], float(offsets[best] - offsets[0])
+
+
+def _shot_in_register(
+    archive: Archive,
+    item: tuple[int, str],
+    confirmed: tuple[int, float],
+    alignment: Alignment,
+    span: float,
+    chained: bool,
+) -> tuple[list[TimedFrame], list[tuple[int, np.ndarray]], "Registered"] | None:
+    """The frames of the shot around the confirmed one (`item`: its id and SHA-256;
+    `confirmed`: the frame's id and time; `span` and `chained` as `_tied_frames`), the grey
+    thumbnails of those tied to it (the confirmed one first) with their places, and the query in
+    register with the confirmed one; None when a shearing alignment is not to be trusted, no
+    neighbour is tied, or the frames cannot be registered."""
+    if _shear(alignment.homography) > MOMENT.max_shear:
+        return None
+    shot = _tied_frames(archive, item[0], confirmed[0], confirmed[1], span, chained)
+    if shot is None:
+        return None
+    frames, here, scanned = shot
+    read = _read(archive, item[1], frames, scanned, alignment.reference_shape)
+    if len(read) < 2 or read[0][0] != here:
+        return None
+    registered = register(alignment, read[0][1])
+    return None if registered is None else (frames, read, registered)
 
 
 def _tied_frames(
