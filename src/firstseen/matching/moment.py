@@ -95,7 +95,7 @@ def closest_offset(
     the same for every candidate, so their residuals can be ranked.
     """
     shot = _shot_in_register(
-        archive, (item_id, sha256), (frame_id, time), alignment, CLIP.moment_span, True
+        archive, (item_id, sha256), (frame_id, time), alignment, CLIP.offset_span, True
     )
     if shot is None:
         return None
@@ -118,7 +118,7 @@ def closest_offset(
         residuals = []
         for t, query in clip:
             nearest = int(np.argmin(np.abs(times - (t + offset))))
-            if abs(times[nearest] - (t + offset)) <= CLIP.moment_tolerance * interval:
+            if abs(times[nearest] - (t + offset)) <= CLIP.offset_tolerance * interval:
                 residuals.append(float(np.abs(query - toned[nearest]).mean()))
         if len(residuals) * 2 >= len(clip):
             mean_residuals[k] = float(np.mean(residuals))

@@ -47,12 +47,12 @@ class Clip:
         "long edge of the query frame an answer keeps per aligned stretch, to show",
         f"{BUDGET}: memory",
     )
-    moment_span: float = knob(
+    offset_span: float = knob(
         30.0,
         "seconds of a fixed shot scanned on either side of a segment's confirmed frame",
         f"{DEV}: thermal-dev v017 lined up 9.4 s off, near the still's 10 s; covers a 30 s shot",
     )
-    moment_tolerance: float = knob(
+    offset_tolerance: float = knob(
         0.3,
         "farthest a clip frame may be from the sampled frame it is compared with, in intervals",
         f"{ROUND}: a 2 fps clip on a 1 fps archive compares every other frame, none midway",
