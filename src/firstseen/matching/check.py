@@ -254,21 +254,13 @@ class Checker:
         if found is None:
             return None
         frame, shift = found
-        if frame.frame_id == chosen.frame_id:
-            return replace(chosen), shift
         moved = self._confirmed_at(chosen, frame, alignment.query)
         return None if moved is chosen else (moved, shift)
 
     def _confirmed_at(self, chosen: Match, frame: TimedFrame, query: Features) -> Match:
         """`chosen` moved to another sampled `frame` of its video once the `query` keypoints that
         confirmed it confirm that frame too; else `chosen` as it was."""
-        local = self.fast if query.kind == self.fast.kind else self.robust
-        reference = self.reference_features(chosen.item, frame.ordinal, local)
-        check = (
-            NOT_VERIFIED
-            if reference is None
-            else verify(query, reference, _least_inliers(chosen.tone))
-        )
+        check = self._verify_at(chosen, frame.ordinal, query)
         if not verdict.verified(check):
             return chosen
         return replace(
@@ -309,15 +301,18 @@ class Checker:
         checked: dict[int, Verification],
     ) -> None:
         """Checks `query` against each of `frames` of the chosen item not checked yet."""
-        local = self.fast if query.kind == self.fast.kind else self.robust
         for frame in frames:
             if frame.frame_id not in checked:
-                reference = self.reference_features(chosen.item, frame.ordinal, local)
-                checked[frame.frame_id] = (
-                    NOT_VERIFIED
-                    if reference is None
-                    else verify(query, reference, _least_inliers(chosen.tone))
-                )
+                checked[frame.frame_id] = self._verify_at(chosen, frame.ordinal, query)
+
+    def _verify_at(self, chosen: Match, ordinal: int, query: Features) -> Verification:
+        """The `query` keypoints that confirmed `chosen` checked against another sampled frame
+        (`ordinal`) of its video, with the extractor they were found by."""
+        local = self.fast if query.kind == self.fast.kind else self.robust
+        reference = self.reference_features(chosen.item, ordinal, local)
+        if reference is None:
+            return NOT_VERIFIED
+        return verify(query, reference, _least_inliers(chosen.tone))
 
     def verify_hit(
         self, found: Match, hit: Hit, pictures: list[Picture], local: LocalFeatures

@@ -102,7 +102,7 @@ def closest_offset(
     frames, read, registered = shot
     placed_frames = np.stack(placed(registered, [picture for _, picture in read[1:]]))
     background = np.median(placed_frames, axis=0)
-    moving = (np.abs(placed_frames - background) > MOMENT.moment_difference).any(axis=0)
+    moving = _differs(placed_frames, background).any(axis=0)
     moving &= registered.valid
     if moving.sum() < MOMENT.min_change * registered.valid.sum():
         return None
