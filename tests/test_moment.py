@@ -75,6 +75,11 @@ def test_a_fixed_camera_still_is_timed_by_what_moved(street):
     # but the people have moved: the scan settles on the moment copied.
     moved = confirmed_at(9.0)
     assert (moved.frame_id, moved.ordinal, moved.time) == (*frames[12.0], 12.0)
+    # Sixteen seconds off, the moment lies beyond the near scan and nothing within it stands
+    # out from the confirmed frame: the wider scan finds it.
+    assert 28.0 - MOMENT.wider_span <= 12.0 < 28.0 - MOMENT.moment_span
+    far = confirmed_at(28.0)
+    assert (far.frame_id, far.time) == (frames[12.0][0], 12.0)
     # On the moment itself, nothing near it agrees better; people walk, so no other sampled
     # frame shows the same picture.
     stays = confirmed_at(12.0)

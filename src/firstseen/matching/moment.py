@@ -40,10 +40,30 @@ def closest_moment(
 ) -> Moment | None:
     """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
     possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
-    its thumbnail gone, nothing else the descriptor ties)."""
-    shot = _shot_in_register(
-        archive, (item_id, sha256), (frame_id, time), alignment, MOMENT.moment_span, False
-    )
+    its thumbnail gone, nothing else the descriptor ties).
+
+    The frames within `MOMENT.moment_span` are compared first; only when none of them stands out
+    from the confirmed one are those within `MOMENT.wider_span` compared. Scanning wide at once
+    pools more unrelated change (people elsewhere in the shot) into the pixels compared, which
+    blurred moments the near scan had told apart; a copy confirmed far from its moment on a
+    long fixed shot is still found."""
+    item, confirmed = (item_id, sha256), (frame_id, time)
+    near = _moment_within(archive, item, confirmed, alignment, MOMENT.moment_span)
+    if near is None or near.frame_id != frame_id:
+        return near
+    far = _moment_within(archive, item, confirmed, alignment, MOMENT.wider_span)
+    return near if far is None or far.frame_id == frame_id else far
+
+
+def _moment_within(
+    archive: Archive,
+    item: tuple[int, str],
+    confirmed: tuple[int, float],
+    alignment: Alignment,
+    span: float,
+) -> Moment | None:
+    """`closest_moment` among the sampled frames within `span` seconds of the confirmed one."""
+    shot = _shot_in_register(archive, item, confirmed, alignment, span, False)
     if shot is None:
         return None
     frames, read, registered = shot

