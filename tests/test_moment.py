@@ -18,7 +18,7 @@ from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import retrieve, segments, verdict
 from firstseen.matching.align import Segment, regrown
-from firstseen.matching.moment import ToneCurve, _shear, closest_moment
+from firstseen.matching.moment import Confirmed, ToneCurve, _shear, closest_moment
 from firstseen.matching.results import Match, SegmentMatch
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.tuning import CHECK, MOMENT, RETRIEVAL
@@ -69,7 +69,8 @@ def test_a_fixed_camera_still_is_timed_by_what_moved(street):
         frame_id, ordinal = frames[when]
         check = verify(features, checker.reference_features(item, ordinal, checker.fast))
         assert verdict.verified(check) and check.alignment is not None
-        return closest_moment(archive, item.id, item.sha256, frame_id, when, check.alignment)
+        confirmed = Confirmed(item.id, item.sha256, frame_id, when, check.alignment)
+        return closest_moment(archive, confirmed)
 
     # Three seconds off, the street aligns just as well (its background is all keypoints see),
     # but the people have moved: the scan settles on the moment copied.
@@ -109,7 +110,7 @@ def test_a_false_coloured_fixed_camera_still_is_timed_by_what_moved(street):
     # Placed as the plain copy was (the search confirms a toned copy through its tonings), the
     # false-coloured one is compared with the frames in its own colours.
     toned = replace(check.alignment, query=checker.fast.extract(false_coloured(copied)))
-    moved = closest_moment(archive, item.id, item.sha256, frame_id, 9.0, toned)
+    moved = closest_moment(archive, Confirmed(item.id, item.sha256, frame_id, 9.0, toned))
     assert (moved.frame_id, moved.time) == (frames[12.0][0], 12.0)
 
 
@@ -265,7 +266,8 @@ def test_a_degraded_copy_of_swaying_leaves_is_timed_by_the_leaves(tree, start):
     # Noise and blur change every pixel, the wind only the leaves: where the frames differ, the
     # query is still closest to the moment it was copied from, three seconds from the start.
     moment = closest_moment(
-        archive, item.id, item.sha256, confirmed.frame_id, confirmed.time, check.alignment
+        archive,
+        Confirmed(item.id, item.sha256, confirmed.frame_id, confirmed.time, check.alignment),
     )
     assert DescribedFrame(moment.frame_id, moment.ordinal, moment.time) == truth
 

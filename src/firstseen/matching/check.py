@@ -19,7 +19,7 @@ from firstseen.archive.records import FrameInfo, Item, TimedFrame
 from firstseen.archive.store import Archive
 from firstseen.matching import verdict
 from firstseen.matching.features import Features, LocalFeatures, fast_features, robust_features
-from firstseen.matching.moment import closest_moment, closest_offset
+from firstseen.matching.moment import Confirmed, closest_moment, closest_offset
 from firstseen.matching.results import Hit, Match, Picture, Retrieved
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.signals import pdq_distance
@@ -209,24 +209,19 @@ class Checker:
         given the stretch of sampled frames that show the same picture; None when the frames
         around it cannot be compared. The descriptor's similarity stays the one of the frame that
         found the video."""
-        alignment = chosen.check.alignment
-        if chosen.time is None or chosen.frame_id is None or alignment is None:
+        confirmed = _confirmed_frame(chosen)
+        if confirmed is None:
             return None
-        moment = closest_moment(
-            self.archive,
-            chosen.item.id,
-            chosen.item.sha256,
-            chosen.frame_id,
-            chosen.time,
-            alignment,
-        )
+        moment = closest_moment(self.archive, confirmed)
         if moment is None:
             return None
         span = moment.span if moment.span[0] < moment.span[1] else None
         if moment.frame_id == chosen.frame_id:
             return replace(chosen, time_span=span)
         moved = self._confirmed_at(
-            chosen, TimedFrame(moment.frame_id, moment.ordinal, moment.time), alignment.query
+            chosen,
+            TimedFrame(moment.frame_id, moment.ordinal, moment.time),
+            confirmed.alignment.query,
         )
         return chosen if moved is chosen else replace(moved, time_span=span)
 
@@ -238,23 +233,14 @@ class Checker:
         and grey pictures; matching/moment.py's closest_offset), once keypoints confirm the
         sampled frame nearest it; with the shift in seconds. None when the frames around it
         cannot be compared or keypoints do not confirm the move."""
-        alignment = chosen.check.alignment
-        if chosen.time is None or chosen.frame_id is None or alignment is None:
+        confirmed = _confirmed_frame(chosen)
+        if confirmed is None:
             return None
-        found = closest_offset(
-            self.archive,
-            chosen.item.id,
-            chosen.item.sha256,
-            chosen.frame_id,
-            chosen.time,
-            alignment,
-            shown,
-            at,
-        )
+        found = closest_offset(self.archive, confirmed, shown, at)
         if found is None:
             return None
         frame, shift = found
-        moved = self._confirmed_at(chosen, frame, alignment.query)
+        moved = self._confirmed_at(chosen, frame, confirmed.alignment.query)
         return None if moved is chosen else (moved, shift)
 
     def _confirmed_at(self, chosen: Match, frame: TimedFrame, query: Features) -> Match:
@@ -447,6 +433,15 @@ class Checker:
         self._reference_cache.move_to_end(key)
         if len(self._reference_cache) > self._cache_size:
             self._reference_cache.popitem(last=False)
+
+
+def _confirmed_frame(chosen: Match) -> Confirmed | None:
+    """`chosen` as the confirmed frame of a video that matching/moment.py starts from; None for
+    a picture or an answer without an alignment."""
+    alignment = chosen.check.alignment
+    if chosen.time is None or chosen.frame_id is None or alignment is None:
+        return None
+    return Confirmed(chosen.item.id, chosen.item.sha256, chosen.frame_id, chosen.time, alignment)
 
 
 def _neighbours(frames: list[int], candidates: list[int], info: Frames) -> list[int]:

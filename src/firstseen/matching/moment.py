@@ -35,10 +35,20 @@ class Moment:
     span: tuple[float, float]  # times of the first and last of them, this frame's when alone
 
 
-def closest_moment(
-    archive: Archive, item_id: int, sha256: str, frame_id: int, time: float, alignment: Alignment
-) -> Moment | None:
-    """The sampled frame near the confirmed one (`frame_id`, at `time`) that the query shows,
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A sampled video frame keypoints confirmed: the video's id and SHA-256 (its thumbnails'
+    key), the frame's id and time, and the alignment that confirmed it."""
+
+    item_id: int
+    sha256: str
+    frame_id: int
+    time: float
+    alignment: Alignment
+
+
+def closest_moment(archive: Archive, confirmed: Confirmed) -> Moment | None:
+    """The sampled frame near the `confirmed` one that the query shows,
     possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
     its thumbnail gone, nothing else the descriptor ties).
 
@@ -47,23 +57,16 @@ def closest_moment(
     pools more unrelated change (people elsewhere in the shot) into the pixels compared, which
     blurred moments the near scan had told apart; a copy confirmed far from its moment on a
     long fixed shot is still found."""
-    item, confirmed = (item_id, sha256), (frame_id, time)
-    near = _moment_within(archive, item, confirmed, alignment, MOMENT.moment_span)
-    if near is None or near.frame_id != frame_id:
+    near = _moment_within(archive, confirmed, MOMENT.moment_span)
+    if near is None or near.frame_id != confirmed.frame_id:
         return near
-    far = _moment_within(archive, item, confirmed, alignment, MOMENT.wider_span)
-    return near if far is None or far.frame_id == frame_id else far
+    far = _moment_within(archive, confirmed, MOMENT.wider_span)
+    return near if far is None or far.frame_id == confirmed.frame_id else far
 
 
-def _moment_within(
-    archive: Archive,
-    item: tuple[int, str],
-    confirmed: tuple[int, float],
-    alignment: Alignment,
-    span: float,
-) -> Moment | None:
+def _moment_within(archive: Archive, confirmed: Confirmed, span: float) -> Moment | None:
     """`closest_moment` among the sampled frames within `span` seconds of the confirmed one."""
-    shot = _shot_in_register(archive, item, confirmed, alignment, span, False)
+    shot = _shot_in_register(archive, confirmed, span, False)
     if shot is None:
         return None
     frames, read, registered = shot
@@ -90,19 +93,12 @@ def _moment_within(
 
 
 def closest_offset(
-    archive: Archive,
-    item_id: int,
-    sha256: str,
-    frame_id: int,
-    time: float,
-    alignment: Alignment,
-    shown: list[tuple[float, np.ndarray]],
-    at: float,
+    archive: Archive, confirmed: Confirmed, shown: list[tuple[float, np.ndarray]], at: float
 ) -> tuple[TimedFrame, float] | None:
     """How far the clip's frame at `at` is from the moment of the same fixed shot it shows,
     judged by all the clip's frames in `shown` (their times and grey pictures, at the size and
-    orientation of the alignment's query) at once against the sampled frames around the confirmed
-    one (`frame_id`, at `time`): the sampled frame nearest that moment, and the shift in seconds;
+    orientation of the alignment's query) at once against the sampled frames around the
+    `confirmed` one: the sampled frame nearest that moment, and the shift in seconds;
     None when the frames cannot be compared, nothing moves, or no other moment is clearly
     closer.
 
@@ -114,9 +110,7 @@ def closest_offset(
     those where any frame of the shot differs from the shot's median (the paths of what moved),
     the same for every candidate, so their residuals can be ranked.
     """
-    shot = _shot_in_register(
-        archive, (item_id, sha256), (frame_id, time), alignment, CLIP.offset_span, True
-    )
+    shot = _shot_in_register(archive, confirmed, CLIP.offset_span, True)
     if shot is None:
         return None
     frames, read, registered = shot
@@ -128,7 +122,8 @@ def closest_offset(
         return None
     times = np.array([frames[k].time for k, _ in read])
     toned = [registered.tones(frame[moving]) for frame in placed_frames]
-    clip = [(t, content(alignment, gray, registered.query.shape)[moving]) for t, gray in shown]
+    shape = registered.query.shape
+    clip = [(t, content(confirmed.alignment, gray, shape)[moving]) for t, gray in shown]
     interval = float(np.median(np.diff(np.sort(times))))
     # Each candidate is a sampled frame put at `at`, so that every candidate compares the same
     # clip frames (a step finer than the archive's samples would compare the other half).
@@ -151,25 +146,22 @@ def closest_offset(
 
 
 def _shot_in_register(
-    archive: Archive,
-    item: tuple[int, str],
-    confirmed: tuple[int, float],
-    alignment: Alignment,
-    span: float,
-    chained: bool,
+    archive: Archive, confirmed: Confirmed, span: float, chained: bool
 ) -> tuple[list[TimedFrame], list[tuple[int, np.ndarray]], "Registered"] | None:
-    """The frames of the shot around the confirmed one (`item`: its id and SHA-256;
-    `confirmed`: the frame's id and time; `span` and `chained` as `_tied_frames`), the grey
-    thumbnails of those tied to it (the confirmed one first) with their places, and the query in
-    register with the confirmed one; None when a shearing alignment is not to be trusted, no
-    neighbour is tied, or the frames cannot be registered."""
+    """The frames of the shot around the `confirmed` one (`span` and `chained` as
+    `_tied_frames`), the grey thumbnails of those tied to it (the confirmed one first) with their
+    places, and the query in register with the confirmed one; None when a shearing alignment is
+    not to be trusted, no neighbour is tied, or the frames cannot be registered."""
+    alignment = confirmed.alignment
     if _shear(alignment.homography) > MOMENT.max_shear:
         return None
-    shot = _tied_frames(archive, item[0], confirmed[0], confirmed[1], span, chained)
+    shot = _tied_frames(
+        archive, confirmed.item_id, confirmed.frame_id, confirmed.time, span, chained
+    )
     if shot is None:
         return None
     frames, here, scanned = shot
-    read = _read(archive, item[1], frames, scanned, alignment.reference_shape)
+    read = _read(archive, confirmed.sha256, frames, scanned, alignment.reference_shape)
     if len(read) < 2 or read[0][0] != here:
         return None
     registered = register(alignment, read[0][1])
