@@ -71,7 +71,9 @@ class Moment:
     """The moment of a fixed shot a still shows (matching/moment.py)."""
 
     moment_span: float = knob(
-        10.0, "seconds scanned on either side of the confirmed frame", unrecorded("58938da")
+        10.0,
+        "seconds scanned on either side of the confirmed frame",
+        f"{ROUND}, chosen at 58938da; 30 s in its place lost thermal-heldout q0047 and dev q0068",
     )
     wider_span: float = knob(
         30.0,
