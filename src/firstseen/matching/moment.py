@@ -48,9 +48,9 @@ class Confirmed:
 
 
 def closest_moment(archive: Archive, confirmed: Confirmed) -> Moment | None:
-    """The sampled frame near the `confirmed` one that the query shows,
-    possibly that one; None when the frames cannot be compared (a sheared alignment, a frame or
-    its thumbnail gone, nothing else the descriptor ties).
+    """The sampled frame near the `confirmed` one that the query shows, possibly that one; None
+    when the frames cannot be compared (a sheared alignment, a frame or its thumbnail gone,
+    nothing else the descriptor ties).
 
     The frames within `MOMENT.moment_span` are compared first; only when none of them stands out
     from the confirmed one are those within `MOMENT.wider_span` compared. Scanning wide at once
