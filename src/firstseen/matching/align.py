@@ -43,6 +43,11 @@ class Segment:
     best: tuple[int, int]  # (query frame, reference frame) indices of the most similar pair
 
     @property
+    def offset(self) -> float:
+        """The segment's line: reference time = speed × query time + this."""
+        return self.reference[0] - self.speed * self.query[0]
+
+    @property
     def score(self) -> float:
         """Mean similarity, discounted for very short evidence: one frame pair could be chance,
         three in a line hardly."""
@@ -113,7 +118,7 @@ def regrown(
     not, with the boundaries `align` would draw. Its best pair stays its own. `times` are the
     query's and the reference's frame times, `lengths` their durations."""
     query_times, reference_times = times
-    speed, offset = segment.speed, segment.reference[0] - segment.speed * segment.query[0]
+    speed, offset = segment.speed, segment.offset
     targets = speed * query_times + offset
     nearest = np.abs(reference_times[None, :] - targets[:, None]).argmin(axis=1)
     rows = np.arange(len(query_times))

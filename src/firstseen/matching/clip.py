@@ -336,13 +336,8 @@ def _verify_segments(
     reference_length = found.item.duration or float(seen.times[-1])
     moved = []
     for segment in found.segments[: CLIP.verify_segments]:
-        q, r = segment.segment.best
-        probe = seen.match(found.item, q, r, [])
-        probe.tone = pictures[q].tone
-        segment.check = probe.check = checker.verify_hit(
-            probe, seen.hit(q, r), pictures, checker.fast
-        )
-        segment.mirrored = probe.mirrored
+        probe = _checked_pair(checker, seen, found.item, segment.segment.best, pictures)
+        segment.check, segment.mirrored = probe.check, probe.mirrored
         if verdict.verified(segment.check) and _settle_moment(
             checker, seen, segment, probe, pictures, times
         ):
@@ -361,6 +356,18 @@ def _verify_segments(
     chosen = seen.match(found.item, *best.segment.best, ranked)
     chosen.check, chosen.mirrored = best.check, best.mirrored
     return chosen
+
+
+def _checked_pair(
+    checker: Checker, seen: _Comparison, item: Item, pair: tuple[int, int], pictures: list[Picture]
+) -> Match:
+    """A query frame and a reference frame (`pair`: their indices) as an answer, checked with
+    ORB as a still's frame is, in the toning the clip was searched under."""
+    q, r = pair
+    probe = seen.match(item, q, r, [])
+    probe.tone = pictures[q].tone
+    probe.check = checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)
+    return probe
 
 
 def _settle_moment(
@@ -425,13 +432,11 @@ def _strays_folded(
         if host is None:
             continue
         q = stray.segment.best[0]
-        target = host.segment.speed * times[q] + segments.offset_of(host.segment)
+        target = host.segment.speed * times[q] + host.segment.offset
         r = int(np.argmin(np.abs(seen.times - target)))
         if abs(seen.times[r] - target) > ALIGN.tolerance:
             continue
-        probe = seen.match(item, q, r, [])
-        probe.tone = pictures[q].tone
-        if verdict.verified(checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)):
+        if verdict.verified(_checked_pair(checker, seen, item, (q, r), pictures).check):
             kept = [segments.union(host, stray) if a is host else a for a in kept if a is not stray]
     return kept
 

@@ -7,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 
 from firstseen.matching import verdict
-from firstseen.matching.align import Segment
 from firstseen.matching.results import SegmentMatch
 from firstseen.tuning import ALIGN
 
@@ -63,13 +62,8 @@ def on_one_line(a: SegmentMatch, b: SegmentMatch) -> bool:
     if second.query[0] - first.query[1] > ALIGN.max_gap:
         return False
     ends = np.array([first.query[0], max(first.query[1], second.query[1])])
-    apart = offset_of(first) + first.speed * ends - (offset_of(second) + second.speed * ends)
+    apart = first.offset + first.speed * ends - (second.offset + second.speed * ends)
     return bool(np.abs(apart).max() <= ALIGN.tolerance)
-
-
-def offset_of(segment: Segment) -> float:
-    """The segment's line: reference time = speed × query time + this."""
-    return segment.reference[0] - segment.speed * segment.query[0]
 
 
 def union(a: SegmentMatch, b: SegmentMatch) -> SegmentMatch:
@@ -83,7 +77,7 @@ def union(a: SegmentMatch, b: SegmentMatch) -> SegmentMatch:
     similarity = (
         a.segment.similarity * a.segment.frames + b.segment.similarity * b.segment.frames
     ) / frames
-    offset = offset_of(line)
+    offset = line.offset
     segment = replace(
         line,
         query=(start, end),
