@@ -314,6 +314,26 @@ def test_a_still_shot_is_answered_with_the_stretch_that_shows_the_same_picture(
     assert "│ 00:02–00:05 │" in words and "at 00:02 (the same picture from 00:02 to 00:05)" in words
 
 
+def test_a_shot_where_nothing_changes_is_answered_with_all_that_was_compared(tmp_path, shared_data):
+    """Nothing differs anywhere in a 40-second shot: the stretch reaches as far as frames were
+    compared (`MOMENT.wider_span`), not only as far as the near scan's window."""
+    picture = cv2.imread(str(shared_data / "imageio-standard-images" / "astronaut.png"))
+    picture = np.ascontiguousarray(cv2.resize(picture, (320, 240))[:, :, ::-1])
+    path = tmp_path / "unchanging.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for _ in range(40 * 5):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        out.mux(stream.encode())
+    archive, _ = archived(tmp_path, path)
+    (match,) = open_searcher(archive).search_image(picture[30:-30, 40:-40], top=1)
+    assert match.match and match.time_span is not None
+    first, last = match.time_span
+    assert first <= match.time <= last
+    assert last - first > 2 * MOMENT.moment_span
+
+
 def test_only_a_crop_rescale_or_rotation_is_trusted_to_compare_pixels():
     angle = np.radians(8)
     rotation = np.array(

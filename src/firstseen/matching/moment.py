@@ -56,12 +56,14 @@ def closest_moment(archive: Archive, confirmed: Confirmed) -> Moment | None:
     from the confirmed one are those within `MOMENT.wider_span` compared. Scanning wide at once
     pools more unrelated change (people elsewhere in the shot) into the pixels compared, which
     blurred moments the near scan had told apart; a copy confirmed far from its moment on a
-    long fixed shot is still found."""
+    long fixed shot is still found. Where the wider scan keeps the confirmed frame too, its
+    stretch is the answer's: the near scan's ends where its window does, not where the picture
+    changes."""
     near = _moment_within(archive, confirmed, MOMENT.moment_span)
     if near is None or near.frame_id != confirmed.frame_id:
         return near
     far = _moment_within(archive, confirmed, MOMENT.wider_span)
-    return near if far is None or far.frame_id == confirmed.frame_id else far
+    return near if far is None else far
 
 
 def _moment_within(archive: Archive, confirmed: Confirmed, span: float) -> Moment | None:
