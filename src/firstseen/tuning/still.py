@@ -159,7 +159,12 @@ class Regions:
         0.03, "gaps closed in the texture map, share of its size", unrecorded("619c6f1")
     )
     part_closing_least: int = knob(3, "those gaps in pixels at least", unrecorded("619c6f1"))
-    part_regions: int = knob(3, "textured regions tried, largest first", unrecorded("619c6f1"))
+    part_regions: int = knob(
+        3,
+        "textured regions tried, largest first",
+        f"{MEASURED}: on the 834 benchmark stills 1 changed no verdict (four unflagged answers"
+        " named another candidate) and 2 nothing; 3 kept for pages holding several pictures",
+    )
     part_min_area: float = knob(
         0.03, "least area of a region tried, share of the query", unrecorded("619c6f1")
     )
