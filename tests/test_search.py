@@ -25,6 +25,7 @@ from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells
 from firstseen.matching.results import Hit, Match, Picture
 from firstseen.matching.search import Searcher, _closest_toning
+from firstseen.matching.tones import tonings
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.images import load_image
 from firstseen.tuning import TONES, VERDICT
@@ -178,6 +179,46 @@ def test_a_query_nothing_confirms_looks_each_picture_up_once(
     assert len(looked_up) > 4  # the still, its mirror image, tonings and parts at least
     repeated = len(looked_up) - len(set(looked_up))
     assert repeated == 0
+
+
+def test_whole_tonings_are_described_at_their_own_size_and_the_rest_at_the_models(
+    demo_searcher, shared_data, monkeypatch
+):
+    """A coloured still nothing confirms is searched under its tonings; those whole pictures are
+    described at `TONES.toning_size`, the still, its mirror image and every part at the model's
+    own."""
+    descriptor = demo_searcher.retriever.descriptor
+    assert descriptor.resizable and TONES.toning_size != descriptor.size
+    described: list[tuple[int, int | None]] = []
+    describe = descriptor.describe
+
+    def recorded(images, size=None):
+        described.append((len(images), size))
+        return describe(images, size)
+
+    monkeypatch.setattr(descriptor, "describe", recorded)
+    query = shared_data / "opencv-samples-data" / "home.jpg"
+    result = demo_searcher.search(query)
+    assert result.error is None and not any(m.match for m in result.matches)
+    sizes = {size for _, size in described}
+    assert sizes == {None, TONES.toning_size}
+    toned = sum(n for n, size in described if size == TONES.toning_size)
+    assert toned == len(tonings(load_image(query)))
+
+
+def test_a_smaller_look_is_a_coarser_view_of_the_same_picture(demo_searcher, demo_dir):
+    """Described at another input side, a picture stays near itself and far from others."""
+    descriptor = demo_searcher.retriever.descriptor
+    coffee = load_image(demo_dir / "media" / "coffee.png")
+    other = load_image(demo_dir / "evidence.jpg")
+    full = descriptor.describe([coffee, other])
+    small = descriptor.describe([coffee, other], size=TONES.toning_size)
+    assert np.allclose(np.linalg.norm(small, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(small, full)
+    similarity = small @ full.T
+    # SSCD calls a copy at 0.75; the other picture is far below either.
+    assert similarity[0, 0] > 0.7 and similarity[1, 1] > 0.7
+    assert similarity[0, 1] < 0.3 and similarity[1, 0] < 0.3
 
 
 def test_parts_are_cut_from_a_toning_only_when_its_own_nearest_frame_is_clearly_closer():

@@ -1,10 +1,11 @@
 """Retrieval: query pictures described and looked up in the archive's indexes.
 
-Each picture is described by the descriptor (whole pictures also mirrored), corrected by the
-background (matching/background.py: one correction per picture, shared by both orientations), and
-its nearest archived frames found; in the last pass of a still, the parts of archived photos
-(archive/parts.py) are searched too. Hash-only items (a partner's vPDQ file) have no vectors and
-are looked up by PDQ instead (matching/hashbank.py).
+Each picture is described by the descriptor (whole pictures also mirrored; a whole toning at a
+coarser input side, `TONES.toning_size`), corrected by the background (matching/background.py:
+one correction per picture, shared by both orientations), and its nearest archived frames found;
+in the last pass of a still, the parts of archived photos (archive/parts.py) are searched too.
+Hash-only items (a partner's vPDQ file) have no vectors and are looked up by PDQ instead
+(matching/hashbank.py).
 """
 
 from collections import defaultdict
@@ -85,16 +86,22 @@ class Retriever:
 
     def _describe(self, pictures: list[Picture], variants: list[tuple[int, bool]]) -> np.ndarray:
         """The vector of each (picture, mirrored) variant, described once per picture and kept
-        on it, so that a later pass reuses what an earlier one described."""
+        on it, so that a later pass reuses what an earlier one described. A whole toning is
+        described at `TONES.toning_size`, the rest at the model's own size."""
         missing = [(i, m) for i, m in variants if m not in pictures[i].vectors]
-        described = self.descriptor.describe(
-            [
-                np.ascontiguousarray(pictures[i].view[:, ::-1]) if m else pictures[i].view
-                for i, m in missing
-            ]
-        )
-        for (i, m), vector in zip(missing, described, strict=True):
-            pictures[i].vectors[m] = vector
+        for toned in (False, True):
+            batch = [(i, m) for i, m in missing if _whole_toning(pictures[i]) == toned]
+            if not batch:
+                continue
+            described = self.descriptor.describe(
+                [
+                    np.ascontiguousarray(pictures[i].view[:, ::-1]) if m else pictures[i].view
+                    for i, m in batch
+                ],
+                size=TONES.toning_size if toned else None,
+            )
+            for (i, m), vector in zip(batch, described, strict=True):
+                pictures[i].vectors[m] = vector
         return np.stack([pictures[i].vectors[m] for i, m in variants])
 
     def _searched(
@@ -197,6 +204,14 @@ def _toning_handicap(picture: Picture) -> float:
     """What a toning must come closer by to answer for a frame instead of the query as it is: an
     ordinary copy graded in colour, or mirrored, is best shown as it is."""
     return TONES.toning_margin if picture.tone else 0.0
+
+
+def _whole_toning(picture: Picture) -> bool:
+    """A whole picture put in other tones (a palette undone, a negative). Its colours were
+    re-rendered, and such copies carry grain, blur and recompression: a coarser look at it
+    brought as many copies forward for less (docs/thresholds.md, `TONES.toning_size`). Parts cut
+    from it are described at the model's size: coarser, they brought same-set-up stills forward."""
+    return picture.whole and picture.tone is not None
 
 
 def _nearest(

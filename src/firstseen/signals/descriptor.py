@@ -28,8 +28,9 @@ class Descriptor(Protocol):
     name: str
     dim: int
 
-    def describe(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """(n, dim) float32 unit vectors for n RGB uint8 pictures of any size."""
+    def describe(self, images: Sequence[np.ndarray], size: int | None = None) -> np.ndarray:
+        """(n, dim) float32 unit vectors for n RGB uint8 pictures of any size; with `size`, seen
+        at that input side instead of the model's own where the model takes other sizes."""
         ...
 
 
@@ -105,6 +106,9 @@ class OnnxDescriptor:
         tensor = self._session.get_inputs()[0]
         self._input = tensor.name
         self.prepare = Preparation(size, tensor.type == "tensor(uint8)")
+        spatial = tensor.shape[1:3] if self.prepare.uint8_nhwc else tensor.shape[2:4]
+        # A model exported with a fixed input side is only ever run at that side.
+        self.resizable = not all(isinstance(side, int) for side in spatial)
         self.name = "sscd" if model is None else path.stem
         self.dim = int(self._session.get_outputs()[0].shape[-1])
         self.size = size
@@ -115,12 +119,17 @@ class OnnxDescriptor:
         """The execution providers the session runs on, the one used first."""
         return list(self._session.get_providers())
 
-    def describe(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Embeds pictures in batches; output rows are L2-normalised float32."""
+    def describe(self, images: Sequence[np.ndarray], size: int | None = None) -> np.ndarray:
+        """Embeds pictures in batches; output rows are L2-normalised float32. A `size` other
+        than the model's (a coarser, cheaper look: a ResNet's cost follows the pixel count) is
+        used where the model takes it, else the model's own."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        prepare = self.prepare
+        if size is not None and size != self.size and self.resizable:
+            prepare = Preparation(size, self.prepare.uint8_nhwc)
         chunks = [
-            self._run(self.prepare(images[start : start + self.batch]))
+            self._run(prepare(images[start : start + self.batch]))
             for start in range(0, len(images), self.batch)
         ]
         return _unit(np.concatenate(chunks))

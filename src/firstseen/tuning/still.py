@@ -246,3 +246,9 @@ class Tones:
         "how much closer a toning must come before a search goes on under it",
         f"{_TONES}: needless tonings ≤ 0.073 closer, palettes 0.25-0.58",
     )
+    toning_size: int = knob(
+        192,
+        "input side (px) a whole toning is described at; the model's own is 288",
+        f"{THERMAL_DEV}: 160 and 192 flagged q0068 and put q0080 on its moment (224 as"
+        " 288); 192, the nearer the model's; the 834 stills compared query by query",
+    )
