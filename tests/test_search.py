@@ -28,7 +28,7 @@ from firstseen.matching.search import Searcher, _closest_toning
 from firstseen.matching.tones import tonings
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.images import load_image
-from firstseen.tuning import TONES, VERDICT
+from firstseen.tuning import CHECK, TONES, VERDICT
 
 EVIDENCE_REGION = (60, 140, 380, 440)  # demo/make_evidence.py's crop of the frame at 12.0 s
 
@@ -497,3 +497,40 @@ def test_the_frames_beside_the_best_are_checked_only_when_none_of_the_best_is_co
     chosen = checker.best_frame(video, list(candidates), best, info, pictures, 2, later)
     assert chosen.frame_id == ids[0]
     assert not set(later) & set(checked)
+
+
+def test_the_second_best_frame_gets_sift_too_only_when_the_descriptor_ties_it_with_the_best(
+    demo_searcher, monkeypatch
+):
+    """Where neither ORB on the leader's frames nor SIFT on its best aligns anything, SIFT looks
+    at its second-best frame as well when the descriptor cannot tell the two apart; a second
+    frame clearly behind is left alone."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:4]]
+    info = archive.catalog.frames_info(ids)
+    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    robust: list[int] = []
+
+    def verify_hit(found, hit, pictures, local):
+        if local is checker.robust:
+            robust.append(found.frame_id)
+            return good if found.frame_id == ids[1] else NOT_VERIFIED
+        return NOT_VERIFIED
+
+    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
+    monkeypatch.setattr(checker, "verify_hit", verify_hit)
+    pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
+
+    def chosen(second: float) -> Match:
+        scores = [0.30, second, 0.10, 0.05]
+        best = {f: Hit(s, s, 0, False, False) for f, s in zip(ids, scores, strict=True)}
+        return checker.best_frame(video, list(ids), best, info, pictures, 2)
+
+    tied = chosen(0.30 - 0.8 * CHECK.robust_tie)
+    assert robust == [ids[0], ids[1]]
+    assert tied.frame_id == ids[1] and verdict.verified(tied.check)
+    robust.clear()
+    behind = chosen(0.30 - 1.5 * CHECK.robust_tie)
+    assert robust == [ids[0]]
+    assert not verdict.verified(behind.check)

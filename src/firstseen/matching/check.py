@@ -1,12 +1,13 @@
 """Checking: which retrieved references are verified with local features, and how deeply.
 
-The leading reference is checked in depth (its best frames with ORB, then with SIFT where ORB
-aligned nothing), the next few by their best frame with ORB, and once the leader is confirmed only
-the contenders close to it; a confirmed video frame is then moved to the moment of its shot that
-the query shows (matching/moment.py on a fixed shot; on a moving one, the neighbouring frame that
-keypoints align clearly better). Keypoints of the query are found once per picture and
-orientation, and of reference thumbnails once per search process (a bounded cache keyed by
-content); several reference frames may be checked at once on worker threads.
+The leading reference is checked in depth (its best frames with ORB, then its best, or two the
+descriptor ties, with SIFT where ORB aligned nothing), the next few by their best frame with
+ORB, and once the leader is confirmed only the contenders close to it; a confirmed video frame is
+then moved to the moment of its shot that the query shows (matching/moment.py on a fixed shot;
+on a moving one, the neighbouring frame that keypoints align clearly better). Keypoints of the
+query are found once per picture and orientation, and of reference thumbnails once per search
+process (a bounded cache keyed by content); several reference frames may be checked at once on
+worker threads.
 """
 
 from collections import OrderedDict
@@ -136,7 +137,8 @@ class Checker:
         """The item's frame that best explains the query.
 
         `depth` 2 checks the best few with ORB, then the `later` frames with ORB where none of
-        those is confirmed, then the best with SIFT where ORB found no alignment at all; 1
+        those is confirmed, then the best with SIFT where ORB found no alignment at all (and the
+        second best where the descriptor ties it with the best; `_check_robust`); 1
         checks the best with ORB only; 0 leaves the descriptor's word. On a still shot or a
         fixed camera the descriptor ties several frames; a confirmed one that aligns with
         clearly more keypoints is the moment shown (the descriptor barely notices a passer-by
@@ -151,8 +153,7 @@ class Checker:
             self._check_fast(item, more, later, best, info, pictures)
             options += more
         if depth == 2 and not any(verdict.aligned(m.check) for m in options):
-            top = options[0]
-            top.check = self.verify_hit(top, best[candidates[0]], pictures, self.robust)
+            self._check_robust(options, candidates, best, pictures)
         confirmed = [m for m in options if verdict.verified(m.check)]
         chosen = max(options, key=lambda m: (m.score, m.check.correlation))
         if confirmed:
@@ -164,6 +165,26 @@ class Checker:
                 chosen = most
             return self._settle_moment(chosen)
         return chosen
+
+    def _check_robust(
+        self,
+        options: list[Match],
+        candidates: list[int],
+        best: dict[int, Hit],
+        pictures: list[Picture],
+    ) -> None:
+        """SIFT on the best of `options` (one per frame of `candidates`, in order), where ORB
+        aligned none; on the second best too when SIFT does not align the best either and the
+        descriptor ties the two (within `CHECK.robust_tie`): a toned copy of a moving shot lies
+        between two sampled frames, and the one it ranks first may show too little of the same
+        ground for keypoints."""
+        top = options[0]
+        top.check = self.verify_hit(top, best[candidates[0]], pictures, self.robust)
+        if verdict.aligned(top.check) or len(candidates) < 2:
+            return
+        second = options[1]
+        if second.normalised >= top.normalised - CHECK.robust_tie:
+            second.check = self.verify_hit(second, best[candidates[1]], pictures, self.robust)
 
     def _option(
         self, item: Item, frame_id: int, best: dict[int, Hit], info: Frames, pictures: list[Picture]

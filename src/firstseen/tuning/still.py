@@ -50,6 +50,11 @@ class Check:
         f"{ROUND}: a chance-spread rule, neutral on dev",
     )
     chance_floor: int = knob(3, "plus this many", f"{ROUND}: the same rule")
+    robust_tie: float = knob(
+        0.05,
+        "the leader's second-best frame within this of its best (normalised) gets SIFT too",
+        f"{ROUND}: the orientations' tie (RETRIEVAL.flip_margin), not fitted",
+    )
     walk_below: int = knob(
         50,
         "a moving shot's frame confirmed by fewer inliers is compared with the frames around it",
