@@ -16,10 +16,10 @@ from firstseen.archive.store import Archive
 from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import verdict
-from firstseen.matching.align import align, distinctness
-from firstseen.matching.clip import _held
-from firstseen.matching.results import SegmentMatch
-from firstseen.matching.verify import NOT_VERIFIED
+from firstseen.matching.align import Segment, align, distinctness
+from firstseen.matching.clip import _Comparison, _held, _verify_segments
+from firstseen.matching.results import Picture, SegmentMatch
+from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media import Frame, sample_video
 from firstseen.media.bars import content_box
 from firstseen.tuning import CLIP, VERDICT
@@ -270,3 +270,47 @@ def test_a_huge_clip_holds_its_later_frames_small():
     assert held <= CLIP.held_bytes + 1280 * 1280 * 3 + 120 * CLIP.small_edge**2 * 3
     assert max(kept[-1].rgb.shape) == CLIP.small_edge and kept[0].rgb.shape == (1280, 1280, 3)
     assert [f.time for f in kept] == [f.time for f in big]
+
+
+def test_a_segment_whose_most_similar_pair_fails_is_checked_on_other_pairs(
+    demo_searcher, monkeypatch
+):
+    """A toned copy of a moving shot: the most similar pair of a segment may sit between two
+    archived samples, where keypoints find nothing. Other pairs of the segment that fall on a
+    sample are checked with ORB, most similar first, at most CLIP.other_pairs of them; SIFT
+    looks at the most similar pair only."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:8]]
+    times = np.arange(10) * 0.5  # the clip at 2 fps; the archive at 1 fps, on the line r = q
+    sims = np.full((10, 8), 0.05)
+    sims[3, 1] = 0.30  # the most similar pair: 1.5 s onto the sample at 1 s
+    sims[2, 1], sims[4, 2], sims[6, 3] = 0.25, 0.20, 0.15  # pairs on samples, in this order
+    seen = _Comparison(ids, list(range(8)), np.arange(8.0), sims, sims, np.zeros(10), verdict.SSCD)
+    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    checked: list[tuple[int, int, str]] = []
+
+    def verify_hit(found, hit, pictures, local):
+        checked.append((hit.picture, ids.index(found.frame_id), local.kind))
+        return good if (hit.picture, found.frame_id) == (confirming, ids[2]) else NOT_VERIFIED
+
+    monkeypatch.setattr(checker, "verify_hit", verify_hit)
+    pictures = [Picture(np.zeros((64, 64, 3), np.uint8)) for _ in times]
+
+    def answered() -> SegmentMatch:
+        segment = Segment((0.0, 4.5), (0.0, 4.5), 1.0, 0.2, 10, (3, 1))
+        found = seen.match(video, 3, 1, [SegmentMatch(segment)])
+        chosen = _verify_segments(
+            checker, found, seen, pictures, ((times, times < 0), 5.0), leader=True
+        )
+        return chosen.segments[0]
+
+    confirming = 4
+    confirmed = answered()
+    assert checked == [(3, 1, "orb"), (3, 1, "sift"), (2, 1, "orb"), (4, 2, "orb")]
+    assert verdict.verified(confirmed.check) and confirmed.segment.best == (4, 2)
+    assert confirmed.pair is not None and confirmed.pair.query_time == 2.0
+    checked.clear()
+    confirming = 6  # the pair that would confirm comes third: not looked at
+    assert not verdict.verified(answered().check)
+    assert [pair[:2] for pair in checked] == [(3, 1), (3, 1), (2, 1), (4, 2)]

@@ -40,7 +40,8 @@ class Segment:
     speed: float  # reference seconds per query second
     similarity: float  # mean normalised similarity of the aligned frame pairs
     frames: int  # aligned frame pairs
-    best: tuple[int, int]  # (query frame, reference frame) indices of the most similar pair
+    best: tuple[int, int]  # (query, reference) frame indices of the most similar pair, or the
+    # one keypoints confirmed (matching/clip.py)
 
     @property
     def offset(self) -> float:

@@ -4,9 +4,10 @@ The clip is sampled like archived videos (steadily, plus shot starts; short clip
 densely) and each frame is described in both orientations. The nearest archived frames name the
 candidate references; each candidate video's frames (their vectors are kept in the catalog) are
 then compared with every query frame, and the similarity matrix is aligned in time (align.py).
-The best frame pair of each segment is checked with local features as a still query's would be,
-which confirms the segment and gives the region it shows. Stills found by a clip are answered as
-for a still query, by its most similar frame. A clip that matches nothing as it is (a thermal or
+The best frame pair of each segment is checked with local features as a still query's would be
+(and, where it is not confirmed, a few more of its pairs), which confirms the segment and gives
+the region it shows. Stills found by a clip are answered as for a still query, by its most
+similar frame. A clip that matches nothing as it is (a thermal or
 night-vision look) is searched again under the toning (matching/tones.py) a few of its frames
 come clearly closest under.
 """
@@ -120,8 +121,9 @@ def _search_pictures(
         aligned = _align_item(catalog, calibration, item, vectors, found.bias, sampled, length)
         if aligned is not None:
             chosen, seen = aligned
+            clip = (sampled, length)
             matches.append(
-                _verify_segments(checker, chosen, seen, pictures, (sampled, length))
+                _verify_segments(checker, chosen, seen, pictures, clip, leader=position == 0)
                 if checked
                 else chosen
             )
@@ -327,16 +329,31 @@ def _verify_segments(
     seen: _Comparison,
     pictures: list[Picture],
     clip: tuple[tuple[np.ndarray, np.ndarray], float],
+    leader: bool = False,
 ) -> Match:
     """Checks the best frame pair of the leading segments with local features; the answer then
-    takes its frame, region and orientation from the best segment. A segment of a fixed shot
-    moved to its moment is regrown along its new line (`clip`: the query's frame times, shot
-    starts and length), and what it then explains or continues is answered with it."""
+    takes its frame, region and orientation from the best segment. Where ORB aligns nothing on
+    the pair of the `leader`'s (the most similar reference's) best segment, SIFT looks at it too,
+    as at a still's leader. A pair that is not confirmed may lie between two archived samples of a
+    moving shot, where keypoints find little of the same ground: up to `CLIP.other_pairs` more of
+    the segment's pairs that fall on a sample are checked with ORB, most similar first. A
+    segment of a fixed shot moved to its moment is regrown along its new line (`clip`: the
+    query's frame times, shot starts and length), and what it then explains or continues is
+    answered with it."""
     (times, cuts), length = clip
     reference_length = found.item.duration or float(seen.times[-1])
     moved = []
-    for segment in found.segments[: CLIP.verify_segments]:
-        probe = _checked_pair(checker, seen, found.item, segment.segment.best, pictures)
+    for rank, segment in enumerate(found.segments[: CLIP.verify_segments]):
+        robust = leader and rank == 0
+        probe = _checked_pair(checker, seen, found.item, segment.segment.best, pictures, robust)
+        if not verdict.verified(probe.check):
+            for pair in _other_pairs(segment.segment, seen, times)[: CLIP.other_pairs]:
+                other = _checked_pair(checker, seen, found.item, pair, pictures)
+                if verdict.verified(other.check):
+                    probe = other
+                    segment.segment = replace(segment.segment, best=pair)
+                    segment.pair = _pair(segment.segment, times, seen.times, seen.ordinals)
+                    break
         segment.check, segment.mirrored = probe.check, probe.mirrored
         if verdict.verified(segment.check) and _settle_moment(
             checker, seen, segment, probe, pictures, times
@@ -358,15 +375,37 @@ def _verify_segments(
     return chosen
 
 
+def _other_pairs(segment: Segment, seen: _Comparison, times: np.ndarray) -> list[tuple[int, int]]:
+    """The segment's frame pairs other than its best whose query frame falls on a reference
+    sample along its line (within CLIP.on_sample), most similar first."""
+    start, end = segment.query
+    sims = np.maximum(seen.plain, seen.mirror) - seen.bias[:, None]
+    pairs = []
+    for q in np.flatnonzero((times >= start) & (times <= end)):
+        target = segment.speed * times[q] + segment.offset
+        r = int(np.argmin(np.abs(seen.times - target)))
+        if abs(seen.times[r] - target) <= CLIP.on_sample and (int(q), r) != segment.best:
+            pairs.append((float(sims[q, r]), int(q), r))
+    return [(q, r) for _, q, r in sorted(pairs, reverse=True)]
+
+
 def _checked_pair(
-    checker: Checker, seen: _Comparison, item: Item, pair: tuple[int, int], pictures: list[Picture]
+    checker: Checker,
+    seen: _Comparison,
+    item: Item,
+    pair: tuple[int, int],
+    pictures: list[Picture],
+    robust: bool = False,
 ) -> Match:
     """A query frame and a reference frame (`pair`: their indices) as an answer, checked with
-    ORB as a still's frame is, in the toning the clip was searched under."""
+    ORB as a still's frame is, in the toning the clip was searched under; with SIFT too where
+    ORB aligns nothing and `robust`."""
     q, r = pair
     probe = seen.match(item, q, r, [])
     probe.tone = pictures[q].tone
     probe.check = checker.verify_hit(probe, seen.hit(q, r), pictures, checker.fast)
+    if robust and not verdict.aligned(probe.check):
+        probe.check = checker.verify_hit(probe, seen.hit(q, r), pictures, checker.robust)
     return probe
 
 

@@ -18,8 +18,9 @@ from firstseen.tuning import VERDICT
 
 @dataclass(slots=True)
 class FramePair:
-    """The most similar frame pair of an aligned stretch: the query frame (its place among the
-    sampled frames, its time, and a small copy to show) and the reference frame it matched."""
+    """The frame pair an aligned stretch is shown by (its most similar, or the one keypoints
+    confirmed): the query frame (its place among the sampled frames, its time, and a small copy
+    to show) and the reference frame it matched."""
 
     query_index: int
     query_time: float
@@ -30,7 +31,7 @@ class FramePair:
 
 @dataclass(slots=True)
 class SegmentMatch:
-    """An aligned stretch of a query video, with the local-feature check of its best frame pair."""
+    """An aligned stretch of a query video, with the local-feature check of its frame pair."""
 
     segment: Segment
     check: Verification = NOT_VERIFIED

@@ -42,6 +42,16 @@ class Clip:
         "segments per reference checked with local features (clips and shared footage)",
         unrecorded("276b569"),
     )
+    other_pairs: int = knob(
+        2,
+        "more frame pairs of a segment checked when its most similar one is not confirmed",
+        f"{ROUND}: the one value tried; thermal-dev v006 needed its second",
+    )
+    on_sample: float = knob(
+        0.25,
+        "seconds off an archived sample a query frame's place on the line may be, for a pair",
+        f"{ROUND}: a quarter of the 1 s sampling; moving shots 0.5 s off aligned nothing",
+    )
     pair_edge: int = knob(
         240,
         "long edge of the query frame an answer keeps per aligned stretch, to show",
