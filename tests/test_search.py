@@ -534,3 +534,38 @@ def test_the_second_best_frame_gets_sift_too_only_when_the_descriptor_ties_it_wi
     behind = chosen(0.30 - 1.5 * CHECK.robust_tie)
     assert robust == [ids[0]]
     assert not verdict.verified(behind.check)
+
+
+def test_sift_also_looks_where_orb_came_nearest_to_aligning(demo_searcher, monkeypatch):
+    """Where ORB aligns none of the leader's frames and SIFT not its best, SIFT looks at the frame
+    on which ORB found the most inliers, too few to count: the frame that shows most of the same
+    ground. Where ORB found none anywhere, nothing more is looked at."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:4]]
+    info = archive.catalog.frames_info(ids)
+    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    hint = Verification(VERDICT.contradicting_inliers - 2, 30, 0.0, 0.0, None)
+    robust: list[int] = []
+    orb_hint: dict[int, Verification] = {}
+
+    def verify_hit(found, hit, pictures, local):
+        if local is checker.robust:
+            robust.append(found.frame_id)
+            return good if found.frame_id == ids[2] else NOT_VERIFIED
+        return orb_hint.get(found.frame_id, NOT_VERIFIED)
+
+    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
+    monkeypatch.setattr(checker, "verify_hit", verify_hit)
+    pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
+    scores = [0.30, 0.10, 0.08, 0.05]
+    best = {f: Hit(s, s, 0, False, False) for f, s in zip(ids, scores, strict=True)}
+
+    orb_hint[ids[2]] = hint
+    chosen = checker.best_frame(video, list(ids), best, info, pictures, 2)
+    assert robust == [ids[0], ids[2]]
+    assert chosen.frame_id == ids[2] and verdict.verified(chosen.check)
+    robust.clear()
+    orb_hint.clear()
+    chosen = checker.best_frame(video, list(ids), best, info, pictures, 2)
+    assert robust == [ids[0]] and not verdict.verified(chosen.check)

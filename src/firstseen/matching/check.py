@@ -137,9 +137,9 @@ class Checker:
         """The item's frame that best explains the query.
 
         `depth` 2 checks the best few with ORB, then the `later` frames with ORB where none of
-        those is confirmed, then the best with SIFT where ORB found no alignment at all (and the
-        second best where the descriptor ties it with the best; `_check_robust`); 1
-        checks the best with ORB only; 0 leaves the descriptor's word. On a still shot or a
+        those is confirmed, then the best with SIFT where ORB found no alignment at all (and a
+        tied second best and the frame ORB came nearest on; `_check_robust`); 1 checks the best
+        with ORB only; 0 leaves the descriptor's word. On a still shot or a
         fixed camera the descriptor ties several frames; a confirmed one that aligns with
         clearly more keypoints is the moment shown (the descriptor barely notices a passer-by
         who moved).
@@ -173,18 +173,29 @@ class Checker:
         best: dict[int, Hit],
         pictures: list[Picture],
     ) -> None:
-        """SIFT on the best of `options` (one per frame of `candidates`, in order), where ORB
-        aligned none; on the second best too when SIFT does not align the best either and the
-        descriptor ties the two (within `CHECK.robust_tie`): a toned copy of a moving shot lies
-        between two sampled frames, and the one it ranks first may show too little of the same
-        ground for keypoints."""
+        """SIFT on the best of `options` (one per frame of `candidates`, in order, then the
+        frames beside them), where ORB aligned none; while SIFT aligns nothing, on the second best
+        too when the descriptor ties the two (within `CHECK.robust_tie`), and on the frame where
+        ORB came nearest to aligning (the most inliers, too few to count): a toned copy of a
+        moving shot lies between two sampled frames, and the one the descriptor ranks first may
+        show too little of the same ground for keypoints; ORB's few inliers point to the one
+        that shows most."""
+        orb = [m.check.inliers for m in options]
+        nearest, looked = int(np.argmax(orb)), [0]
         top = options[0]
         top.check = self.verify_hit(top, best[candidates[0]], pictures, self.robust)
-        if verdict.aligned(top.check) or len(candidates) < 2:
+        if verdict.aligned(top.check):
             return
-        second = options[1]
-        if second.normalised >= top.normalised - CHECK.robust_tie:
-            second.check = self.verify_hit(second, best[candidates[1]], pictures, self.robust)
+        if len(candidates) >= 2:
+            second = options[1]
+            if second.normalised >= top.normalised - CHECK.robust_tie:
+                second.check = self.verify_hit(second, best[candidates[1]], pictures, self.robust)
+                looked.append(1)
+                if verdict.aligned(second.check):
+                    return
+        other = options[nearest]
+        if orb[nearest] > 0 and nearest not in looked and other.frame_id is not None:
+            other.check = self.verify_hit(other, best[other.frame_id], pictures, self.robust)
 
     def _option(
         self, item: Item, frame_id: int, best: dict[int, Hit], info: Frames, pictures: list[Picture]
