@@ -7,9 +7,8 @@ then compared with every query frame, and the similarity matrix is aligned in ti
 The best frame pair of each segment is checked with local features as a still query's would be
 (and, where it is not confirmed, a few more of its pairs), which confirms the segment and gives
 the region it shows. Stills found by a clip are answered as for a still query, by its most
-similar frame. A clip that matches nothing as it is (a thermal or
-night-vision look) is searched again under the toning (matching/tones.py) a few of its frames
-come clearly closest under.
+similar frame. A clip that matches nothing as it is (a thermal or night-vision look) is searched
+again under the toning (matching/tones.py) a few of its frames come clearly closest under.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -99,7 +98,7 @@ def _search_pictures(
 ) -> list[Match]:
     """Matches of the clip's sampled frames (`sampled`: their times and shot starts) among the
     indexed media, each video with its aligned segments."""
-    times = sampled[0]
+    times, clip = sampled[0], (sampled, length)
     found = retriever.retrieve(pictures)
     mirrored = np.array([m for _, m in found.variants])
     plain, mirror = found.vectors[~mirrored], found.vectors[mirrored]
@@ -121,7 +120,6 @@ def _search_pictures(
         aligned = _align_item(catalog, calibration, item, vectors, found.bias, sampled, length)
         if aligned is not None:
             chosen, seen = aligned
-            clip = (sampled, length)
             matches.append(
                 _verify_segments(checker, chosen, seen, pictures, clip, leader=position == 0)
                 if checked
