@@ -45,7 +45,7 @@ class Clip:
     other_pairs: int = knob(
         2,
         "more frame pairs of a segment checked when its most similar one is not confirmed",
-        f"{ROUND}: the one value tried; thermal-dev v006 needed its second",
+        f"{ROUND}: thermal-dev v006 needed its second; 5 found the same segments",
     )
     on_sample: float = knob(
         0.25,
