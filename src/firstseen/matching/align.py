@@ -120,12 +120,9 @@ def regrown(
     query's and the reference's frame times, `lengths` their durations."""
     query_times, reference_times = times
     speed, offset = segment.speed, segment.offset
-    targets = speed * query_times + offset
-    nearest = np.abs(reference_times[None, :] - targets[:, None]).argmin(axis=1)
+    nearest, off = line_frames(segment, query_times, reference_times)
     rows = np.arange(len(query_times))
-    votes = (np.abs(reference_times[nearest] - targets) <= ALIGN.tolerance) & (
-        sims[rows, nearest] >= ALIGN.pair_min
-    )
+    votes = (off <= ALIGN.tolerance) & (sims[rows, nearest] >= ALIGN.pair_min)
     inside = np.flatnonzero((query_times >= segment.query[0]) & (query_times <= segment.query[1]))
     if not len(inside):
         return segment
@@ -149,6 +146,16 @@ def regrown(
         lengths,
     )
     return replace(grown, best=segment.best)
+
+
+def line_frames(
+    segment: Segment, query_times: np.ndarray, reference_times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query frame's reference frame nearest the segment's line, and how far (seconds) that
+    frame lies off the line there."""
+    targets = segment.speed * query_times + segment.offset
+    nearest = np.abs(reference_times[None, :] - targets[:, None]).argmin(axis=1)
+    return nearest, np.abs(reference_times[nearest] - targets)
 
 
 def _candidate_pairs(sims: np.ndarray) -> np.ndarray:

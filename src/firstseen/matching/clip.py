@@ -23,7 +23,7 @@ from firstseen.archive.catalog_api import CatalogReader
 from firstseen.archive.records import Item
 from firstseen.errors import MediaError
 from firstseen.matching import segments, verdict
-from firstseen.matching.align import Segment, align, distinctness, regrown
+from firstseen.matching.align import Segment, align, distinctness, line_frames, regrown
 from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FramePair, Hit, Match, Picture, SegmentMatch
@@ -238,6 +238,10 @@ class _Comparison:
     bias: np.ndarray  # background correction per query frame
     calibration: verdict.Calibration  # the checker's
 
+    def normalised(self) -> np.ndarray:
+        """Normalised similarities (query frame × reference frame), the better orientation."""
+        return np.maximum(self.plain, self.mirror) - self.bias[:, None]
+
     def hit(self, q: int, r: int) -> Hit:
         plain, mirror = float(self.plain[q, r]), float(self.mirror[q, r])
         best = max(plain, mirror)
@@ -292,7 +296,7 @@ def _align_item(
         bias,
         calibration,
     )
-    sims = np.maximum(seen.plain, seen.mirror) - bias[:, None]
+    sims = seen.normalised()
     reference_length = item.duration or float(reference_times[-1])
     times, cuts = sampled
     segments = align(sims, times, reference_times, length, reference_length, cuts)
@@ -340,25 +344,21 @@ def _verify_segments(
     answered with it."""
     (times, cuts), length = clip
     reference_length = found.item.duration or float(seen.times[-1])
+    sims = seen.normalised()
     moved = []
     for rank, segment in enumerate(found.segments[: CLIP.verify_segments]):
         robust = leader and rank == 0
         probe = _checked_pair(checker, seen, found.item, segment.segment.best, pictures, robust)
         if not verdict.verified(probe.check):
-            for pair in _other_pairs(segment.segment, seen, times)[: CLIP.other_pairs]:
-                other = _checked_pair(checker, seen, found.item, pair, pictures)
-                if verdict.verified(other.check):
-                    probe = other
-                    segment.segment = replace(segment.segment, best=pair)
-                    segment.pair = _pair(segment.segment, times, seen.times, seen.ordinals)
-                    break
+            elsewhere = _confirmed_elsewhere(checker, seen, found.item, segment, pictures, times)
+            probe = probe if elsewhere is None else elsewhere
         segment.check, segment.mirrored = probe.check, probe.mirrored
         if verdict.verified(segment.check) and _settle_moment(
             checker, seen, segment, probe, pictures, times
         ):
             segment.segment = regrown(
                 segment.segment,
-                np.maximum(seen.plain, seen.mirror) - seen.bias[:, None],
+                sims,
                 (times, seen.times),
                 (length, reference_length),
                 cuts,
@@ -373,17 +373,36 @@ def _verify_segments(
     return chosen
 
 
+def _confirmed_elsewhere(
+    checker: Checker,
+    seen: _Comparison,
+    item: Item,
+    answer: SegmentMatch,
+    pictures: list[Picture],
+    times: np.ndarray,
+) -> Match | None:
+    """The first of up to `CLIP.other_pairs` more pairs of the segment (`_other_pairs`) that ORB
+    confirms, as an answer, with the segment then shown by it; None when none does."""
+    for pair in _other_pairs(answer.segment, seen, times)[: CLIP.other_pairs]:
+        probe = _checked_pair(checker, seen, item, pair, pictures)
+        if verdict.verified(probe.check):
+            answer.segment = replace(answer.segment, best=pair)
+            answer.pair = _pair(answer.segment, times, seen.times, seen.ordinals)
+            return probe
+    return None
+
+
 def _other_pairs(segment: Segment, seen: _Comparison, times: np.ndarray) -> list[tuple[int, int]]:
     """The segment's frame pairs other than its best whose query frame falls on a reference
     sample along its line (within CLIP.on_sample), most similar first."""
     start, end = segment.query
-    sims = np.maximum(seen.plain, seen.mirror) - seen.bias[:, None]
-    pairs = []
-    for q in np.flatnonzero((times >= start) & (times <= end)):
-        target = segment.speed * times[q] + segment.offset
-        r = int(np.argmin(np.abs(seen.times - target)))
-        if abs(seen.times[r] - target) <= CLIP.on_sample and (int(q), r) != segment.best:
-            pairs.append((float(sims[q, r]), int(q), r))
+    sims = seen.normalised()
+    nearest, off = line_frames(segment, times, seen.times)
+    pairs = [
+        (float(sims[q, nearest[q]]), int(q), int(nearest[q]))
+        for q in np.flatnonzero((times >= start) & (times <= end) & (off <= CLIP.on_sample))
+        if (int(q), int(nearest[q])) != segment.best
+    ]
     return [(q, r) for _, q, r in sorted(pairs, reverse=True)]
 
 
@@ -469,9 +488,9 @@ def _strays_folded(
         if host is None:
             continue
         q = stray.segment.best[0]
-        target = host.segment.speed * times[q] + host.segment.offset
-        r = int(np.argmin(np.abs(seen.times - target)))
-        if abs(seen.times[r] - target) > ALIGN.tolerance:
+        nearest, off = line_frames(host.segment, times[q : q + 1], seen.times)
+        r = int(nearest[0])
+        if off[0] > ALIGN.tolerance:
             continue
         if verdict.verified(_checked_pair(checker, seen, item, (q, r), pictures).check):
             kept = [segments.union(host, stray) if a is host else a for a in kept if a is not stray]
