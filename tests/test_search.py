@@ -25,7 +25,7 @@ from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells
 from firstseen.matching.results import Hit, Match, Picture
 from firstseen.matching.search import Searcher, _closest_toning
-from firstseen.matching.tones import tonings
+from firstseen.matching.tones import EQUALISED, tonings
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.images import load_image
 from firstseen.tuning import CHECK, TONES, VERDICT
@@ -569,3 +569,61 @@ def test_sift_also_looks_where_orb_came_nearest_to_aligning(demo_searcher, monke
     orb_hint.clear()
     chosen = checker.best_frame(video, list(ids), best, info, pictures, 2)
     assert robust == [ids[0]] and not verdict.verified(chosen.check)
+
+
+def test_a_leader_nothing_aligned_gets_one_last_orb_look_with_its_contrast_equalised(
+    demo_searcher, monkeypatch
+):
+    """Where neither ORB nor SIFT aligns any of the leader's frames, ORB looks at each once more
+    with the query's grey levels equalised, and the frame that aligns with most inliers is
+    confirmed that way (its answer says so by its tone). The equalised picture is made once."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:3]]
+    info = archive.catalog.frames_info(ids)
+    inliers = {ids[1]: 20, ids[2]: 30}
+    looked: list[tuple[str | None, int]] = []
+    equalised_pictures: set[int] = set()
+
+    def check(picture, mirrored, found, local):
+        looked.append((picture.tone, found.frame_id))
+        if picture.tone != EQUALISED or found.frame_id not in inliers:
+            return NOT_VERIFIED
+        equalised_pictures.add(id(picture))
+        return Verification(inliers[found.frame_id], 60, 0.9, 0.9, (0, 0, 100, 100))
+
+    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
+    monkeypatch.setattr(checker, "_check", check)
+    still = Picture(np.full((64, 64, 3), 128, np.uint8))
+    best = {f: Hit(s, s, 0, False, False) for f, s in zip(ids, [0.3, 0.2, 0.1], strict=True)}
+    chosen = checker.best_frame(video, list(ids), best, info, [still], 2)
+    assert chosen.frame_id == ids[2] and chosen.tone == EQUALISED
+    assert verdict.verified(chosen.check)
+    assert [f for tone, f in looked if tone == EQUALISED] == ids
+    assert len(equalised_pictures) == 1 and still.equalised is not None
+    assert still.equalised.rgb.shape == still.rgb.shape
+
+
+def test_a_toning_that_found_a_frame_is_checked_in_its_own_orientation(demo_searcher, monkeypatch):
+    """A toned copy's still may prefer the mirror image by chance; the toning that found the
+    frame (searched unmirrored) is then checked unmirrored, and confirms it."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    photo = next(i for i in archive.catalog.items() if i.kind == "image")
+    frame = archive.catalog.item_frames(photo.id)[0]
+    rgb = np.full((64, 64, 3), 128, np.uint8)
+    pictures = [Picture(rgb), Picture(255 - rgb, tone="inverted")]
+    tried: list[tuple[str | None, bool]] = []
+
+    def check(picture, mirrored, found, local):
+        tried.append((picture.tone, mirrored))
+        if (picture.tone, mirrored) == ("inverted", False):
+            return Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+        return NOT_VERIFIED
+
+    monkeypatch.setattr(checker, "_check", check)
+    hit = Hit(0.1, 0.1, 0, True, False, also=((1, False),))
+    found = Match(photo, frame.frame_id, frame.ordinal, None, 0.1, 0.1, True)
+    result = checker.verify_hit(found, hit, pictures, checker.fast)
+    assert verdict.verified(result)
+    assert tried[:2] == [(None, True), ("inverted", False)]
+    assert (found.tone, found.mirrored) == ("inverted", False)

@@ -1,9 +1,9 @@
 """Checking: which retrieved references are verified with local features, and how deeply.
 
 The leading reference is checked in depth (its best frames with ORB, then its best, or two the
-descriptor ties, with SIFT where ORB aligned nothing), the next few by their best frame with
-ORB, and once the leader is confirmed only the contenders close to it; a confirmed video frame is
-then moved to the moment of its shot that the query shows (matching/moment.py on a fixed shot;
+descriptor ties, with SIFT where ORB aligned nothing, and last with ORB on the query's contrast
+equalised), the next few by their best frame with ORB, and once the leader is confirmed only the
+contenders close to it; a confirmed video frame is then moved to the moment of its shot that the query shows (matching/moment.py on a fixed shot;
 on a moving one, the neighbouring frame that keypoints align clearly better). Keypoints of the
 query are found once per picture and orientation, and of reference thumbnails once per search
 process (a bounded cache keyed by content); several reference frames may be checked at once on
@@ -22,6 +22,7 @@ from firstseen.matching import verdict
 from firstseen.matching.features import Features, LocalFeatures, fast_features, robust_features
 from firstseen.matching.moment import Confirmed, closest_moment, closest_offset
 from firstseen.matching.results import Hit, Match, Picture, Retrieved
+from firstseen.matching.tones import EQUALISED, equalised
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.signals import pdq_distance
 from firstseen.tuning import CHECK, VERDICT
@@ -179,7 +180,8 @@ class Checker:
         ORB came nearest to aligning (the most inliers, too few to count): a toned copy of a
         moving shot lies between two sampled frames, and the one the descriptor ranks first may
         show too little of the same ground for keypoints; ORB's few inliers point to the one
-        that shows most."""
+        that shows most. Where SIFT aligns none of those, ORB looks at every option once more
+        with the query's contrast equalised (`_check_equalised`)."""
         orb = [m.check.inliers for m in options]
         nearest, looked = int(np.argmax(orb)), [0]
         top = options[0]
@@ -196,6 +198,25 @@ class Checker:
         other = options[nearest]
         if orb[nearest] > 0 and nearest not in looked and other.frame_id is not None:
             other.check = self.verify_hit(other, best[other.frame_id], pictures, self.robust)
+            if verdict.aligned(other.check):
+                return
+        self._check_equalised(options, pictures)
+
+    def _check_equalised(self, options: list[Match], pictures: list[Picture]) -> None:
+        """ORB on each of `options` with the query picture equalised (matching/tones.py), the
+        last look at a leader nothing else aligned: the one that aligns with most inliers, if any,
+        is confirmed that way. As one more way of looking, it must align on the ground a toned
+        check needs (VERDICT.contradicting_inliers)."""
+        checks = [
+            self._check(equalised(pictures[option.picture]), option.mirrored, option, self.fast)
+            for option in options
+        ]
+        most = max(
+            range(len(options)),
+            key=lambda i: checks[i].inliers if verdict.verified(checks[i]) else -1,
+        )
+        if verdict.verified(checks[most]):
+            options[most].check, options[most].tone = checks[most], EQUALISED
 
     def _option(
         self, item: Item, frame_id: int, best: dict[int, Hit], info: Frames, pictures: list[Picture]
@@ -352,8 +373,14 @@ class Checker:
             return check
         # The picture most like the reference may not show it to keypoints (a corner of
         # interface text found a source shown in the middle of a screenshot): the other parts of
-        # the same still that found it, then the whole still, are tried.
-        others = [(pictures[i], m) for i, m in hit.also if pictures[i].rgb is picture.rgb]
+        # the same still that found it, then the whole still, are tried; so are the tonings that
+        # found it, in the orientation they found it in (a toned copy's still prefers either
+        # orientation by chance).
+        others = [
+            (pictures[i], m)
+            for i, m in hit.also
+            if pictures[i].rgb is picture.rgb or _toned_alike(pictures[i], picture)
+        ]
         if not picture.whole:
             whole = next(p for p in pictures if p.whole and p.rgb is picture.rgb)
             others.append((whole, hit.mirrored))

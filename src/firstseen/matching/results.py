@@ -124,6 +124,7 @@ class Picture:
     # (index, mirrored) → its nearest (similarities, ids) in the frames' or the parts' index
     nearest: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     bias: float = 0.0  # the background correction of its vectors (matching/background.py)
+    equalised: "Picture | None" = field(default=None, repr=False)  # matching/tones.py
     _featureless: bool | None = field(default=None, repr=False)
     _pdq: bytes | None = field(default=None, repr=False)
 

@@ -10,6 +10,9 @@ picture's colours lie along one curve, found as the longest path of the minimum 
 its occupied colour bins, and each pixel becomes its position along that curve. Which end of the
 curve was hot cannot be told from the picture, so both directions are searched, as the two
 orientations of a mirror are.
+
+A leader that no toning lets keypoints align gets one last look with its grey levels equalised
+locally (`equalised`): a posterised or flattened copy keeps its shapes but little contrast.
 """
 
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from firstseen.matching.results import Picture
 from firstseen.tuning import TONES
 
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as OpenCV's grey conversion
@@ -24,6 +28,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as OpenCV's grey conver
 INVERTED = "inverted"
 FALSE_COLOUR = "false-colour"
 FALSE_COLOUR_INVERTED = "false-colour inverted"
+EQUALISED = "equalised"
 
 
 class Palette:
@@ -99,6 +104,19 @@ def tonings_of(samples: list[np.ndarray]) -> list[Toning]:
             Toning(FALSE_COLOUR_INVERTED, palette, True),
         ]
     return found
+
+
+def equalised(picture: Picture) -> Picture:
+    """The picture with its grey levels equalised locally (CLAHE), made once and kept on it: on a
+    posterised, flattened or low-contrast copy, keypoints find corners in the shades that
+    equalisation spreads apart, which a fixed detector threshold passes over."""
+    if picture.equalised is None:
+        gray = cv2.cvtColor(picture.rgb, cv2.COLOR_RGB2GRAY)
+        tiles = (TONES.equalise_tiles, TONES.equalise_tiles)
+        flat = cv2.createCLAHE(TONES.equalise_clip, tiles).apply(gray)
+        rgb = np.ascontiguousarray(np.repeat(flat[..., None], 3, axis=2))
+        picture.equalised = Picture(rgb, picture.window, EQUALISED)
+    return picture.equalised
 
 
 def coloured(samples: list[np.ndarray]) -> bool:

@@ -251,6 +251,13 @@ class Tones:
         "how much closer a toning must come before a search goes on under it",
         f"{_TONES}: needless tonings ≤ 0.073 closer, palettes 0.25-0.58",
     )
+    equalise_clip: float = knob(
+        3.0,
+        "contrast limit of the local equalisation (CLAHE) a leader's last keypoint check uses",
+        f"{HELDOUT}: a usual CLAHE setting, tried once; thermal-heldout q0076 (posterised)"
+        " aligned on it, no negative of the 834 stills did",
+    )
+    equalise_tiles: int = knob(8, "tiles per side of that equalisation", f"{ROUND}: OpenCV's")
     toning_size: int = knob(
         192,
         "input side (px) a whole toning is described at; the model's own is 288",
