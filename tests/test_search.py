@@ -460,32 +460,40 @@ def test_a_cell_whose_lines_run_on_past_its_corners_is_not_a_framed_picture(demo
     assert any(iou(window, cell) > 0.6 for window in framed(np.asarray(frame)))
 
 
+ALIGNED = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))  # a check that confirms
+
+
+def leader_frames(searcher, count: int, monkeypatch):
+    """The demo video and its first `count` frames (ids, info) as a leading reference's, with
+    the checker's side-by-side checks off, so that a stubbed check sees every frame in turn."""
+    archive = searcher.archive
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:count]]
+    monkeypatch.setattr(searcher.checker, "_check_together", lambda *args: None)
+    return video, ids, archive.catalog.frames_info(ids)
+
+
 def test_the_frames_beside_the_best_are_checked_only_when_none_of_the_best_is_confirmed(
     demo_searcher, monkeypatch
 ):
     """A moving camera's copy lies between two sampled frames, which a toned copy's descriptor
     cannot tell apart: when none of the leader's best frames is confirmed, the retrieved frames
     sampled beside the best one are checked too, and one confirmed there is the answer."""
-    archive, checker = demo_searcher.archive, demo_searcher.checker
-    video = next(i for i in archive.catalog.items() if i.kind == "video")
-    frames = archive.catalog.item_frames(video.id)[:8]
-    ids = [f.frame_id for f in frames]
-    info = archive.catalog.frames_info(ids)
+    checker = demo_searcher.checker
+    video, ids, info = leader_frames(demo_searcher, 8, monkeypatch)
     best = {f: Hit(0.3, 0.5, 0, False, False) for f in ids}
     candidates = [ids[3], ids[0], ids[6], ids[7]]
     later = _neighbours(ids, candidates, info)
     assert later == [ids[2], ids[4]]
-    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
     checked: list[int] = []
 
     def fake(confirmed: int):
         def verify_hit(found, hit, pictures, local):
             checked.append(found.frame_id)
-            return good if found.frame_id == confirmed else NOT_VERIFIED
+            return ALIGNED if found.frame_id == confirmed else NOT_VERIFIED
 
         return verify_hit
 
-    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
     pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
     monkeypatch.setattr(checker, "verify_hit", fake(ids[4]))
     chosen = checker.best_frame(video, list(candidates), best, info, pictures, 2, later)
@@ -505,20 +513,16 @@ def test_the_second_best_frame_gets_sift_too_only_when_the_descriptor_ties_it_wi
     """Where neither ORB on the leader's frames nor SIFT on its best aligns anything, SIFT looks
     at its second-best frame as well when the descriptor cannot tell the two apart; a second
     frame clearly behind is left alone."""
-    archive, checker = demo_searcher.archive, demo_searcher.checker
-    video = next(i for i in archive.catalog.items() if i.kind == "video")
-    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:4]]
-    info = archive.catalog.frames_info(ids)
-    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    checker = demo_searcher.checker
+    video, ids, info = leader_frames(demo_searcher, 4, monkeypatch)
     robust: list[int] = []
 
     def verify_hit(found, hit, pictures, local):
         if local is checker.robust:
             robust.append(found.frame_id)
-            return good if found.frame_id == ids[1] else NOT_VERIFIED
+            return ALIGNED if found.frame_id == ids[1] else NOT_VERIFIED
         return NOT_VERIFIED
 
-    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
     monkeypatch.setattr(checker, "verify_hit", verify_hit)
     pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
 
@@ -540,11 +544,8 @@ def test_sift_also_looks_where_orb_came_nearest_to_aligning(demo_searcher, monke
     """Where ORB aligns none of the leader's frames and SIFT not its best, SIFT looks at the frame
     on which ORB found the most inliers, too few to count: the frame that shows most of the same
     ground. Where ORB found none anywhere, nothing more is looked at."""
-    archive, checker = demo_searcher.archive, demo_searcher.checker
-    video = next(i for i in archive.catalog.items() if i.kind == "video")
-    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:4]]
-    info = archive.catalog.frames_info(ids)
-    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    checker = demo_searcher.checker
+    video, ids, info = leader_frames(demo_searcher, 4, monkeypatch)
     hint = Verification(VERDICT.contradicting_inliers - 2, 30, 0.0, 0.0, None)
     robust: list[int] = []
     orb_hint: dict[int, Verification] = {}
@@ -552,10 +553,9 @@ def test_sift_also_looks_where_orb_came_nearest_to_aligning(demo_searcher, monke
     def verify_hit(found, hit, pictures, local):
         if local is checker.robust:
             robust.append(found.frame_id)
-            return good if found.frame_id == ids[2] else NOT_VERIFIED
+            return ALIGNED if found.frame_id == ids[2] else NOT_VERIFIED
         return orb_hint.get(found.frame_id, NOT_VERIFIED)
 
-    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
     monkeypatch.setattr(checker, "verify_hit", verify_hit)
     pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
     scores = [0.30, 0.10, 0.08, 0.05]
@@ -577,10 +577,8 @@ def test_a_leader_nothing_aligned_gets_one_last_orb_look_with_its_contrast_equal
     """Where neither ORB nor SIFT aligns any of the leader's frames, ORB looks at each once more
     with the query's grey levels equalised, and the frame that aligns with most inliers is
     confirmed that way (its answer says so by its tone). The equalised picture is made once."""
-    archive, checker = demo_searcher.archive, demo_searcher.checker
-    video = next(i for i in archive.catalog.items() if i.kind == "video")
-    ids = [f.frame_id for f in archive.catalog.item_frames(video.id)[:3]]
-    info = archive.catalog.frames_info(ids)
+    checker = demo_searcher.checker
+    video, ids, info = leader_frames(demo_searcher, 3, monkeypatch)
     inliers = {ids[1]: 20, ids[2]: 30}
     looked: list[tuple[str | None, int]] = []
     equalised_pictures: set[int] = set()
@@ -592,7 +590,6 @@ def test_a_leader_nothing_aligned_gets_one_last_orb_look_with_its_contrast_equal
         equalised_pictures.add(id(picture))
         return Verification(inliers[found.frame_id], 60, 0.9, 0.9, (0, 0, 100, 100))
 
-    monkeypatch.setattr(checker, "_check_together", lambda *args: None)
     monkeypatch.setattr(checker, "_check", check)
     still = Picture(np.full((64, 64, 3), 128, np.uint8))
     best = {f: Hit(s, s, 0, False, False) for f, s in zip(ids, [0.3, 0.2, 0.1], strict=True)}
@@ -617,7 +614,7 @@ def test_a_toning_that_found_a_frame_is_checked_in_its_own_orientation(demo_sear
     def check(picture, mirrored, found, local):
         tried.append((picture.tone, mirrored))
         if (picture.tone, mirrored) == ("inverted", False):
-            return Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+            return ALIGNED
         return NOT_VERIFIED
 
     monkeypatch.setattr(checker, "_check", check)
