@@ -3,11 +3,11 @@
 The leading reference is checked in depth (its best frames with ORB, then its best, or two the
 descriptor ties, with SIFT where ORB aligned nothing, and last with ORB on the query's contrast
 equalised), the next few by their best frame with ORB, and once the leader is confirmed only the
-contenders close to it; a confirmed video frame is then moved to the moment of its shot that the query shows (matching/moment.py on a fixed shot;
-on a moving one, the neighbouring frame that keypoints align clearly better). Keypoints of the
-query are found once per picture and orientation, and of reference thumbnails once per search
-process (a bounded cache keyed by content); several reference frames may be checked at once on
-worker threads.
+contenders close to it; a confirmed video frame is then moved to the moment of its shot that the
+query shows (matching/moment.py on a fixed shot; on a moving one, the neighbouring frame that
+keypoints align clearly better). Keypoints of the query are found once per picture and
+orientation, and of reference thumbnails once per search process (a bounded cache keyed by
+content); several reference frames may be checked at once on worker threads.
 """
 
 from collections import OrderedDict
