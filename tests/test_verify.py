@@ -1,10 +1,13 @@
 """Geometric verification details that the end-to-end search tests cannot isolate."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from firstseen.matching import verdict
+from firstseen.matching.content import chroma, drawn_over
 from firstseen.matching.features import fast_features, robust_features
 from firstseen.matching.verify import _refine, _two_nearest, verify
 
@@ -50,6 +53,52 @@ def test_a_caption_band_over_much_of_a_crop_does_not_hide_the_agreement(demo_dir
     check = verify(local.extract(query), local.extract(np.array(photo)))
     assert verdict.verified(check)
     assert check.correlation > 0.9
+
+
+def test_a_hud_drawn_in_colour_over_a_grey_copy_is_not_judged_as_its_content(demo_dir):
+    """A grey (white-hot) copy under a coloured HUD: the HUD's lines and numbers are left out
+    of the photometric comparison, so more of the copy's blocks agree with the source than when
+    they are judged as content; the region stays where it was."""
+    photo = np.array(Image.open(demo_dir / "media" / "bridge.jpg").convert("RGB"))
+    grey = cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    hud = Image.fromarray(grey)
+    draw = ImageDraw.Draw(hud)
+    width, height = hud.size
+    font = ImageFont.load_default(size=height // 14)
+    for row in range(6):
+        y = height * (row + 1) // 8
+        draw.line((width // 10, y, width * 4 // 10, y), fill=(0, 220, 255), width=3)
+        draw.text(
+            (width * 6 // 10, y - height // 28),
+            f"{row * 10 - 20:+d} 0{row}8",
+            fill=(255, 210, 0),
+            font=font,
+        )
+    query = np.array(hud)
+    local = robust_features()
+    features = local.extract(query)
+    masked = replace(features, chroma=chroma(query, features.gray.shape))
+    reference = local.extract(photo)
+    judged, plain = verify(masked, reference), verify(features, reference)
+    assert verdict.verified(judged)
+    assert judged.agreement > plain.agreement
+    assert judged.region == plain.region
+
+
+def test_what_is_drawn_in_colour_over_grey_content_is_told_apart():
+    """A cyan HUD line over grey content is found where it is drawn; over coloured content, or
+    on grey content with nothing drawn, nothing is."""
+    rng = np.random.default_rng(3)
+    grey = np.repeat(rng.integers(0, 255, (120, 160, 1), np.uint8), 3, axis=2)
+    content = np.ones((120, 160), bool)
+    hud = grey.copy()
+    hud[50:55, 20:140] = (0, 230, 255)
+    drawn = drawn_over(chroma(hud, (120, 160)), content)
+    assert drawn is not None and drawn[50:55, 20:140].all()
+    assert drawn.sum() == 5 * 120
+    assert not drawn_over(chroma(grey, (120, 160)), content).any()
+    coloured = rng.integers(0, 255, (120, 160, 3), np.uint8)
+    assert drawn_over(chroma(coloured, (120, 160)), content) is None
 
 
 def test_orb_keypoints_are_matched_as_opencvs_brute_force_matches_them(demo_dir):

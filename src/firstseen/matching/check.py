@@ -19,6 +19,7 @@ import numpy as np
 from firstseen.archive.records import FrameInfo, Item, TimedFrame
 from firstseen.archive.store import Archive
 from firstseen.matching import verdict
+from firstseen.matching.content import chroma
 from firstseen.matching.features import Features, LocalFeatures, fast_features, robust_features
 from firstseen.matching.moment import Confirmed, closest_moment, closest_offset
 from firstseen.matching.results import Hit, Match, Picture, Retrieved
@@ -466,7 +467,10 @@ class Checker:
                 if window:
                     x, y, w, h = window
                     window = (rgb.shape[1] - x - w, y, w, h)
-            picture.features[key] = local.extract(rgb, window=window)
+            found = local.extract(rgb, window=window)
+            if picture.tone is None:  # a toning's grey hides the colours drawn over the query
+                found = replace(found, chroma=chroma(rgb, found.gray.shape))
+            picture.features[key] = found
         return picture.features[key]
 
     def reference_features(self, item: Item, ordinal: int, local: LocalFeatures) -> Features | None:

@@ -5,7 +5,9 @@ is trimmed off before the query's outline is projected, by keeping only the rows
 the query that correlate with the warped reference. A translucent band laid over the picture (a
 news caption) hides the content without replacing it: those rows follow the reference with a
 lower gain, and count as shown. The content then agrees with the reference when it correlates
-well overall and in most of its textured blocks (matching/verdict.py confirms on these).
+well overall and in most of its textured blocks (matching/verdict.py confirms on these). Where
+the copied content is grey (a white-hot or black-hot look, a grey photo), what is coloured in it
+was drawn over it (a HUD, a reticle, stickers) and is left out of that judgement.
 """
 
 import cv2
@@ -54,10 +56,15 @@ def copied_content(
     judged = valid & (shown | overlaid)[:, None]
     columns = _line_residual(residual[top:bottom], judged[top:bottom], axis=0)
     left, right = _band(columns < limit, round(centre[0]))
+    # What was drawn over the query is not its content: agreement is judged without it.
+    drawn = None if query.chroma is None else drawn_over(query.chroma, core)
+    shown_pixels = valid if drawn is None else valid & ~drawn
     window = (slice(y0, y1), slice(x0, x1))
-    correlation = _plain_correlation(q[window], w[window], core[window], rows[y0:y1])
+    correlation = _plain_correlation(
+        q[window], w[window], (core & shown_pixels)[window], rows[y0:y1]
+    )
     agreement = _block_agreement(
-        q[top:bottom, left:right], w[top:bottom, left:right], valid[top:bottom, left:right]
+        q[top:bottom, left:right], w[top:bottom, left:right], shown_pixels[top:bottom, left:right]
     )
     return (left, top, right, bottom), correlation, agreement
 
@@ -256,3 +263,21 @@ def lightly_blurred(gray: np.ndarray) -> np.ndarray:
     """Blurred just enough that resampling and codec noise do not count as disagreement."""
     side = CONTENT.compare_blur
     return cv2.GaussianBlur(gray, (side, side), 0).astype(np.float32)
+
+
+def chroma(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel's chroma (max - min of its channels, uint8) at `shape` (height, width)."""
+    height, width = shape
+    small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    return small.max(axis=2) - small.min(axis=2)
+
+
+def drawn_over(colourful: np.ndarray, content: np.ndarray) -> np.ndarray | None:
+    """The pixels drawn in colour over grey content (a HUD, a reticle, a caption band, a logo
+    over a white-hot or black-hot look), from each pixel's chroma (`colourful`) and judged where
+    `content` is true; None where the content is coloured itself, and colour tells nothing apart
+    (a phone screenshot's grey page around a colour photo is not the content). A grey look has
+    no colour of its own, so its coloured pixels are not the source's."""
+    if not content.any() or np.median(colourful[content]) > CONTENT.grey_chroma:
+        return None
+    return colourful > CONTENT.overlay_chroma

@@ -135,6 +135,18 @@ class Content:
         "tallest line of text bridged, as a share of the query's height",
         f"{HELDOUT}: the same two",
     )
+    grey_chroma: float = knob(
+        2.0,
+        "median chroma of the copied content up to which it is grey: its coloured pixels were"
+        " drawn over it",
+        f"{HELDOUT}: thermal-heldout q0057 (a white-hot copy under a cyan and yellow HUD, 0);"
+        " grey JPEGs keep 0-2; 6 also took dark colour pictures for grey",
+    )
+    overlay_chroma: float = knob(
+        40.0,
+        "chroma of a pixel drawn in colour over grey content",
+        f"{HELDOUT}: the same; palettes and HUD colours reach 40 and more (TONES.coloured)",
+    )
     plain_share: float = knob(
         0.5,
         "least share of the core shown plainly for correlation to be judged there alone",
