@@ -25,8 +25,8 @@ class Features:
     size: tuple[int, int]  # full-size (width, height)
     gray: np.ndarray  # the working-size grey picture
     scale: float  # working size / full size
-    # A query's colourfulness per working pixel (matching/content.py, `chroma`): where its copied
-    # content is grey, what is coloured was drawn over it (matching/content.py).
+    # A query's chroma per working pixel (matching/content.py): where its copied content is
+    # grey, what is coloured was drawn over it. None for reference thumbnails and tonings.
     chroma: np.ndarray | None = None
 
 
