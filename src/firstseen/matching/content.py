@@ -268,8 +268,9 @@ def lightly_blurred(gray: np.ndarray) -> np.ndarray:
 def chroma(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Each pixel's chroma (max - min of its channels, uint8) at `shape` (height, width)."""
     height, width = shape
-    small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-    return small.max(axis=2) - small.min(axis=2)
+    red, green, blue = cv2.split(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
+    # OpenCV's per-pixel max and min: NumPy's along the channel axis took 20 ms a picture.
+    return cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
 
 
 def drawn_over(colourful: np.ndarray, content: np.ndarray) -> np.ndarray | None:
