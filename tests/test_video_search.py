@@ -17,7 +17,7 @@ from firstseen.cli import app
 from firstseen.engine import open_descriptor, open_searcher
 from firstseen.matching import verdict
 from firstseen.matching.align import Segment, align, distinctness
-from firstseen.matching.clip import _Comparison, _held, _verify_segments
+from firstseen.matching.clip import _Comparison, _held, _rescue_uncovered, _verify_segments
 from firstseen.matching.results import Picture, SegmentMatch
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media import Frame, sample_video
@@ -314,3 +314,60 @@ def test_a_segment_whose_most_similar_pair_fails_is_checked_on_other_pairs(
     confirming = 6  # the pair that would confirm comes third: not looked at
     assert not verdict.verified(answered().check)
     assert [pair[:2] for pair in checked] == [(3, 1), (3, 1), (2, 1), (4, 2)]
+
+
+def test_a_stretch_nothing_lines_up_is_looked_for_with_keypoints(demo_searcher, monkeypatch):
+    """A second piece of a compilation under a heavy look: the descriptor's similarities to
+    its source are noise, so nothing lines up in time, but ORB confirms its frames on a
+    reference. The confirmed pairs vote with their inliers for a line (another moment of
+    footage that barely changes aligns too, on fewer keypoints), and the segment spans the
+    piece's shot on it; a stretch of one sampled frame is not looked at, and the checks are
+    bounded."""
+    archive, checker = demo_searcher.archive, demo_searcher.checker
+    video = next(i for i in archive.catalog.items() if i.kind == "video")
+    rows = archive.catalog.item_frames(video.id)[:8]
+    ids = [f.frame_id for f in rows]
+    times = np.arange(12) * 0.5  # the clip at 2 fps; a cut at 3 s opens the second piece
+    cuts = times == 3.0
+    sims = np.full((12, 8), 0.05)
+    sims[9, 2] = 0.09  # the most alike pair of the second piece: another moment, weakly aligned
+    sims[10, 6] = 0.08  # the copied frame: keypoints confirm it (reference 6 s at query 5 s)
+    seen = _Comparison(ids, list(range(8)), np.arange(8.0), sims, sims, np.zeros(12), verdict.SSCD)
+    good = Verification(40, 60, 0.9, 0.9, (0, 0, 100, 100))
+    weak = Verification(15, 60, 0.9, 0.9, (0, 0, 100, 100))
+    checked: list[tuple[int, int]] = []
+
+    def verify_hit(found, hit, pictures, local):
+        checked.append((hit.picture, ids.index(found.frame_id)))
+        pair = (hit.picture, ids.index(found.frame_id))
+        return {(10, 6): good, (9, 2): weak}.get(pair, NOT_VERIFIED)
+
+    monkeypatch.setattr(checker, "verify_hit", verify_hit)
+    pictures = [Picture(np.zeros((64, 64, 3), np.uint8)) for _ in times]
+    other = next(i for i in archive.catalog.items() if i.kind == "video" and i.id != video.id)
+    first = Segment((0.0, 2.75), (0.0, 2.75), 1.0, 0.5, 6, (0, 0))
+    matches = [seen.match(other, 0, 0, [SegmentMatch(first, check=good)])]
+    clip = ((times, cuts), 6.0)
+
+    _rescue_uncovered(checker, matches, [(video, seen)], pictures, clip)
+    (found,) = (m for m in matches if m.item.id == video.id)
+    (second,) = found.segments
+    assert second.match and second.segment.query == (3.0, 6.0)
+    assert second.segment.reference[0] == pytest.approx(4.0)
+    assert second.pair is not None and second.pair.query_time == 5.0
+    assert {(9, 2), (10, 6)} <= set(checked)
+    assert len(checked) == CLIP.rescue_frames * CLIP.rescue_references
+
+    checked.clear()
+    lone = [seen.match(other, 0, 0, [SegmentMatch(first, check=good)])]
+    _rescue_uncovered(checker, lone, [(video, seen)], pictures, ((times, times >= 3.0), 6.0))
+    assert checked == [] and len(lone) == 1  # each later frame opens a shot
+    # The reference lined up just beside the stretch: the descriptor drew that boundary.
+    beside = [seen.match(video, 0, 0, [SegmentMatch(first, check=good)])]
+    _rescue_uncovered(checker, beside, [(video, seen)], pictures, clip)
+    assert checked == [] and len(beside[0].segments) == 1
+
+    monkeypatch.setattr(checker, "verify_hit", lambda *args: NOT_VERIFIED)
+    nothing = [seen.match(other, 0, 0, [SegmentMatch(first, check=good)])]
+    _rescue_uncovered(checker, nothing, [(video, seen)], pictures, clip)
+    assert len(nothing) == 1

@@ -148,6 +148,36 @@ def regrown(
     return replace(grown, best=segment.best)
 
 
+def spanned(
+    frames: list[int],
+    line: tuple[float, float],
+    sims: np.ndarray,
+    times: tuple[np.ndarray, np.ndarray],
+    lengths: tuple[float, float],
+    query_cuts: np.ndarray,
+) -> Segment:
+    """A segment over query frames `frames` (consecutive indices) on `line` (speed, offset) that
+    other evidence set (keypoints), whatever their similarities, with the boundaries `align`
+    would draw; its best pair the most similar on the line. `times` are the query's and the
+    reference's frame times, `lengths` their durations."""
+    query_times, reference_times = times
+    speed, offset = line
+    probe = Segment((0.0, 0.0), (offset, offset), speed, 0.0, 0, (0, 0))
+    nearest, _ = line_frames(probe, query_times, reference_times)
+    rows = np.arange(len(query_times))
+    pairs = np.stack([rows, nearest], axis=1)
+    return _segment(
+        list(frames),
+        pairs,
+        query_times,
+        sims[rows, nearest],
+        query_times,
+        query_cuts,
+        line,
+        lengths,
+    )
+
+
 def line_frames(
     segment: Segment, query_times: np.ndarray, reference_times: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

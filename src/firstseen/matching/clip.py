@@ -23,7 +23,14 @@ from firstseen.archive.catalog_api import CatalogReader
 from firstseen.archive.records import Item
 from firstseen.errors import MediaError
 from firstseen.matching import segments, verdict
-from firstseen.matching.align import Segment, align, distinctness, line_frames, regrown
+from firstseen.matching.align import (
+    Segment,
+    align,
+    distinctness,
+    line_frames,
+    regrown,
+    spanned,
+)
 from firstseen.matching.check import Checker
 from firstseen.matching.hashbank import similarity
 from firstseen.matching.results import FramePair, Hit, Match, Picture, SegmentMatch
@@ -102,7 +109,7 @@ def _search_pictures(
     found = retriever.retrieve(pictures)
     mirrored = np.array([m for _, m in found.variants])
     plain, mirror = found.vectors[~mirrored], found.vectors[mirrored]
-    matches = []
+    matches, compared = [], []
     for position, item_id in enumerate(found.ranked[: max(top, CLIP.clip_items)]):
         item = retriever.archive.catalog.item(item_id)
         if item is None:
@@ -116,15 +123,18 @@ def _search_pictures(
             matches.append(chosen)
             continue
         catalog, calibration = retriever.archive.catalog, checker.calibration
-        vectors = (plain, mirror)
-        aligned = _align_item(catalog, calibration, item, vectors, found.bias, sampled, length)
+        seen = _compared(catalog, calibration, item, (plain, mirror), found.bias)
+        if seen is None:
+            continue
+        compared.append((item, seen))
+        aligned = _aligned(seen, item, sampled, length)
         if aligned is not None:
-            chosen, seen = aligned
             matches.append(
-                _verify_segments(checker, chosen, seen, pictures, clip, leader=position == 0)
+                _verify_segments(checker, aligned, seen, pictures, clip, leader=position == 0)
                 if checked
-                else chosen
+                else aligned
             )
+    _rescue_uncovered(checker, matches, compared, pictures, clip)
     _mark_featureless(checker.calibration, matches, pictures, times)
     stored = retriever.archive.catalog.frames_info(
         [m.frame_id for m in matches if m.frame_id is not None]
@@ -270,48 +280,52 @@ class _Comparison:
         )
 
 
-def _align_item(
+def _compared(
     catalog: CatalogReader,
     calibration: verdict.Calibration,
     item: Item,
     vectors: tuple[np.ndarray, np.ndarray],
     bias: np.ndarray,
-    sampled: tuple[np.ndarray, np.ndarray],
-    length: float,
-) -> tuple[Match, _Comparison] | None:
-    """The reference compared with every query frame (`sampled`: their times and shot starts)
-    and aligned in time; None when no stretch of it lines up."""
+) -> _Comparison | None:
+    """The reference's frames compared with every query frame (`vectors`: as the query is and
+    mirrored); None when it has no indexed frame."""
     rows = catalog.item_frames(item.id)
     if not rows:
         return None
     frame_ids = [row.frame_id for row in rows]
-    reference_times = np.array([row.time or 0.0 for row in rows])
     stored = catalog.vectors(frame_ids)
-    seen = _Comparison(
+    return _Comparison(
         frame_ids,
         [row.ordinal for row in rows],
-        reference_times,
+        np.array([row.time or 0.0 for row in rows]),
         vectors[0] @ stored.T,
         vectors[1] @ stored.T,
         bias,
         calibration,
     )
+
+
+def _aligned(
+    seen: _Comparison, item: Item, sampled: tuple[np.ndarray, np.ndarray], length: float
+) -> Match | None:
+    """The reference as an answer, its similarities to the query (`sampled`: the query frames'
+    times and shot starts) aligned in time; None when no stretch of it lines up."""
     sims = seen.normalised()
-    reference_length = item.duration or float(reference_times[-1])
+    reference_length = item.duration or float(seen.times[-1])
     times, cuts = sampled
-    segments = align(sims, times, reference_times, length, reference_length, cuts)
+    segments = align(sims, times, seen.times, length, reference_length, cuts)
     if not segments:
         return None
     answers = [
         SegmentMatch(
             s,
-            calibration=calibration,
-            distinct=distinctness(sims, times, reference_times, s),
-            pair=_pair(s, times, reference_times, seen.ordinals),
+            calibration=seen.calibration,
+            distinct=distinctness(sims, times, seen.times, s),
+            pair=_pair(s, times, seen.times, seen.ordinals),
         )
         for s in segments
     ]
-    return seen.match(item, *segments[0].best, answers), seen
+    return seen.match(item, *segments[0].best, answers)
 
 
 def _pair(
@@ -404,6 +418,144 @@ def _other_pairs(segment: Segment, seen: _Comparison, times: np.ndarray) -> list
         if (int(q), int(nearest[q])) != segment.best
     ]
     return [(q, r) for _, q, r in sorted(pairs, reverse=True)]
+
+
+def _rescue_uncovered(
+    checker: Checker,
+    matches: list[Match],
+    compared: list[tuple[Item, _Comparison]],
+    pictures: list[Picture],
+    clip: tuple[tuple[np.ndarray, np.ndarray], float],
+) -> None:
+    """Looks with keypoints for the source of each stretch of the query that no flagged segment
+    holds (`_uncovered`), among the `compared` references that lined nothing up there
+    (`_rescue_candidates`): under a heavy look (a night-vision tint, a HUD over rendered
+    footage) the descriptor's similarities to the true frames can sink to the level of noise,
+    so nothing lines up in time, while ORB still aligns the frames. A reference that did line
+    up there and was not confirmed is not looked at again: more checks of the same stretch are
+    only more chances for another recording of the same scene to align. The pair keypoints put
+    the stretch on (`_keypoint_pair`) sets the line, and the segment spans the stretch's shot
+    (`align.spanned`): a copied piece is cut where it starts and ends."""
+    (times, cuts), length = clip
+    for run in _uncovered(matches, times, cuts)[: CLIP.rescue_runs]:
+        for item, seen in _rescue_candidates(matches, compared, run, times):
+            found = _keypoint_pair(checker, item, seen, run, pictures, times)
+            if found is None:
+                continue
+            probe, (q, r) = found
+            speed = 1.0
+            line = (speed, float(seen.times[r] - speed * times[q]))
+            sims = seen.normalised()
+            lengths = (length, item.duration or float(seen.times[-1]))
+            segment = replace(
+                spanned(run, line, sims, (times, seen.times), lengths, cuts), best=(q, r)
+            )
+            answer = SegmentMatch(
+                segment,
+                check=probe.check,
+                mirrored=probe.mirrored,
+                calibration=seen.calibration,
+                distinct=distinctness(sims, times, seen.times, segment),
+                pair=_pair(segment, times, seen.times, seen.ordinals),
+            )
+            _add_segment(matches, item, seen, answer)
+            break
+
+
+def _rescue_candidates(
+    matches: list[Match],
+    compared: list[tuple[Item, _Comparison]],
+    run: list[int],
+    times: np.ndarray,
+) -> list[tuple[Item, _Comparison]]:
+    """The `compared` references with no segment over any of the `run`'s query frames or within
+    ALIGN.max_gap of them (there the descriptor lined the reference up and drew the boundary;
+    a second line beside it is more likely chance than another piece), by their mean best
+    similarity to those frames, at most `CLIP.rescue_items`."""
+    start, end = float(times[run[0]]) - ALIGN.max_gap, float(times[run[-1]]) + ALIGN.max_gap
+    lined_up = {
+        m.item.id
+        for m in matches
+        for answer in m.segments
+        if answer.segment.query[0] <= end and answer.segment.query[1] >= start
+    }
+    free = [(item, seen) for item, seen in compared if item.id not in lined_up]
+    closeness = [-float(seen.normalised()[run].max(axis=1).mean()) for _, seen in free]
+    order = np.argsort(closeness, kind="stable")
+    return [free[i] for i in order[: CLIP.rescue_items]]
+
+
+def _uncovered(matches: list[Match], times: np.ndarray, cuts: np.ndarray) -> list[list[int]]:
+    """Runs of consecutive query frames that no flagged segment's stretch holds, each within one
+    shot and at least `CLIP.rescue_frames_least` long (a stretch shorter than one sampled
+    interval is no evidence on its own), longest first."""
+    held = np.zeros(len(times), bool)
+    for chosen in matches:
+        for answer in chosen.segments:
+            if answer.match:
+                start, end = answer.segment.query
+                held |= (times >= start) & (times <= end)
+    runs: list[list[int]] = []
+    for j in range(len(times)):
+        if held[j]:
+            continue
+        if runs and runs[-1][-1] == j - 1 and not cuts[j]:
+            runs[-1].append(j)
+        else:
+            runs.append([j])
+    return sorted(
+        (run for run in runs if len(run) >= CLIP.rescue_frames_least), key=len, reverse=True
+    )
+
+
+def _keypoint_pair(
+    checker: Checker,
+    item: Item,
+    seen: _Comparison,
+    run: list[int],
+    pictures: list[Picture],
+    times: np.ndarray,
+) -> tuple[Match, tuple[int, int]] | None:
+    """The frame pair, as an answer and its indices, that keypoints put the `run` of query
+    frames on the reference with: the frame most like the reference in each of
+    `CLIP.rescue_frames` equal parts of the run (where the similarities are noise, the parts
+    spread the looks over the piece) is checked with ORB against its most similar reference
+    frames (`CLIP.rescue_references`), and the confirmed pairs vote with their inliers for
+    their line (at normal speed, within ALIGN.tolerance): footage that barely changes (a test
+    pattern, a still shot) aligns at other moments too, on fewer keypoints. The pair with most
+    inliers on the winning line answers; None when none is confirmed."""
+    sims = seen.normalised()[run]
+    alike = sims.max(axis=1)
+    confirmed = []
+    for part in np.array_split(np.arange(len(run)), min(CLIP.rescue_frames, len(run))):
+        row = int(part[np.argmax(alike[part])])
+        q = run[row]
+        for r in np.argsort(-sims[row], kind="stable")[: CLIP.rescue_references]:
+            probe = _checked_pair(checker, seen, item, (q, int(r)), pictures)
+            if verdict.verified(probe.check):
+                confirmed.append((probe, (q, int(r))))
+    if not confirmed:
+        return None
+    offsets = np.array([seen.times[r] - times[q] for _, (q, r) in confirmed])
+    inliers = np.array([probe.check.inliers for probe, _ in confirmed])
+    support = [inliers[np.abs(offsets - o) <= ALIGN.tolerance].sum() for o in offsets]
+    line = offsets[int(np.argmax(support))]
+    on_line = np.flatnonzero(np.abs(offsets - line) <= ALIGN.tolerance)
+    return confirmed[int(on_line[np.argmax(inliers[on_line])])]
+
+
+def _add_segment(matches: list[Match], item: Item, seen: _Comparison, answer: SegmentMatch) -> None:
+    """Adds a segment to the reference's answer (made if there was none), which then takes its
+    frame, check and orientation from its best segment."""
+    index = next((i for i, m in enumerate(matches) if m.item.id == item.id), None)
+    earlier = [] if index is None else matches[index].segments
+    ranked = sorted([*earlier, answer], key=lambda s: -s.score)
+    chosen = seen.match(item, *ranked[0].segment.best, ranked)
+    chosen.check, chosen.mirrored = ranked[0].check, ranked[0].mirrored
+    if index is None:
+        matches.append(chosen)
+    else:
+        matches[index] = chosen
 
 
 def _checked_pair(

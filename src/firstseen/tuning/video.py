@@ -3,7 +3,16 @@ footage."""
 
 from dataclasses import dataclass
 
-from firstseen.tuning.knobs import BUDGET, DEV, MEASURED, ROUND, knob, unrecorded
+from firstseen.tuning.knobs import (
+    BUDGET,
+    DEV,
+    HELDOUT,
+    MEASURED,
+    ROUND,
+    THERMAL_DEV,
+    knob,
+    unrecorded,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,27 @@ class Clip:
         2,
         "aligned pairs at most for a confirmed segment to be folded into a longer neighbour",
         f"{ROUND}: one or two sampled frames, as the descriptor's strays on a still street",
+    )
+    rescue_runs: int = knob(
+        2,
+        "stretches of a clip no flagged segment holds that keypoints look for a source of",
+        f"{BUDGET}: time",
+    )
+    rescue_items: int = knob(
+        4,
+        "references keypoints look at for such a stretch, most alike over it first",
+        f"{THERMAL_DEV}: as many as a still's checked; v006's piece ranked fifth over the clip",
+    )
+    rescue_frames_least: int = knob(
+        2, "sampled frames such a stretch needs: one sampled interval", f"{ROUND}: issue 17"
+    )
+    rescue_frames: int = knob(
+        3,
+        "parts of such a stretch whose frame most like a reference is checked against it",
+        f"{HELDOUT}: thermal-heldout v010's one aligning frame was fifth most alike of its piece",
+    )
+    rescue_references: int = knob(
+        3, "reference frames each of those is checked against, most alike first", f"{BUDGET}: time"
     )
     toning_samples: int = knob(
         4, "frames that choose the toning a clip is searched again under", unrecorded("1f09f2e")
