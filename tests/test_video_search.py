@@ -66,6 +66,24 @@ def test_aligner_splits_a_compilation_and_ignores_noise():
     assert sorted((s.query, s.reference[0]) for s in cut) == [((0, 12), 30), ((20, 35.5), 5)]
 
 
+def test_a_copy_set_into_other_footage_starts_at_the_cut_where_similarity_steps():
+    """Footage before the copy (another shot of the same terrain) lines up weakly on the copy's
+    line; the segment starts at the cut where the similarity steps, not where the line does. A
+    cut inside a copy whose similarity holds does not split it, nor does a lone weaker frame
+    after a cut (an end card)."""
+    sims = line_matrix(20, 40, [(range(0, 16), 1.0, 10.0)], noise=0.01)
+    sims[range(0, 6), range(10, 16)] = 0.12  # the other footage, before its cut at 6 s
+    sims[15, 25] = 0.12
+    cuts = np.zeros(20, bool)
+    cuts[[6, 11, 15]] = True  # 11 s: a cut within the copied footage itself; 15 s: its end card
+    segments = align(sims, np.arange(20.0), np.arange(40.0), 20.0, 40.0, cuts)
+    copy = max(segments, key=lambda s: s.frames)
+    assert copy.query[0] == 6 and copy.frames == 10
+    assert copy.reference[0] == pytest.approx(16)
+    (whole,) = align(sims, np.arange(20.0), np.arange(40.0), 20.0, 40.0)
+    assert whole.query[0] == 0 and whole.frames == 16
+
+
 def test_a_look_alike_recording_is_no_copy_on_the_descriptor_alone():
     """Another recording of the same game's road and sky is as similar to the query everywhere
     as on any line; a copy peaks on its line. Only the copy stands out enough for the

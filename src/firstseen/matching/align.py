@@ -85,22 +85,24 @@ def align(
         rows = np.unique(pairs[near, 0])
         speed, offset = _refine(sims, (query_times, reference_times), rows, *line)
         on_line = free & (np.abs(r - (speed * q + offset)) <= ALIGN.tolerance)
-        for run in _runs(pairs, q, weight, on_line):
-            segment = _segment(
-                run,
-                pairs,
-                q,
-                weight,
-                query_times,
-                cuts,
-                (speed, offset),
-                (query_length, reference_length),
-            )
-            segments.append(segment)
-            # Copying is one to one: once a stretch is explained, other pairs of its query frames
-            # or of its reference frames (the same static shot at other times) no longer vote.
-            free &= (q < segment.query[0]) | (q > segment.query[1])
-            free &= (r < segment.reference[0]) | (r > segment.reference[1])
+        for whole in _runs(pairs, q, weight, on_line):
+            for run in _split_at_steps(whole, pairs, weight, cuts):
+                segment = _segment(
+                    run,
+                    pairs,
+                    q,
+                    weight,
+                    query_times,
+                    cuts,
+                    (speed, offset),
+                    (query_length, reference_length),
+                )
+                segments.append(segment)
+                # Copying is one to one: once a stretch is explained, other pairs of its query
+                # frames or of its reference frames (the same static shot at other times) no
+                # longer vote.
+                free &= (q < segment.query[0]) | (q > segment.query[1])
+                free &= (r < segment.reference[0]) | (r > segment.reference[1])
         # The voted pairs go too, so every round makes progress even if refining moved the line.
         free &= ~(on_line | near)
     return sorted(segments, key=lambda s: -s.score)
@@ -281,6 +283,33 @@ def _runs(pairs: np.ndarray, q: np.ndarray, weight: np.ndarray, on_line: np.ndar
         run.append(index)
     if run:
         yield run
+
+
+def _split_at_steps(
+    run: list[int], pairs: np.ndarray, weight: np.ndarray, cuts: np.ndarray
+) -> list[list[int]]:
+    """The run (pair indices in query order) split at each shot start where the similarity along
+    the line steps: the pairs on one side average less than ALIGN.cut_step of the other's, and
+    each side spans two sampled frames or more (a lone frame after a cut, a transition or an end
+    card, is too little to tell). A copy set into other footage starts at a cut, and the footage
+    before it may line up weakly on the same line (another shot of the same terrain); the step,
+    not the line, tells where the copy begins. The largest step is split first, then each side
+    again."""
+    frames = pairs[run, 0]
+
+    def steps_at(k: int) -> bool:
+        before, after = weight[run[:k]].mean(), weight[run[k:]].mean()
+        wide = frames[k] - frames[0] >= 2 and frames[-1] - frames[k] + 1 >= 2
+        step = min(before, after) < ALIGN.cut_step * max(before, after)
+        return bool(cuts[frames[k]] and wide and step)
+
+    steps = [k for k in range(1, len(run)) if steps_at(k)]
+    if not steps:
+        return [run]
+    k = max(steps, key=lambda i: abs(weight[run[:i]].mean() - weight[run[i:]].mean()))
+    return _split_at_steps(run[:k], pairs, weight, cuts) + _split_at_steps(
+        run[k:], pairs, weight, cuts
+    )
 
 
 def _segment(

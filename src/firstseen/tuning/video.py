@@ -129,6 +129,11 @@ class Align:
     max_gap: float = knob(
         3.0, "seconds of query without a match that end a segment", unrecorded("276b569")
     )
+    cut_step: float = knob(
+        0.5,
+        "a segment splits at a shot start where one side's mean similarity < this × the other's",
+        f"{THERMAL_DEV}: v002's copy set into other footage: 0.10 before its cut, 0.41 after",
+    )
     max_segments: int = knob(8, "segments per query and reference", unrecorded("276b569"))
     min_votes: float = knob(0.15, "summed similarity a line needs", unrecorded("276b569"))
     speed_prior: float = knob(
