@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from firstseen.matching import verdict
-from firstseen.matching.content import chroma, drawn_over
+from firstseen.matching.content import _block_agreement, chroma, drawn_over
 from firstseen.matching.features import fast_features, robust_features
 from firstseen.matching.verify import _refine, _two_nearest, verify
 
@@ -117,3 +117,22 @@ def test_orb_keypoints_are_matched_as_opencvs_brute_force_matches_them(demo_dir)
     unique = expected[:, 0] < expected[:, 1]
     assert np.array_equal(nearest[unique], np.array([p[0].trainIdx for p in pairs])[unique])
     assert verdict.verified(verify(q, r))
+
+
+def test_structure_laid_over_flat_source_does_not_count_against_its_blocks():
+    """Blocks are judged twice: textured in either picture, and textured in the source alone.
+    Structure a look lays over flat parts of the source (a HUD's lines, night vision's bloom
+    and grain) spoils only the first share; content the source shows and the query lacks (what
+    moved away) spoils both."""
+    rng = np.random.default_rng(5)
+    source = np.full((128, 256), 120.0)
+    source[:, :128] = rng.uniform(0, 255, (128, 128))  # textured left, flat right
+    valid = np.ones(source.shape, bool)
+    laid_over = source.copy()
+    laid_over[:, 128:] += rng.uniform(-60, 60, (128, 128))
+    either, own = _block_agreement(laid_over, source, valid)
+    assert either == 0.5 and own == 1.0
+    moved = source.copy()
+    moved[:, 64:128] = 120.0  # what the source shows there is gone from the query
+    either, own = _block_agreement(moved, source, valid)
+    assert either == own == 0.5

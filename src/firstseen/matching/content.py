@@ -19,9 +19,10 @@ from firstseen.tuning import CONTENT
 
 def copied_content(
     query: Features, reference: Features, h_work: np.ndarray, inliers: np.ndarray
-) -> tuple[tuple[int, int, int, int], float, float]:
+) -> tuple[tuple[int, int, int, int], float, tuple[float, float]]:
     """(x0, y0, x1, y1) of the query's copied content in working pixels, the photometric
-    correlation of that content with the reference, and the share of its blocks that agree.
+    correlation of that content with the reference, and the shares of its blocks that agree
+    (`_block_agreement`: of those textured in either picture, of those textured in the source).
 
     The reference is warped onto the query and a gain and offset are fitted where the inliers lie
     (so colour grading does not matter); rows and columns whose residual stays near the fit's are
@@ -35,7 +36,7 @@ def copied_content(
     core[y0:y1, x0:x1] = True
     core &= valid
     if core.sum() < CONTENT.min_core_pixels:
-        return (0, 0, qw, qh), 0.0, 0.0
+        return (0, 0, qw, qh), 0.0, (0.0, 0.0)
     gain, residual, limit = _fitted(q, w, core)
     centre = np.median(inliers, axis=0)
     # Rows are judged within the inliers' columns, then columns within the rows found, so that a
@@ -203,16 +204,20 @@ def _bridge_text(shown: np.ndarray, gain: np.ndarray, span: int) -> np.ndarray:
     return bridged
 
 
-def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
-    """Share of textured blocks whose content correlates with the reference's.
+def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """Shares of the blocks whose content correlates with the reference's: of those textured in
+    either picture, and of those textured in the reference (the source) alone.
 
     A copy agrees almost everywhere (overlaid text or a logo spoils a few blocks); another moment
     of the same shot, or another scene filmed from the same spot, shares the static background
-    but not the people or objects that moved, which spoils many.
+    but not the people or objects that moved, which spoils many: blocks textured in either
+    picture tell those apart best. A look laid over a copy (night vision's bloom and grain, a
+    HUD over flat sky, equalised contrast) adds structure where the source has none, which the
+    source's own blocks leave out.
     """
     rows, cols = q.shape[0] // CONTENT.block, q.shape[1] // CONTENT.block
     if not rows or not cols:
-        return 0.0
+        return 0.0, 0.0
 
     def blocks(a: np.ndarray) -> np.ndarray:
         a = a[: rows * CONTENT.block, : cols * CONTENT.block]
@@ -226,13 +231,18 @@ def _block_agreement(q: np.ndarray, w: np.ndarray, valid: np.ndarray) -> float:
     qc = qb - qb.mean(axis=1, keepdims=True)
     wc = wb - wb.mean(axis=1, keepdims=True)
     q_sd, w_sd = np.sqrt((qc**2).mean(axis=1)), np.sqrt((wc**2).mean(axis=1))
-    textured = (vb.mean(axis=1) > CONTENT.block_covered) & (
-        np.maximum(q_sd, w_sd) > CONTENT.block_texture
+    covered = vb.mean(axis=1) > CONTENT.block_covered
+    agree = (qc * wc).mean(axis=1) / np.maximum(q_sd * w_sd, 1e-6) > CONTENT.block_correlation
+
+    def share(textured: np.ndarray) -> float:
+        blocks_judged = covered & textured
+        if blocks_judged.sum() < CONTENT.min_blocks:
+            return 0.0
+        return float(agree[blocks_judged].mean())
+
+    return share(np.maximum(q_sd, w_sd) > CONTENT.block_texture), share(
+        w_sd > CONTENT.block_texture
     )
-    if textured.sum() < CONTENT.min_blocks:
-        return 0.0
-    corr = (qc * wc).mean(axis=1) / np.maximum(q_sd * w_sd, 1e-6)
-    return float((corr[textured] > CONTENT.block_correlation).mean())
 
 
 def onto(

@@ -2,11 +2,13 @@
 
 Local-feature verification has three outcomes. *Confirmed*: the pictures align (inliers over a real
 part of the query) and the aligned content agrees photometrically: dev pairs with 6 to 11 inliers
-were cleanly split by correlation (wrong ones at most 0.2, true ones 0.95 and more). *Contradicted*:
-they align, but the content disagrees — typically another moment of the same shot, or another
-scene filmed from the same spot; the descriptor alone would call these copies. *Inconclusive*: no
-alignment (heavy blur, noise or downscaling can destroy local features while the SSCD descriptor
-still sees the copy).
+were cleanly split by correlation (wrong ones at most 0.2, true ones 0.95 and more); of its
+textured blocks enough agree, counted over those textured in either picture or over those
+textured in the source alone (a look laid over a copy adds structure where the source is flat).
+*Contradicted*: they align, but the content disagrees — typically another moment of the same
+shot, or another scene filmed from the same spot; the descriptor alone would call these copies.
+*Inconclusive*: no alignment (heavy blur, noise or downscaling can destroy local features while
+the SSCD descriptor still sees the copy).
 
 The verdict is `match` when confirmed, or when inconclusive and the normalised descriptor
 similarity is far above what unrelated pictures reach. The score ranks all (query, reference)
@@ -55,7 +57,7 @@ def verified(v: Verification) -> bool:
         v.region is not None
         and v.inliers >= VERDICT.min_inliers
         and v.correlation >= VERDICT.min_correlation
-        and v.agreement >= VERDICT.min_agreement
+        and max(v.agreement, v.source_agreement) >= VERDICT.min_agreement
     )
 
 

@@ -42,6 +42,8 @@ class Verification:
     agreement: float  # share of the copied content's textured blocks that agree, 0..1
     region: tuple[int, int, int, int] | None  # [x, y, w, h] of the reference the query shows
     alignment: Alignment | None = field(default=None, compare=False, repr=False)  # with a region
+    # The share of the blocks textured in the reference alone that agree (matching/content.py).
+    source_agreement: float = 0.0
 
 
 NOT_VERIFIED = Verification(0, 0, 0.0, 0.0, None)
@@ -60,13 +62,14 @@ def verify(
     if inliers < max(VERIFY.min_matches, min_inliers):
         return Verification(inliers, len(src), 0.0, 0.0, None)
     points = src[keep] * query.scale
-    (x0, y0, x1, y1), corr, agreement = copied_content(query, reference, h_work, points)
-    if agreement < VERDICT.min_agreement and corr >= VERDICT.min_correlation:
+    (x0, y0, x1, y1), corr, agreements = copied_content(query, reference, h_work, points)
+    if agreements[0] < VERDICT.min_agreement and corr >= VERDICT.min_correlation:
         refined = _refine(query, reference, h_work, (x0, y0, x1, y1))
         if refined is not None:
             content = copied_content(query, reference, refined, points)
-            if content[2] > agreement:
-                h_work, ((x0, y0, x1, y1), corr, agreement) = refined, content
+            if content[2][0] > agreements[0]:
+                h_work, ((x0, y0, x1, y1), corr, agreements) = refined, content
+    agreement, source_agreement = agreements
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)[None]
     projected = cv2.perspectiveTransform(corners, h_work)[0] / reference.scale
     width, height = reference.size
@@ -77,10 +80,12 @@ def verify(
     tiny = box_w * box_h < VERIFY.min_coverage * qw * qh
     thin = min(box_w, box_h) < VERIFY.min_shape * max(box_w, box_h)
     if tiny or thin or right - left < 1 or bottom - top < 1:
-        return Verification(inliers, len(src), corr, agreement, None)
+        return Verification(
+            inliers, len(src), corr, agreement, None, source_agreement=source_agreement
+        )
     region = (round(left), round(top), round(right - left), round(bottom - top))
     alignment = Alignment(query, h_work, (x0, y0, x1, y1), reference.gray.shape)
-    return Verification(inliers, len(src), corr, agreement, region, alignment)
+    return Verification(inliers, len(src), corr, agreement, region, alignment, source_agreement)
 
 
 def _fit(
