@@ -6,9 +6,12 @@ candidate references; each candidate video's frames (their vectors are kept in t
 then compared with every query frame, and the similarity matrix is aligned in time (align.py).
 The best frame pair of each segment is checked with local features as a still query's would be
 (and, where it is not confirmed, a few more of its pairs), which confirms the segment and gives
-the region it shows. Stills found by a clip are answered as for a still query, by its most
-similar frame. A clip that matches nothing as it is (a thermal or night-vision look) is searched
-again under the toning (matching/tones.py) a few of its frames come clearly closest under.
+the region it shows. A stretch of the clip that no flagged segment then holds is looked for
+with keypoints among the candidates that lined nothing up there (a heavy look can sink the
+descriptor's similarities to noise). Stills found by a clip are answered as for a still query,
+by its most similar frame. A clip that matches nothing as it is (a thermal or night-vision
+look) is searched again under the toning (matching/tones.py) a few of its frames come clearly
+closest under.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
