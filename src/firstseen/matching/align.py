@@ -121,10 +121,9 @@ def regrown(
     not, with the boundaries `align` would draw. Its best pair stays its own. `times` are the
     query's and the reference's frame times, `lengths` their durations."""
     query_times, reference_times = times
-    speed, offset = segment.speed, segment.offset
     nearest, off = line_frames(segment, query_times, reference_times)
-    rows = np.arange(len(query_times))
-    votes = (off <= ALIGN.tolerance) & (sims[rows, nearest] >= ALIGN.pair_min)
+    on_line = sims[np.arange(len(query_times)), nearest]
+    votes = (off <= ALIGN.tolerance) & (on_line >= ALIGN.pair_min)
     inside = np.flatnonzero((query_times >= segment.query[0]) & (query_times <= segment.query[1]))
     if not len(inside):
         return segment
@@ -136,17 +135,7 @@ def regrown(
     run = [j for j in range(first, last + 1) if votes[j]]
     if not run:
         return segment
-    pairs = np.stack([rows, nearest], axis=1)
-    grown = _segment(
-        run,
-        pairs,
-        query_times,
-        sims[rows, nearest],
-        query_times,
-        query_cuts,
-        (speed, offset),
-        lengths,
-    )
+    grown = spanned(run, (segment.speed, segment.offset), sims, times, lengths, query_cuts)
     return replace(grown, best=segment.best)
 
 
@@ -158,14 +147,12 @@ def spanned(
     lengths: tuple[float, float],
     query_cuts: np.ndarray,
 ) -> Segment:
-    """A segment over query frames `frames` (consecutive indices) on `line` (speed, offset) that
-    other evidence set (keypoints), whatever their similarities, with the boundaries `align`
-    would draw; its best pair the most similar on the line. `times` are the query's and the
-    reference's frame times, `lengths` their durations."""
+    """A segment over query frames `frames` (indices, in order) on `line` (speed, offset) that
+    other evidence set (keypoints, the moment of a fixed shot), whatever their similarities,
+    with the boundaries `align` would draw; its best pair the most similar on the line. `times`
+    are the query's and the reference's frame times, `lengths` their durations."""
     query_times, reference_times = times
-    speed, offset = line
-    probe = Segment((0.0, 0.0), (offset, offset), speed, 0.0, 0, (0, 0))
-    nearest, _ = line_frames(probe, query_times, reference_times)
+    nearest, _ = _on_line(line, query_times, reference_times)
     rows = np.arange(len(query_times))
     pairs = np.stack([rows, nearest], axis=1)
     return _segment(
@@ -185,7 +172,15 @@ def line_frames(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each query frame's reference frame nearest the segment's line, and how far (seconds) that
     frame lies off the line there."""
-    targets = segment.speed * query_times + segment.offset
+    return _on_line((segment.speed, segment.offset), query_times, reference_times)
+
+
+def _on_line(
+    line: tuple[float, float], query_times: np.ndarray, reference_times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`line_frames` for a line given as (speed, offset)."""
+    speed, offset = line
+    targets = speed * query_times + offset
     nearest = np.abs(reference_times[None, :] - targets[:, None]).argmin(axis=1)
     return nearest, np.abs(reference_times[nearest] - targets)
 

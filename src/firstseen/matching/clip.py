@@ -446,8 +446,7 @@ def _rescue_uncovered(
             if found is None:
                 continue
             probe, (q, r) = found
-            speed = 1.0
-            line = (speed, float(seen.times[r] - speed * times[q]))
+            line = (1.0, float(seen.times[r] - times[q]))  # at normal speed
             sims = seen.normalised()
             lengths = (length, item.duration or float(seen.times[-1]))
             segment = replace(
