@@ -507,6 +507,36 @@ def test_the_frames_beside_the_best_are_checked_only_when_none_of_the_best_is_co
     assert not set(later) & set(checked)
 
 
+def test_frames_keypoints_confirm_alike_answer_their_middle_and_stretch(demo_searcher, monkeypatch):
+    """Three or more of a video's frames that keypoints confirm within chance of each other (a
+    slow zoom keeps the copied region in all of them) answer with the middle one in time and
+    their stretch, whichever the descriptor ranked first; a frame that aligns clearly better is
+    the answer alone, and so is the best of two that tie."""
+    checker = demo_searcher.checker
+    video, ids, info = leader_frames(demo_searcher, 5, monkeypatch)
+    scores = [0.50, 0.49, 0.48, 0.47, 0.46]
+    best = {f: Hit(s, s, 0, False, False) for f, s in zip(ids, scores, strict=True)}
+    pictures = [Picture(np.zeros((64, 64, 3), np.uint8))]
+
+    def answer(inliers: dict[int, int]) -> Match:
+        def verify_hit(found, hit, pictures, local):
+            count = inliers.get(found.frame_id)
+            if count is None:
+                return NOT_VERIFIED
+            return Verification(count, 90, 0.9, 0.9, ALIGNED.region)
+
+        monkeypatch.setattr(checker, "verify_hit", verify_hit)
+        return checker.best_frame(video, list(ids), best, info, pictures, 2)
+
+    tied = answer({ids[0]: 42, ids[1]: 40, ids[2]: 41})
+    assert tied.frame_id == ids[1]
+    assert tied.time_span == (info[ids[0]].time, info[ids[2]].time)
+    clearly = answer({ids[0]: 40, ids[1]: 41, ids[2]: 42, ids[3]: 80})
+    assert clearly.frame_id == ids[3] and clearly.time_span is None
+    two = answer({ids[0]: 40, ids[3]: 41})
+    assert two.frame_id == ids[0] and two.time_span is None
+
+
 def test_the_second_best_frame_gets_sift_too_only_when_the_descriptor_ties_it_with_the_best(
     demo_searcher, monkeypatch
 ):

@@ -70,7 +70,7 @@ def results_table(r: QueryResult) -> Group:
             first = m.item.first_seen
             where = f" at {clock(m.time)}" if m.time is not None else ""
             if m.time_span:
-                where += f" (the same picture from {clock_span(m.time_span, ' to ')})"
+                where += f" (or any frame from {clock_span(m.time_span, ' to ')})"
             lines.append(
                 Text.assemble(
                     ("MATCH ", "bold green"),

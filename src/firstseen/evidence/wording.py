@@ -55,7 +55,7 @@ def describe(match: Match, query_kind: str, query_sha256: str | None = None) -> 
             where = "; ".join(stretches) or f"from {clock(match.time)}"
             return f"{adjective + ' ' if adjective else ''}footage ({where})"
         span = match.time_span
-        same = f"; the same picture from {clock_span(span, ' to ')}" if span else ""
+        same = f"; or any frame from {clock_span(span, ' to ')}" if span else ""
         noun = f"frame ({clock(match.time)}{same})"
     else:
         noun = "copy"

@@ -26,7 +26,7 @@ from firstseen.matching.results import Hit, Match, Picture, Retrieved
 from firstseen.matching.tones import EQUALISED, equalised
 from firstseen.matching.verify import NOT_VERIFIED, Verification, verify
 from firstseen.signals import pdq_distance
-from firstseen.tuning import CHECK, VERDICT
+from firstseen.tuning import CHECK, MOMENT, VERDICT
 
 Frames = dict[int, FrameInfo]  # frame id → its item, ordinal, time and PDQ hash
 
@@ -144,7 +144,8 @@ class Checker:
         with ORB only; 0 leaves the descriptor's word. On a still shot or a
         fixed camera the descriptor ties several frames; a confirmed one that aligns with
         clearly more keypoints is the moment shown (the descriptor barely notices a passer-by
-        who moved).
+        who moved); where none does, the middle of those keypoints confirm alike
+        (`_middle_of_ties`).
         """
         options = [self._option(item, f, best, info, pictures) for f in candidates]
         if depth == 0:
@@ -159,12 +160,15 @@ class Checker:
         confirmed = [m for m in options if verdict.verified(m.check)]
         chosen = max(options, key=lambda m: (m.score, m.check.correlation))
         if confirmed:
-            # The descriptor's choice stands unless another frame aligns clearly better: by more
-            # than twice the spread that chance gives an inlier count.
+            # The best-scored frame stands unless another aligns clearly better: by more than
+            # twice the spread that chance gives an inlier count.
             most = max(confirmed, key=lambda m: m.check.inliers)
             lead = chosen.check.inliers if verdict.verified(chosen.check) else 0
-            if _beyond_chance(most.check.inliers, lead):
-                chosen = most
+            chosen = (
+                most
+                if _beyond_chance(most.check.inliers, lead)
+                else _middle_of_ties(chosen, confirmed, most.check.inliers)
+            )
             return self._settle_moment(chosen)
         return chosen
 
@@ -328,8 +332,14 @@ class Checker:
             if step is None:
                 break
             frame, check = step
+            # A frame that aligns clearly better ends any tie the stretch stood for.
             chosen = replace(
-                chosen, frame_id=frame.frame_id, ordinal=frame.ordinal, time=frame.time, check=check
+                chosen,
+                frame_id=frame.frame_id,
+                ordinal=frame.ordinal,
+                time=frame.time,
+                check=check,
+                time_span=None,
             )
         return chosen
 
@@ -527,6 +537,30 @@ def _check_key(
 ) -> tuple[str, bool, str, int]:
     """Where a picture keeps its check against one reference frame (`Picture.checks`)."""
     return (local.kind, mirrored, item.sha256, ordinal)
+
+
+def _middle_of_ties(chosen: Match, confirmed: list[Match], most: int) -> Match:
+    """Where three or more confirmed frames of a video near `chosen` align within chance of the
+    `most` inliers (a slow zoom or pan keeps the copied region in all of them), the middle one
+    in time, with their stretch as the answer's `time_span`; `chosen` otherwise. The scores that
+    rank such frames differ by noise, and the middle is the pick least far from the farthest."""
+    if chosen.time is None:
+        return chosen
+    tied = sorted(
+        (
+            (m.time, m)
+            for m in confirmed
+            if m.time is not None
+            and abs(m.time - chosen.time) <= MOMENT.moment_span
+            and not _beyond_chance(most, m.check.inliers)
+        ),
+        key=lambda pair: pair[0],
+    )
+    if len(tied) < 3:
+        return chosen
+    middle = [m for _, m in tied[(len(tied) - 1) // 2 : len(tied) // 2 + 1]]
+    pick = max(middle, key=lambda m: (m.score, m.check.correlation))
+    return replace(pick, time_span=(tied[0][0], tied[-1][0]))
 
 
 def _beyond_chance(inliers: int, lead: int) -> bool:

@@ -222,7 +222,7 @@ function resultCard(match, earliest, data, file) {
     facts([
       ["Source", match.path],
       ["Time", match.kind === "video" ? el("span", { class: "time", text: clock(match.time) +
-        (match.time_span ? ` (the same picture ${clock(match.time_span[0])}–${clock(match.time_span[1])})` : "") }) : null],
+        (match.time_span ? ` (or any frame ${clock(match.time_span[0])}–${clock(match.time_span[1])})` : "") }) : null],
       ["Segments", segmentList(match.segments || [])],
       ["Published", match.published || "unknown"],
       ["URL", link(match.url)],
