@@ -75,10 +75,10 @@ class Match:
     pdq_distance: int | None = None
     segments: list[SegmentMatch] = field(default_factory=list)
     picture: int = 0  # which of the query's pictures (the whole, a part) found the reference
-    # The first and last sampled frames the query cannot be told from `time` by: those showing
-    # the same picture where it lies (a still shot), or three or more that keypoints confirm
-    # alike (a slow zoom; `time` is their middle). Any of them is as much the moment copied.
-    # None when `time` stands alone.
+    # The first and last of the sampled frames around `time` that nothing tells apart from it:
+    # those showing the same picture where the query lies (a still shot), or three or more that
+    # keypoints confirm alike (a slow zoom; `time` is their middle). Any of them is as much the
+    # moment copied. None when `time` stands alone.
     time_span: tuple[float, float] | None = None
     # The descriptor model's; a hash-only item keeps the default (its pairs are within PDQ's limit).
     calibration: verdict.Calibration = verdict.SSCD
