@@ -15,7 +15,7 @@ closest under.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 
@@ -250,10 +250,17 @@ class _Comparison:
     mirror: np.ndarray  # and mirrored
     bias: np.ndarray  # background correction per query frame
     calibration: verdict.Calibration  # the checker's
+    # Made once: aligning, checking and the rescue of uncovered stretches all read it.
+    _normalised: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        normalised = np.maximum(self.plain, self.mirror) - self.bias[:, None]
+        normalised.flags.writeable = False  # shared by every reader
+        object.__setattr__(self, "_normalised", normalised)
 
     def normalised(self) -> np.ndarray:
         """Normalised similarities (query frame × reference frame), the better orientation."""
-        return np.maximum(self.plain, self.mirror) - self.bias[:, None]
+        return self._normalised
 
     def hit(self, q: int, r: int) -> Hit:
         plain, mirror = float(self.plain[q, r]), float(self.mirror[q, r])
