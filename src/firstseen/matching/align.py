@@ -291,17 +291,15 @@ def _split_at_steps(
     not the line, tells where the copy begins. The largest step is split first, then each side
     again."""
     frames = pairs[run, 0]
-
-    def steps_at(k: int) -> bool:
-        before, after = weight[run[:k]].mean(), weight[run[k:]].mean()
-        wide = frames[k] - frames[0] >= 2 and frames[-1] - frames[k] + 1 >= 2
-        step = min(before, after) < ALIGN.cut_step * max(before, after)
-        return bool(cuts[frames[k]] and wide and step)
-
-    steps = [k for k in range(1, len(run)) if steps_at(k)]
+    sides = {  # at each shot start inside the run with two frames or more on each side
+        k: (weight[run[:k]].mean(), weight[run[k:]].mean())
+        for k in range(1, len(run))
+        if cuts[frames[k]] and frames[k] - frames[0] >= 2 and frames[-1] - frames[k] + 1 >= 2
+    }
+    steps = [k for k, (a, b) in sides.items() if min(a, b) < ALIGN.cut_step * max(a, b)]
     if not steps:
         return [run]
-    k = max(steps, key=lambda i: abs(weight[run[:i]].mean() - weight[run[i:]].mean()))
+    k = max(steps, key=lambda i: abs(sides[i][0] - sides[i][1]))
     return _split_at_steps(run[:k], pairs, weight, cuts) + _split_at_steps(
         run[k:], pairs, weight, cuts
     )
