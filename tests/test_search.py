@@ -25,7 +25,13 @@ from firstseen.matching.insets import framed
 from firstseen.matching.regions import collage_cells, cut_cells
 from firstseen.matching.results import Hit, Match, Picture
 from firstseen.matching.search import Searcher, _closest_toning
-from firstseen.matching.tones import EQUALISED, tonings
+from firstseen.matching.tones import (
+    EQUALISED,
+    FALSE_COLOUR,
+    FALSE_COLOUR_INVERTED,
+    INVERTED,
+    tonings,
+)
 from firstseen.matching.verify import NOT_VERIFIED, Verification
 from firstseen.media.images import load_image
 from firstseen.tuning import CHECK, TONES, VERDICT
@@ -204,6 +210,35 @@ def test_whole_tonings_are_described_at_their_own_size_and_the_rest_at_the_model
     assert sizes == {None, TONES.toning_size}
     toned = sum(n for n, size in described if size == TONES.toning_size)
     assert toned == len(tonings(load_image(query)))
+
+
+def test_a_grey_still_meets_its_negative_in_the_first_pass_a_coloured_one_with_its_mirror(
+    demo_searcher, shared_data, monkeypatch
+):
+    """The negative costs a coarse descriptor run: a grey still (a white- or black-hot look) is
+    searched with it from the start, a coloured one beside its mirror image, and only a coloured
+    still nothing confirms then has its palette fitted, both ways."""
+    tones_per_pass: list[list[str | None]] = []
+    search_pictures = demo_searcher.search_pictures
+
+    def recorded(pictures, top, **options):
+        tones_per_pass.append([picture.tone for picture in pictures if picture.whole])
+        return search_pictures(pictures, top, **options)
+
+    monkeypatch.setattr(demo_searcher, "search_pictures", recorded)
+    rgb = load_image(shared_data / "opencv-samples-data" / "home.jpg")
+    grey = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    matches = demo_searcher.search_image(grey, 5)
+    assert not any(m.match for m in matches)
+    assert tones_per_pass[:2] == [[None, INVERTED], [None, INVERTED]]
+    tones_per_pass.clear()
+    matches = demo_searcher.search_image(rgb, 5)
+    assert not any(m.match for m in matches)
+    assert tones_per_pass[:3] == [
+        [None],
+        [None, INVERTED],
+        [None, INVERTED, FALSE_COLOUR, FALSE_COLOUR_INVERTED],
+    ]
 
 
 def test_a_smaller_look_is_a_coarser_view_of_the_same_picture(demo_searcher, demo_dir):

@@ -89,8 +89,9 @@ def _thermal(rgb: np.ndarray, palette: np.ndarray | None, invert: bool) -> np.nd
     ("palette", "invert", "tones"),
     [
         (None, True, {INVERTED}),
-        # The rainbow's brightness rises and falls: only undoing the palette recovers the scene.
-        (RAINBOW, False, {FALSE_COLOUR, FALSE_COLOUR_INVERTED}),
+        # The rainbow's brightness rises and falls: the negative, searched before the palette is
+        # fitted, is enough for this scene; the palette undone found it before that order.
+        (RAINBOW, False, {INVERTED, FALSE_COLOUR, FALSE_COLOUR_INVERTED}),
         # An ironbow's brightness rises along it: its negative grey scale serves as well.
         (IRONBOW, True, {INVERTED, FALSE_COLOUR_INVERTED}),
     ],

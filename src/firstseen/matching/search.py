@@ -21,7 +21,7 @@ from firstseen.matching.provenance import ProvenanceReader
 from firstseen.matching.regions import collage_cells, cut_cells, parts_of, uncovered
 from firstseen.matching.results import Match, Picture, QueryResult
 from firstseen.matching.retrieve import Retriever
-from firstseen.matching.tones import coloured, tonings
+from firstseen.matching.tones import NEGATIVE, Toning, coloured, palette_tonings
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor
 from firstseen.tuning import CHECK, TONES
@@ -91,10 +91,12 @@ class Searcher:
         (matching/tones.py: a thermal or night-vision look), parts of it, and the pictures framed
         inside it.
 
-        Most copies are confirmed as they are. Each fallback costs a descriptor run per new picture
-        and a round of checks, so they come in order of cost and likelihood: the mirror costs one
-        run (a grey still's one toning, its negative, costs one too and joins it; a coloured still's
-        three wait until the mirror has failed), and a tight crop of a photo is found by the
+        Most copies are confirmed as they are; a grey still is searched with its negative from the
+        start (a black-hot look reverses every grey level; a toning is described coarser, at under
+        half a run). Each fallback costs a descriptor run per new picture and a round of checks, so
+        they come in order of cost and likelihood: the mirror costs one run, and a coloured still's
+        negative (a palette whose brightness runs against the source's) joins it; its palette, a fit
+        and two runs more, waits until both have failed. A tight crop of a photo is found by the
         archived descriptor of the part it shows, which costs none. A toning is searched as it is
         only: the mirror of the still already brings a mirrored copy's source forward, and its check
         tries the toning in that orientation. A source pasted small into another picture, or a small
@@ -107,19 +109,23 @@ class Searcher:
         degraded for a fixed part to hold it) are searched last.
         """
         whole = Picture(rgb)
-        matches = self.search_pictures([whole], top, mirror=False)
+        toned = [] if coloured([rgb]) else [_toned(rgb, NEGATIVE)]
+        matches = self.search_pictures([whole, *toned], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
         closest = whole
         if not _confirmed(matches):
-            if coloured([rgb]):
-                matches = self.search_pictures([whole], top, photo_parts=True)
-            if not _confirmed(matches):
-                toned = [Picture(other, tone=name) for name, other in tonings(rgb)]
+            toned = toned or [_toned(rgb, NEGATIVE)]
+            matches = self.search_pictures(
+                [whole, *toned], top, photo_parts=True, mirror_tonings=False
+            )
+            palettes = [] if _confirmed(matches) else palette_tonings([rgb])
+            if palettes:
+                toned += [_toned(rgb, toning) for toning in palettes]
                 matches = self.search_pictures(
                     [whole, *toned], top, photo_parts=True, mirror_tonings=False
                 )
-                # A toning that came clearly closer is cut into parts instead of the still.
-                closest = _closest_toning([whole, *toned])
+            # A toning that came clearly closer is cut into parts instead of the still.
+            closest = _closest_toning([whole, *toned])
         confirmed = _confirmed(matches)
         if not confirmed:
             wholes = [whole] if closest is whole else [whole, closest]
@@ -164,6 +170,10 @@ class Searcher:
 
 def _confirmed(matches: list[Match]) -> list[Match]:
     return [m for m in matches if verdict.verified(m.check)]
+
+
+def _toned(rgb: np.ndarray, toning: Toning) -> Picture:
+    return Picture(toning.apply(rgb), tone=toning.name)
 
 
 def _closest_toning(tonings: list[Picture]) -> Picture:

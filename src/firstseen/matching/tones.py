@@ -87,6 +87,9 @@ class Toning:
         return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
 
 
+NEGATIVE = Toning(INVERTED, None, inverted=True)
+
+
 def tonings(rgb: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """(name, RGB picture) for each other toning of a still worth searching."""
     return [(toning.name, toning.apply(rgb)) for toning in tonings_of([rgb])]
@@ -96,14 +99,17 @@ def tonings_of(samples: list[np.ndarray]) -> list[Toning]:
     """The tonings worth searching for pictures that share one look (a still, or frames of one
     clip): the grey negative always, and for coloured pictures the grey scale under their
     palette, in both directions."""
-    found = [Toning(INVERTED, None, inverted=True)]
-    if coloured(samples):
-        palette = Palette(samples)
-        found += [
-            Toning(FALSE_COLOUR, palette, False),
-            Toning(FALSE_COLOUR_INVERTED, palette, True),
-        ]
-    return found
+    return [NEGATIVE, *palette_tonings(samples)]
+
+
+def palette_tonings(samples: list[np.ndarray]) -> list[Toning]:
+    """The grey scale under the palette of pictures that share one look, both ways; none for
+    pictures not coloured enough to have one. Fitting the palette costs more than the negative,
+    so a still's search asks for these only once the negative has failed."""
+    if not coloured(samples):
+        return []
+    palette = Palette(samples)
+    return [Toning(FALSE_COLOUR, palette, False), Toning(FALSE_COLOUR_INVERTED, palette, True)]
 
 
 def equalised(picture: Picture) -> Picture:
