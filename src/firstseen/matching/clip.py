@@ -65,7 +65,7 @@ def search_clip(retriever: Retriever, checker: Checker, path: Path, top: int) ->
     pictures = [Picture(f.rgb) for f in frames]
     matches = _search_pictures(retriever, checker, pictures, sampled, length, top)
     for toning in [] if any(m.match for m in matches) else _tonings(retriever, frames):
-        toned = [Picture(toning.apply(f.rgb), tone=toning.name) for f in frames]
+        toned = [toning.picture(f.rgb) for f in frames]
         again = _search_pictures(retriever, checker, toned, sampled, length, top)
         if any(m.match for m in again):
             matches = again

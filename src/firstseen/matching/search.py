@@ -21,7 +21,7 @@ from firstseen.matching.provenance import ProvenanceReader
 from firstseen.matching.regions import collage_cells, cut_cells, parts_of, uncovered
 from firstseen.matching.results import Match, Picture, QueryResult
 from firstseen.matching.retrieve import Retriever
-from firstseen.matching.tones import NEGATIVE, Toning, coloured, palette_tonings
+from firstseen.matching.tones import NEGATIVE, coloured, palette_tonings
 from firstseen.media import load_image, probe
 from firstseen.signals import Descriptor
 from firstseen.tuning import CHECK, TONES
@@ -109,18 +109,18 @@ class Searcher:
         degraded for a fixed part to hold it) are searched last.
         """
         whole = Picture(rgb)
-        toned = [] if coloured([rgb]) else [_toned(rgb, NEGATIVE)]
+        toned = [] if coloured([rgb]) else [NEGATIVE.picture(rgb)]
         matches = self.search_pictures([whole, *toned], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
         closest = whole
         if not _confirmed(matches):
-            toned = toned or [_toned(rgb, NEGATIVE)]
+            toned = toned or [NEGATIVE.picture(rgb)]
             matches = self.search_pictures(
                 [whole, *toned], top, photo_parts=True, mirror_tonings=False
             )
             palettes = [] if _confirmed(matches) else palette_tonings([rgb])
             if palettes:
-                toned += [_toned(rgb, toning) for toning in palettes]
+                toned += [toning.picture(rgb) for toning in palettes]
                 matches = self.search_pictures(
                     [whole, *toned], top, photo_parts=True, mirror_tonings=False
                 )
@@ -170,10 +170,6 @@ class Searcher:
 
 def _confirmed(matches: list[Match]) -> list[Match]:
     return [m for m in matches if verdict.verified(m.check)]
-
-
-def _toned(rgb: np.ndarray, toning: Toning) -> Picture:
-    return Picture(toning.apply(rgb), tone=toning.name)
 
 
 def _closest_toning(tonings: list[Picture]) -> Picture:

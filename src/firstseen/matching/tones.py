@@ -86,6 +86,10 @@ class Toning:
             gray = 255 - gray
         return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
 
+    def picture(self, rgb: np.ndarray) -> Picture:
+        """The picture toned back, to be searched under this toning's name."""
+        return Picture(self.apply(rgb), tone=self.name)
+
 
 NEGATIVE = Toning(INVERTED, None, inverted=True)
 
