@@ -7,6 +7,10 @@ machine shared with other work; compare them only within one run. Reads the quer
 archive a `provenance.py` run kept (`--keep-archive`):
 
     PYTHONPATH=src .venv/bin/python benchmarks/query_cost.py --work /tmp/th17 --split thermal-dev
+
+`--budget 0 2 none` measures each fallback budget (`search --budget`; none: no limit) in turn in
+the same run, with the copies and the negatives each confirms (a confirmed negative is a false
+match).
 """
 
 import argparse
@@ -32,10 +36,11 @@ def _counting(counts: dict[str, int], key: str, step: Callable[..., Any], size: 
     return counted
 
 
-def measure(work: Path, split: str) -> list[dict[str, Any]]:
+def measure(work: Path, split: str, budget: float | None) -> list[dict[str, Any]]:
     archive_dir = work / ("archive-thermal" if split.startswith("thermal") else "archive")
     queries = json.loads((work / split / "manifest.json").read_text())["queries"]
     searcher = open_searcher(Archive(archive_dir))
+    searcher.budget = budget
     describe = searcher.descriptor.describe
     counts = {"described": 0, "checks": 0, "passes": 0}
     searcher.retriever.descriptor.describe = _counting(counts, "described", describe, True)  # type: ignore[method-assign]
@@ -59,6 +64,7 @@ def measure(work: Path, split: str) -> list[dict[str, Any]]:
                 "cpu_ms": spent * 1e3,
                 "sscd_cpu_ms": raw * 1e3,
                 "confirmed": confirmed,
+                "copy": query.get("ref") is not None,
                 **counts,
             }
         )
@@ -67,7 +73,13 @@ def measure(work: Path, split: str) -> list[dict[str, Any]]:
 
 def summary(rows: list[dict[str, Any]]) -> str:
     sscd = statistics.median(r["sscd_cpu_ms"] for r in rows)
-    lines = [f"raw SSCD: median {sscd:.1f} ms CPU per query"]
+    copies = [r for r in rows if r["copy"]]
+    found = sum(r["confirmed"] for r in copies)
+    false = sum(r["confirmed"] for r in rows if not r["copy"])
+    lines = [
+        f"raw SSCD: median {sscd:.1f} ms CPU per query; copies confirmed {found}/{len(copies)},"
+        f" negatives {false}/{len(rows) - len(copies)}"
+    ]
     groups = [
         ("all", rows),
         ("confirmed", [r for r in rows if r["confirmed"]]),
@@ -91,14 +103,28 @@ def main() -> int:
     ap.add_argument("--work", type=Path, required=True, help="a provenance.py --work folder")
     ap.add_argument("--split", nargs="+", default=["dev"])
     ap.add_argument("--json", type=Path, help="write every query's figures here")
+    ap.add_argument(
+        "--budget",
+        nargs="+",
+        type=_budget,
+        default=[None],
+        help="fallback budgets to measure, in pictures (none: no limit)",
+    )
     args = ap.parse_args()
-    everything = {}
-    for split in args.split:
-        rows = everything[split] = measure(args.work, split)
-        print(f"== {split}\n{summary(rows)}")
+    everything: dict[str, Any] = {}
+    for budget in args.budget:
+        for split in args.split:
+            rows = measure(args.work, split, budget)
+            everything[split if budget is None else f"{split} budget {budget:g}"] = rows
+            print(f"== {split}, budget {'none' if budget is None else f'{budget:g}'}")
+            print(summary(rows), flush=True)
     if args.json:
         args.json.write_text(json.dumps(everything, indent=1))
     return 0
+
+
+def _budget(text: str) -> float | None:
+    return None if text == "none" else float(text)
 
 
 if __name__ == "__main__":

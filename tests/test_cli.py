@@ -180,12 +180,30 @@ def test_a_writable_serve_catches_up_parts_and_a_read_only_one_says_how(
         (["add"], "nothing to add"),
         (["search", "q.jpg", "--top", "0"], "Invalid value"),
         (["search", "q.jpg", "--format", "xml"], "Invalid value"),
+        (["search", "q.jpg", "--fallback-budget", "-1"], "Invalid value"),
     ],
 )
 def test_wrong_arguments_exit_2_with_a_message(archive_dir, args, message):
     result = invoke("--archive", archive_dir, *args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_the_fallback_budget_is_the_command_lines_else_the_archives(archive_dir, monkeypatch):
+    """`search --fallback-budget` overrides `fallback_budget` in the archive's config.toml."""
+    archive_dir.mkdir()
+    (archive_dir / "config.toml").write_text("fallback_budget = 3\n")
+    budgets: list[float | None] = []
+    init = Searcher.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        budgets.append(self.budget)
+
+    monkeypatch.setattr(Searcher, "__init__", recorded)
+    for extra in ([], ["--fallback-budget", "0"]):
+        assert invoke("--archive", archive_dir, "search", "q.jpg", *extra).exit_code == 1
+    assert budgets == [3, 0]
 
 
 def test_bad_meta_csv(archive_dir, tmp_path):

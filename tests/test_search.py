@@ -22,9 +22,9 @@ from firstseen.matching import verdict
 from firstseen.matching.answers import result_json
 from firstseen.matching.check import _neighbours
 from firstseen.matching.insets import framed
-from firstseen.matching.regions import collage_cells, cut_cells
+from firstseen.matching.regions import collage_cells, cut_cells, parts_of
 from firstseen.matching.results import Hit, Match, Picture
-from firstseen.matching.search import Searcher, _closest_toning
+from firstseen.matching.search import FallbackBudget, Searcher, _closest_toning
 from firstseen.matching.tones import (
     EQUALISED,
     FALSE_COLOUR,
@@ -239,6 +239,57 @@ def test_a_grey_still_meets_its_negative_in_the_first_pass_a_coloured_one_with_i
         [None, INVERTED],
         [None, INVERTED, FALSE_COLOUR, FALSE_COLOUR_INVERTED],
     ]
+
+
+def test_a_budget_bounds_the_pictures_a_stills_fallbacks_describe(
+    demo_searcher, shared_data, monkeypatch
+):
+    """A coloured still nothing confirms is described once as it is; its fallbacks then describe
+    only what the budget affords, in order: mirror image and negative (two), the palette (two),
+    then as many parts as fit; the first fallback that does not fit ends the search. Without a
+    budget it goes on to every part and inset."""
+    descriptor = demo_searcher.retriever.descriptor
+    described: list[int] = []
+    describe = descriptor.describe
+
+    def recorded(images, size=None):
+        described.append(len(images))
+        return describe(images, size)
+
+    monkeypatch.setattr(descriptor, "describe", recorded)
+    query = load_image(shared_data / "opencv-samples-data" / "home.jpg")
+    spent: dict[float | None, int] = {}
+    for budget in (None, 0, 1, 2, 4, 5.5):
+        monkeypatch.setattr(demo_searcher, "budget", budget)
+        described.clear()
+        assert not any(m.match for m in demo_searcher.search_image(query, 5))
+        spent[budget] = sum(described)
+    assert spent[0] == spent[1] == 1
+    assert spent[2] == 3 and spent[4] == 5
+    assert spent[5.5] == 6  # one part of the five
+    assert spent[None] >= 5 + len(parts_of(query))
+
+
+def test_a_fallback_budget_takes_passes_whole_and_parts_as_far_as_they_fit():
+    """What an earlier pass described costs nothing, a mirror image one picture; a list of parts
+    is cut to what fits, and once a pass does not fit, nothing more is searched."""
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    whole = Picture(rgb)
+    whole.vectors[False] = np.zeros(4, np.float32)
+    parts = [Picture(rgb, (0, 0, 8, 8)) for _ in range(4)]
+
+    def ids(pictures: list[Picture]) -> list[int]:
+        return [id(p) for p in pictures]
+
+    budget = FallbackBudget(3.5)
+    assert ids(budget.afford([whole], [])) == ids([whole]) and budget.left == 2.5
+    assert ids(budget.afford([whole], parts, mirror=False)) == ids([whole, *parts[:2]])
+    assert budget.spent and budget.afford([whole], [], mirror=False) == []
+    tight = FallbackBudget(1.5)
+    assert tight.afford([whole], parts[:1]) == []  # its mirror image and the part: two
+    assert tight.afford([whole], parts, mirror=False) == []  # a pass that did not fit ended it
+    assert ids(FallbackBudget(None).afford([whole], parts)) == ids([whole, *parts])
+    assert FallbackBudget(0).afford([whole], [], mirror=False) == []
 
 
 def test_a_smaller_look_is_a_coarser_view_of_the_same_picture(demo_searcher, demo_dir):

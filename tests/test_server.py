@@ -281,6 +281,18 @@ def test_search_budget_is_the_servers_to_set(demo_archive, demo_searcher, eviden
         assert hasty.post("/api/search", files={"file": ("e.jpg", evidence)}).status_code == 200
 
 
+def test_the_archives_fallback_budget_bounds_the_servers_searches(tmp_path, demo_searcher):
+    """`fallback_budget` in the archive's config.toml holds for `serve` as for the CLI."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "config.toml").write_text("fallback_budget = 2\n")
+    service = Service(Archive(root), ServerSettings(), searcher=demo_searcher)
+    try:
+        assert service._searcher().budget == 2
+    finally:
+        service.close()
+
+
 def test_search_request_errors(client, evidence):
     assert_error(client.post("/api/search"), 422, "file")
     assert_error(client.post("/api/search", data={"file": "not a file"}), 422, "file")

@@ -110,6 +110,23 @@ def test_a_thermal_copy_of_a_video_frame_is_traced(
     assert best.tone in tones
 
 
+def test_a_copy_only_a_fallback_confirms_is_missed_without_the_budget_for_it(
+    demo_searcher, demo_dir, tmp_path, monkeypatch
+):
+    """A budget saves time on the queries nothing confirms at the price of the copies only a
+    fallback finds: a rainbow copy is confirmed under its tonings, which a budget of no pictures
+    never describes."""
+    frame = load_frame_at(demo_dir / "media" / "chair-20-sd-bar.mp4", 12.0).rgb
+    h, w = frame.shape[:2]
+    query = _thermal(frame[h // 10 : -h // 10, w // 10 : -w // 10], RAINBOW, False)
+    Image.fromarray(query).save(tmp_path / "thermal.jpg", quality=85)
+    monkeypatch.setattr(demo_searcher, "budget", 4)
+    best = demo_searcher.search(tmp_path / "thermal.jpg").matches[0]
+    assert best.item.path.endswith("chair-20-sd-bar.mp4") and best.match and best.tone
+    monkeypatch.setattr(demo_searcher, "budget", 0)
+    assert not any(m.match for m in demo_searcher.search(tmp_path / "thermal.jpg").matches)
+
+
 def test_a_black_hot_clip_is_aligned_to_its_source(demo_searcher, demo_dir, tmp_path):
     """A clip played through the black-hot look matches nothing as it is; searched as its
     negative, its piece of the chair video is found with the stretch it copies."""

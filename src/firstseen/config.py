@@ -37,6 +37,9 @@ class Settings:
     segment_alone: float | None = None
     # PEM file of the CA certificates whose Content Credentials are trusted; None: none is.
     trust_anchors: Path | None = None
+    # Pictures a still's fallback passes may describe (mirror image, tonings, parts, insets,
+    # collage cells: matching/search.py's FallbackBudget); unset: no limit.
+    fallback_budget: float | None = None
 
 
 # Settings that name a file.

@@ -27,9 +27,11 @@ def open_descriptor(archive: Archive, threads: int | None = None) -> OnnxDescrip
     return descriptor
 
 
-def open_searcher(archive: Archive, threads: int | None = None) -> Searcher:
+def open_searcher(
+    archive: Archive, threads: int | None = None, budget: float | None = None
+) -> Searcher:
     """A searcher using `threads` cores (default: all) for each inference and for checking
-    several reference frames at once."""
+    several reference frames at once; `budget` for a still's fallbacks, else the settings'."""
     descriptor = open_descriptor(archive, threads)
     key = model_key(archive.settings.model, archive.settings.descriptor_size)
     background = Background.for_descriptor(descriptor, key)
@@ -41,6 +43,7 @@ def open_searcher(archive: Archive, threads: int | None = None) -> Searcher:
         calibration(archive.settings),
         workers=workers,
         provenance=provenance_reader(archive),
+        budget=archive.settings.fallback_budget if budget is None else budget,
     )
 
 

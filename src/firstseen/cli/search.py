@@ -23,10 +23,20 @@ def search(
     queries: Annotated[list[Path], typer.Argument(help="Images or videos to trace")],
     top: Annotated[int, typer.Option(min=1, max=100, help="Answers per query")] = 5,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--fallback-budget",
+            min=0,
+            help="Pictures a still's fallbacks (mirror image, tonings, parts, insets) may"
+            " describe: fewer is faster where nothing is confirmed, and may miss heavily edited"
+            " copies (default: the archive's fallback_budget, else no limit)",
+        ),
+    ] = None,
 ) -> None:
     """Find the sources of images or videos, with time, region and a match verdict."""
     archive = open_archive()
-    searcher = open_searcher(archive)
+    searcher = open_searcher(archive, budget=budget)
     results: list[QueryResult] = []
 
     def step(query: Path) -> str | None:

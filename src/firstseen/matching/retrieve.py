@@ -46,11 +46,7 @@ class Retriever:
         or, for tonings, `mirror_tonings`), parts only as they are, to save time. Frames are
         ranked and scored by their own similarity; photos that a part (archive/parts.py) finds
         closer are listed apart."""
-        orientations = [
-            (False, True)[: 1 + (mirror and p.whole and (mirror_tonings or p.tone is None))]
-            for p in pictures
-        ]
-        variants = [(i, m) for i, both in enumerate(orientations) for m in both]
+        variants = _variants(pictures, mirror, mirror_tonings)
         vectors = self._describe(pictures, variants)
         # One correction per picture, shared by both orientations, so that the orientation is
         # chosen by similarity alone.
@@ -83,6 +79,13 @@ class Retriever:
         lifted = [f for f in found_by_part if f in best and best[f].lead > best[f].normalised]
         by_part = [info[f].item_id for f in sorted(lifted, key=lambda f: -best[f].lead)]
         return Retrieved(vectors, variants, bias, best, info, per_item, ranked, by_part)
+
+    @staticmethod
+    def runs(pictures: list[Picture], mirror: bool = True, mirror_tonings: bool = True) -> int:
+        """How many pictures `retrieve` would describe for these (a picture and its mirror image
+        count two): what an earlier pass described is reused and costs none."""
+        variants = _variants(pictures, mirror, mirror_tonings)
+        return sum(m not in pictures[i].vectors for i, m in variants)
 
     def _describe(self, pictures: list[Picture], variants: list[tuple[int, bool]]) -> np.ndarray:
         """The vector of each (picture, mirrored) variant, described once per picture and kept
@@ -204,6 +207,18 @@ def _toning_handicap(picture: Picture) -> float:
     """What a toning must come closer by to answer for a frame instead of the query as it is: an
     ordinary copy graded in colour, or mirrored, is best shown as it is."""
     return TONES.toning_margin if picture.tone else 0.0
+
+
+def _variants(
+    pictures: list[Picture], mirror: bool, mirror_tonings: bool
+) -> list[tuple[int, bool]]:
+    """(picture, mirrored) of each look `retrieve` takes: whole pictures also mirrored (unless
+    `mirror` is off, or, for tonings, `mirror_tonings`), parts only as they are."""
+    orientations = [
+        (False, True)[: 1 + (mirror and p.whole and (mirror_tonings or p.tone is None))]
+        for p in pictures
+    ]
+    return [(i, m) for i, both in enumerate(orientations) for m in both]
 
 
 def _whole_toning(picture: Picture) -> bool:

@@ -2,7 +2,7 @@
 verify the best with local features (matching/check.py), and answer with at most one match per
 reference file. This module holds the strategy for a still: which pictures each pass searches
 (the still as it is, mirrored and toned, its parts, the pictures framed in it, the cells of a
-collage); matching/clip.py holds a video query's."""
+collage) and the budget that bounds them; matching/clip.py holds a video query's."""
 
 import logging
 import time
@@ -27,6 +27,40 @@ from firstseen.signals import Descriptor
 from firstseen.tuning import CHECK, TONES
 
 
+class FallbackBudget:
+    """The pictures a still's fallbacks may still describe: a picture and its mirror image count
+    two, a coarse toning one, what an earlier pass described none. Fallbacks come in order; each
+    is searched whole while it fits, a list of parts, insets or collage cells with as many of
+    them as fit; the search ends at the first that does not fit, or once less than one picture
+    is left. None: no limit."""
+
+    def __init__(self, pictures: float | None) -> None:
+        self.left = pictures
+        self.spent = pictures is not None and pictures < 1
+
+    def afford(
+        self,
+        fixed: list[Picture],
+        extra: list[Picture],
+        mirror: bool = True,
+        mirror_tonings: bool = True,
+    ) -> list[Picture]:
+        """`fixed` with as many of `extra` as the budget affords (at least one where there are
+        any), spent from it; empty when that does not fit, which ends the search."""
+        if self.left is None:
+            return [*fixed, *extra]
+        counts = range(len(extra), 0, -1) if extra else [0]
+        for count in [] if self.spent else counts:
+            chosen = [*fixed, *extra[:count]]
+            runs = Retriever.runs(chosen, mirror, mirror_tonings)
+            if runs <= self.left:
+                self.left -= runs
+                self.spent = self.left < 1
+                return chosen
+        self.spent = True
+        return []
+
+
 class Searcher:
     """Answers queries against one archive with one loaded model."""
 
@@ -39,10 +73,13 @@ class Searcher:
         cache_size: int = CHECK.reference_cache,
         workers: int = 1,
         provenance: ProvenanceReader | None = None,
+        budget: float | None = None,
     ) -> None:
         """`provenance` reads what files say of themselves; by default with the archive's trust
-        list, and without reading captured items from their WARC files (engine.py does)."""
+        list, and without reading captured items from their WARC files (engine.py does).
+        `budget`: the pictures a still's fallbacks may describe (`FallbackBudget`); None, all."""
         self.archive = archive
+        self.budget = budget
         self.descriptor = descriptor
         self.background = background
         self.calibration = calibration
@@ -89,7 +126,8 @@ class Searcher:
         """Searches a still as it is, then, while nothing verifies, under fallbacks cheapest and
         likeliest first: its mirror image with the archive's parts of photos, its other tonings
         (matching/tones.py: a thermal or night-vision look), parts of it, and the pictures framed
-        inside it.
+        inside it; a confirmed collage's other pictures on their own. The fallbacks describe
+        new pictures only while the searcher's budget lasts (`FallbackBudget`).
 
         Most copies are confirmed as they are; a grey still is searched with its negative from the
         start (a black-hot look reverses every grey level; a toning is described coarser, at under
@@ -108,48 +146,77 @@ class Searcher:
         the parts confirm nothing, the pictures framed inside the still (an inset too small or too
         degraded for a fixed part to hold it) are searched last.
         """
+        budget = FallbackBudget(self.budget)
         whole = Picture(rgb)
         toned = [] if coloured([rgb]) else [NEGATIVE.picture(rgb)]
         matches = self.search_pictures([whole, *toned], top, mirror=False)
         # Each pass reuses the vectors and local features the previous one made.
         closest = whole
         if not _confirmed(matches):
-            toned = toned or [NEGATIVE.picture(rgb)]
-            matches = self.search_pictures(
-                [whole, *toned], top, photo_parts=True, mirror_tonings=False
-            )
-            palettes = [] if _confirmed(matches) else palette_tonings([rgb])
-            if palettes:
-                toned += [toning.picture(rgb) for toning in palettes]
-                matches = self.search_pictures(
-                    [whole, *toned], top, photo_parts=True, mirror_tonings=False
-                )
+            matches, toned = self._search_tonings(whole, toned, matches, top, budget)
             # A toning that came clearly closer is cut into parts instead of the still.
             closest = _closest_toning([whole, *toned])
         confirmed = _confirmed(matches)
         if not confirmed:
-            wholes = [whole] if closest is whole else [whole, closest]
-            parts = [Picture(closest.rgb, w, closest.tone) for w in parts_of(closest.rgb)]
-            matches = self.search_pictures(
-                [*wholes, *parts], top, photo_parts=True, mirror_tonings=False
-            )
-            if not _confirmed(matches):
-                matches = self._search_insets(whole, matches, top)
+            matches = self._search_parts(whole, closest, matches, top, budget)
         elif cells := uncovered(collage_cells(rgb) or cut_cells(rgb.shape, confirmed), confirmed):
             parts = [part for cell in cells if not (part := Picture(rgb, cell)).featureless]
-            if parts:
-                matches = _per_item(matches + self.search_pictures([whole, *parts], top))
+            if parts and (pictures := budget.afford([whole], parts)):
+                matches = _per_item(matches + self.search_pictures(pictures, top))
         matches += self.retriever.hash_matches(rgb)
         return sorted(matches, key=lambda m: -m.score)[:top]
 
-    def _search_insets(self, whole: Picture, matches: list[Match], top: int) -> list[Match]:
+    def _search_tonings(
+        self,
+        whole: Picture,
+        toned: list[Picture],
+        matches: list[Match],
+        top: int,
+        budget: FallbackBudget,
+    ) -> tuple[list[Match], list[Picture]]:
+        """A still its first pass confirmed nothing of (`matches`), searched mirrored and under
+        its negative, then under its palette; the answers, and the tonings searched."""
+        rgb = whole.rgb
+        toned = toned or [NEGATIVE.picture(rgb)]
+        if not budget.afford([whole, *toned], [], mirror_tonings=False):
+            return matches, []
+        matches = self.search_pictures([whole, *toned], top, photo_parts=True, mirror_tonings=False)
+        palettes = [] if _confirmed(matches) or budget.spent else palette_tonings([rgb])
+        extra = [toning.picture(rgb) for toning in palettes]
+        if extra and (looks := budget.afford([whole, *toned], extra, mirror_tonings=False)):
+            toned = looks[1:]
+            matches = self.search_pictures(looks, top, photo_parts=True, mirror_tonings=False)
+        return matches, toned
+
+    def _search_parts(
+        self,
+        whole: Picture,
+        closest: Picture,
+        matches: list[Match],
+        top: int,
+        budget: FallbackBudget,
+    ) -> list[Match]:
+        """A still nothing confirmed yet, searched by parts cut from `closest` (the still or one
+        of its tonings), then by the pictures framed inside it."""
+        wholes = [whole] if closest is whole else [whole, closest]
+        parts = [Picture(closest.rgb, w, closest.tone) for w in parts_of(closest.rgb)]
+        if not (looks := budget.afford(wholes, parts, mirror_tonings=False)):
+            return matches
+        matches = self.search_pictures(looks, top, photo_parts=True, mirror_tonings=False)
+        if _confirmed(matches):
+            return matches
+        return self._search_insets(whole, matches, top, budget)
+
+    def _search_insets(
+        self, whole: Picture, matches: list[Match], top: int, budget: FallbackBudget
+    ) -> list[Match]:
         """The answers so far, with what the pictures framed inside the still (matching/insets.py)
         confirm. A framed rectangle may be a window of a building as well as an inset: what it
         finds unconfirmed is left out, lest its similarities by chance outrank the answers."""
         insets = [Picture(whole.rgb, window) for window in framed(whole.rgb)]
-        if not insets:
+        if not insets or not (looks := budget.afford([whole], insets)):
             return matches
-        found = self.search_pictures([whole, *insets], top)
+        found = self.search_pictures(looks, top)
         return _per_item(matches + _confirmed(found))
 
     def search_pictures(

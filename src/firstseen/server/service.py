@@ -106,6 +106,7 @@ class Service:
                 self.background,
                 self.calibration,
                 provenance=self.provenance,
+                budget=self.archive.settings.fallback_budget,
             )
             cached = (self.archive.generation, searcher)
             self._local.searcher = cached
