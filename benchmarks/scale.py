@@ -13,7 +13,8 @@ in the plain archive and in the one with distractors, each by a fresh search pro
 (scale_worker.py: answers, warm latency, peak memory), plus a cold `firstseen search`, the
 archive's size on disk, and how long an add and a removal take to reach a running
 `firstseen serve` (scale_live.py). `--keep-archive` reuses the distractors and the imported
-archive of an earlier run with the same --work and --distractors.
+archive of an earlier run with the same --work and --distractors. `--fallback-budget N` runs the
+warm searches with that budget for a still's fallbacks (`search --fallback-budget`).
 
 `--deployment` also searches the archive with distractors on a deployment (scale_deploy.py:
 `firstseen cluster up` in the work folder, PostgreSQL and Milvus Lite on 127.0.0.1, filled by
@@ -101,12 +102,16 @@ def import_into(fs: Firstseen, folder: Path, frames: int) -> dict:
     return {"seconds": seconds, "frames_per_second": frames / seconds}
 
 
-def search_process(exe: Path, archive: Path, paths: list[Path], work: Path) -> dict:
-    """Every query searched by one fresh process (scale_worker.py)."""
+def search_process(
+    exe: Path, archive: Path, paths: list[Path], work: Path, budget: float | None
+) -> dict:
+    """Every query searched by one fresh process (scale_worker.py), with `budget` for the
+    fallbacks (`search --fallback-budget`) where one is given."""
     listing, out = work / "queries.json", work / f"answers-{archive.name}.json"
     listing.write_text(json.dumps([str(p) for p in paths]))
     log = work / f"search-{archive.name}.log"  # the search's warnings, kept out of the report
     command = [str(exe), str(WORKER), str(archive), str(listing), str(out)]
+    command += [] if budget is None else [str(budget)]
     with log.open("w") as errors:
         proc = subprocess.run(command, stderr=errors, env=os.environ | {"PYTHONPATH": _path()})
     if proc.returncode != 0:
@@ -183,7 +188,7 @@ def run_firstseen(args, archive: Path, queries: list[Query], work: Path) -> dict
     fs = Firstseen(args.firstseen, archive)
     paths = [Path(q.path) for q in queries]
     print(f"searching {archive.name} with firstseen ...", file=sys.stderr)
-    out = search_process(Path(sys.executable), archive, paths, work)
+    out = search_process(Path(sys.executable), archive, paths, work, args.fallback_budget)
     first = next(Path(q.path) for q in queries if q.ref)
     out["cold_search_seconds"] = cold_search(fs, first)
     out["disk_mb"] = disk_mb(archive.parent if is_deployment(archive) else archive)
@@ -217,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-archive", action="store_true", help="reuse the imported archive")
     ap.add_argument("--no-anchors", action="store_true")
     ap.add_argument("--no-live", action="store_true", help="skip the serve add/remove timing")
+    ap.add_argument(
+        "--fallback-budget",
+        type=float,
+        help="the warm searches' fallback budget (`search --fallback-budget`); default none",
+    )
     ap.add_argument(
         "--deployment", action="store_true", help="also search it on PostgreSQL + Milvus Lite"
     )

@@ -2,7 +2,7 @@
 and reports each answer with its wall time, how long opening took, and the process's peak memory,
 so that the memory is the search's own and not the benchmark's.
 
-    python benchmarks/scale_worker.py ARCHIVE QUERIES.json OUT.json
+    python benchmarks/scale_worker.py ARCHIVE QUERIES.json OUT.json [FALLBACK_BUDGET]
 
 ARCHIVE is what `--archive` names: an archive directory or a deployment.toml.
 
@@ -37,10 +37,10 @@ def rss_now_mb() -> float | None:
     return None
 
 
-def main(location: Path, queries: list[Path], out: Path) -> None:
+def main(location: Path, queries: list[Path], out: Path, budget: float | None) -> None:
     started = time.perf_counter()
     archive = open_location(location)
-    searcher = open_searcher(archive)
+    searcher = open_searcher(archive, budget=budget)
     opened = time.perf_counter()
     searcher.search(queries[0])  # loads the indexes and warms the caches; not counted
     warm = time.perf_counter()
@@ -67,4 +67,5 @@ if __name__ == "__main__":
         Path(sys.argv[1]),
         [Path(p) for p in json.loads(Path(sys.argv[2]).read_text())],
         Path(sys.argv[3]),
+        float(sys.argv[4]) if len(sys.argv) > 4 else None,
     )
