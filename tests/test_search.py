@@ -266,7 +266,7 @@ def test_a_budget_bounds_the_pictures_a_stills_fallbacks_describe(
         spent[budget] = sum(described)
     assert spent[0] == spent[1] == 1
     assert spent[2] == 3 and spent[4] == 5
-    assert spent[5.5] == 6  # one part of the five
+    assert spent[5.5] == 6  # and one part
     assert spent[None] >= 5 + len(parts_of(query))
 
 
