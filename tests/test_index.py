@@ -104,6 +104,24 @@ def test_an_approximate_index_finds_what_the_exact_one_finds(tmp_path, small_app
     reopened.close()
 
 
+def test_a_vector_searched_alone_finds_what_it_finds_among_many(tmp_path, small_approximate):
+    """A search of few vectors splits each one's lists among the threads, one of many splits
+    the vectors (`INDEX.split_lists_below`): the neighbours are the same either way."""
+    rng = np.random.default_rng(2)
+    archive = Archive(tmp_path / "archive")
+    for _ in range(30):
+        put(archive, footage(rng, 100))
+    archive.save()
+    assert archive.index.approximate
+    queries = unit(rng.standard_normal((16, DIM)))
+    scores, found = archive.index.search(queries, 10)
+    for row, query in enumerate(queries):
+        alone_scores, alone = archive.index.search(query[None], 10)
+        np.testing.assert_array_equal(alone[0], found[row])
+        np.testing.assert_allclose(alone_scores[0], scores[row], rtol=1e-6)
+    archive.close()
+
+
 def test_a_running_reader_sees_adds_and_removals_without_the_file_being_rewritten(
     tmp_path, small_approximate
 ):

@@ -219,10 +219,14 @@ class FaissIndex:
         if not self._base.ntotal:
             shape = (len(queries), k)
             return np.full(shape, -np.inf, np.float32), np.full(shape, -1, np.int64)
-        if not self.approximate:
-            return self._base.search(queries, k, params=self._params())
-        params = self._params()
-        _, shortlist = self._base.search(queries, max(k, INDEX.shortlist), params=params)
+        base = self._base
+        if not isinstance(base, faiss.IndexIVF):
+            return base.search(queries, k, params=self._params())
+        # FAISS splits a search by query vectors, so one vector would keep one core busy and
+        # leave the others idle; a few vectors are searched in turn, each over all the threads.
+        few = len(queries) < INDEX.split_lists_below * faiss.omp_get_max_threads()
+        base.parallel_mode = 1 if few else 0
+        _, shortlist = base.search(queries, max(k, INDEX.shortlist), params=self._params())
         return rescored(queries, shortlist, k, self._exact)
 
     def _params(self) -> faiss.SearchParameters | None:
