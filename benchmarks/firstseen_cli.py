@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,14 @@ class Firstseen:
     def run(self, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.exe), "--archive", str(self.archive), *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def timed(self, *args: str) -> float:
+        """Wall seconds of one CLI command; a failure ends the benchmark with its error."""
+        t0 = time.perf_counter()
+        proc = self.run(*args)
+        if proc.returncode != 0:
+            sys.exit(f"firstseen {args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        return time.perf_counter() - t0
 
     def available(self) -> bool:
         if not self.exe.exists():

@@ -8,9 +8,9 @@ archive a `provenance.py` run kept (`--keep-archive`):
 
     PYTHONPATH=src .venv/bin/python benchmarks/query_cost.py --work /tmp/th17 --split thermal-dev
 
-`--budget 0 2 none` measures each fallback budget (`search --budget`; none: no limit) in turn in
-the same run, with the copies and the negatives each confirms (a confirmed negative is a false
-match).
+`--budget 0 2 none` measures each fallback budget (`search --fallback-budget`; none: no limit)
+in turn in the same run, with the copies and the negatives each confirms (a confirmed negative
+is a false match).
 """
 
 import argparse

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,14 +40,14 @@ def deployment(exe: Path, embedded: Path, work: Path) -> Iterator[tuple[Path, di
     if cluster.exists():  # an earlier run's, perhaps still running: stopped, then made anew
         Firstseen(exe, location).run("cluster", "down", "--dir", str(cluster))
         shutil.rmtree(cluster)
-    moved: dict = {"export": _step(Firstseen(exe, embedded), "export", str(folder))}
+    moved: dict = {"export": Firstseen(exe, embedded).timed("export", str(folder))}
     frames = json.loads((folder / "manifest.json").read_text())["counts"]
     up = Firstseen(exe, location).run("cluster", "up", "--no-ray", "--dir", str(cluster))
     try:
         if up.returncode != 0:
             sys.exit(f"firstseen cluster up failed ({up.returncode}): {up.stderr[-2000:]}")
         print(f"importing {frames['frames']} frames into the deployment ...", file=sys.stderr)
-        moved["import"] = _step(Firstseen(exe, location), "import", str(folder))
+        moved["import"] = Firstseen(exe, location).timed("import", str(folder))
         moved["counts"] = frames
         moved["storage"] = storage(location, cluster)
         yield location, moved
@@ -56,15 +55,6 @@ def deployment(exe: Path, embedded: Path, work: Path) -> Iterator[tuple[Path, di
         down = Firstseen(exe, location).run("cluster", "down", "--dir", str(cluster))
         if down.returncode != 0:
             print(f"firstseen cluster down failed: {down.stderr[-2000:]}", file=sys.stderr)
-
-
-def _step(fs: Firstseen, *command: str) -> float:
-    """Wall seconds of one CLI command; a failure ends the benchmark with its error."""
-    t0 = time.perf_counter()
-    proc = fs.run(*command)
-    if proc.returncode != 0:
-        sys.exit(f"firstseen {command[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return time.perf_counter() - t0
 
 
 def storage(location: Path, cluster: Path) -> dict:
