@@ -30,7 +30,7 @@ def archive_dir(tmp_path):
     return tmp_path / "archive"
 
 
-def test_add_search_list_info_remove(archive_dir, demo_dir, monkeypatch):
+def test_add_search_list_info_remove(archive_dir, demo_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(demo_dir)
     added = invoke("--archive", archive_dir, "add", "--meta", "media.csv")
     assert added.exit_code == 0, added.output
@@ -48,6 +48,13 @@ def test_add_search_list_info_remove(archive_dir, demo_dir, monkeypatch):
 
     table = invoke("--archive", archive_dir, "search", "evidence.jpg")
     assert "MATCH" in table.stdout and "00:12" in table.stdout
+    unrelated = tmp_path / "unrelated.png"
+    Image.effect_mandelbrot((320, 240), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB").save(unrelated)
+    cut = "the fallback budget ended the search before every fallback was tried"
+    for budget, said in ((["--fallback-budget", "0"], True), ([], False)):
+        answer = invoke("--archive", archive_dir, "search", unrelated, *budget)
+        assert answer.exit_code == 0 and "MATCH" not in answer.stdout
+        assert (cut in answer.stdout) is said
 
     listed = json.loads(invoke("--archive", archive_dir, "list", "--format", "json").stdout)
     assert len(listed) == 9 and sum(i["frames"] for i in listed) > 9

@@ -246,8 +246,8 @@ def test_a_budget_bounds_the_pictures_a_stills_fallbacks_describe(
 ):
     """A coloured still nothing confirms is described once as it is; its fallbacks then describe
     only what the budget affords, in order: mirror image and negative (two), the palette (two),
-    then as many parts as fit; the first fallback that does not fit ends the search. Without a
-    budget it goes on to every part and inset."""
+    then as many parts as fit; the first fallback that does not fit ends the search, and the
+    answer says so. Without a budget it goes on to every part and inset."""
     descriptor = demo_searcher.retriever.descriptor
     described: list[int] = []
     describe = descriptor.describe
@@ -257,17 +257,20 @@ def test_a_budget_bounds_the_pictures_a_stills_fallbacks_describe(
         return describe(images, size)
 
     monkeypatch.setattr(descriptor, "describe", recorded)
-    query = load_image(shared_data / "opencv-samples-data" / "home.jpg")
+    query = shared_data / "opencv-samples-data" / "home.jpg"
     spent: dict[float | None, int] = {}
     for budget in (None, 0, 1, 2, 4, 5.5):
         monkeypatch.setattr(demo_searcher, "budget", budget)
         described.clear()
-        assert not any(m.match for m in demo_searcher.search_image(query, 5))
+        result = demo_searcher.search(query, 5)
+        assert not any(m.match for m in result.matches)
+        assert result.budget_reached is (budget is not None)
+        assert result_json(result)["budget_reached"] is result.budget_reached
         spent[budget] = sum(described)
     assert spent[0] == spent[1] == 1
     assert spent[2] == 3 and spent[4] == 5
     assert spent[5.5] == 6  # and one part
-    assert spent[None] >= 5 + len(parts_of(query))
+    assert spent[None] >= 5 + len(parts_of(load_image(query)))
 
 
 def test_a_fallback_budget_takes_passes_whole_and_parts_as_far_as_they_fit():
@@ -283,13 +286,18 @@ def test_a_fallback_budget_takes_passes_whole_and_parts_as_far_as_they_fit():
 
     budget = FallbackBudget(3.5)
     assert ids(budget.afford([whole], [])) == ids([whole]) and budget.left == 2.5
+    assert not budget.reached
     assert ids(budget.afford([whole], parts, mirror=False)) == ids([whole, *parts[:2]])
+    assert budget.reached  # two parts were left out
     assert budget.spent and budget.afford([whole], [], mirror=False) == []
     tight = FallbackBudget(1.5)
     assert tight.afford([whole], parts[:1]) == []  # its mirror image and the part: two
     assert tight.afford([whole], parts, mirror=False) == []  # a pass that did not fit ended it
-    assert ids(FallbackBudget(None).afford([whole], parts)) == ids([whole, *parts])
-    assert FallbackBudget(0).afford([whole], [], mirror=False) == []
+    unlimited = FallbackBudget(None)
+    assert ids(unlimited.afford([whole], parts)) == ids([whole, *parts])
+    assert not unlimited.reached
+    nothing = FallbackBudget(0)
+    assert nothing.afford([whole], [], mirror=False) == [] and nothing.reached
 
 
 def test_a_smaller_look_is_a_coarser_view_of_the_same_picture(demo_searcher, demo_dir):

@@ -213,6 +213,7 @@ def test_search_traces_evidence_to_frame_region_and_date(client, evidence):
     body = response.json()
     assert body["query"] == "evidence.jpg" and body["error"] is None
     assert body["query_kind"] == "image" and len(body["matches"]) == 3
+    assert body["budget_reached"] is False  # confirmed as it is: no fallback was needed
     best = body["matches"][0]
     assert best["path"].endswith("chair-20-sd-bar.mp4") and best["match"] is True
     assert abs(best["time"] - 12.0) <= 1.0

@@ -63,7 +63,10 @@ def _print_table(result: QueryResult, catalog: CatalogReader) -> None:
         out.print(line)
     if result.matches:
         out.print(results_table(result))
-    elif catalog.counts().items:
-        say(f"{result.query}: nothing like it in the archive")
-    else:
+    elif not catalog.counts().items:
         say(f"{result.query}: no candidates (the archive is empty)")
+        return
+    else:
+        say(f"{result.query}: nothing like it in the archive")
+    if result.budget_reached:
+        say(f"{result.query}: the fallback budget ended the search before every fallback was tried")

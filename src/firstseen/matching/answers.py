@@ -109,6 +109,7 @@ def result_json(r: QueryResult) -> dict[str, Any]:
         "error": r.error,
         "matches": [match_json(m) for m in r.matches],
         "elapsed_ms": round(r.elapsed_ms, 1),
+        "budget_reached": r.budget_reached,
         **provenance_json(r.provenance),
     }
 

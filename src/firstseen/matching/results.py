@@ -109,6 +109,7 @@ class QueryResult:
     matches: list[Match] = field(default_factory=list)
     elapsed_ms: float = 0.0
     provenance: Provenance | None = None  # the query file's credentials and metadata
+    budget_reached: bool = False  # the fallback budget left a still's fallbacks unsearched
 
 
 @dataclass(slots=True)

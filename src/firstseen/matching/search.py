@@ -32,11 +32,13 @@ class FallbackBudget:
     two, a coarse toning one, what an earlier pass described none. Fallbacks come in order; each
     is searched whole while it fits, a list of parts, insets or collage cells with as many of
     them as fit; the search ends at the first that does not fit, or once less than one picture
-    is left. None: no limit."""
+    is left. None: no limit. `reached`: a fallback was left out or cut short for want of
+    budget, so "nothing like it" means nothing within the budget."""
 
     def __init__(self, pictures: float | None) -> None:
         self.left = pictures
         self.spent = pictures is not None and pictures < 1
+        self.reached = False
 
     def afford(
         self,
@@ -56,8 +58,9 @@ class FallbackBudget:
             if runs <= self.left:
                 self.left -= runs
                 self.spent = self.left < 1
+                self.reached = self.reached or count < len(extra)
                 return chosen
-        self.spent = True
+        self.spent = self.reached = True
         return []
 
 
@@ -96,7 +99,9 @@ class Searcher:
                 raise FirstseenError("is a directory")
             kind = probe(path)
             if kind == "image":
-                result.matches = self.search_image(load_image(path), top)
+                budget = FallbackBudget(self.budget)
+                result.matches = self.search_image(load_image(path), top, budget)
+                result.budget_reached = budget.reached
             else:
                 result.matches = search_clip(self.retriever, self.checker, path, top)
             self._note_thumbnails(result.matches)
@@ -122,12 +127,14 @@ class Searcher:
             if match.frame_id is not None:
                 match.thumbnail = self.archive.thumbnails.has(match.item.sha256, match.ordinal)
 
-    def search_image(self, rgb: np.ndarray, top: int) -> list[Match]:
+    def search_image(
+        self, rgb: np.ndarray, top: int, budget: FallbackBudget | None = None
+    ) -> list[Match]:
         """Searches a still as it is, then, while nothing verifies, under fallbacks cheapest and
         likeliest first: its mirror image with the archive's parts of photos, its other tonings
         (matching/tones.py: a thermal or night-vision look), parts of it, and the pictures framed
         inside it; a confirmed collage's other pictures on their own. The fallbacks describe
-        new pictures only while the searcher's budget lasts (`FallbackBudget`).
+        new pictures only while `budget` lasts (by default the searcher's: `FallbackBudget`).
 
         Most copies are confirmed as they are; a grey still is searched with its negative from the
         start (a black-hot look reverses every grey level; a toning is described coarser, at under
@@ -146,7 +153,7 @@ class Searcher:
         the parts confirm nothing, the pictures framed inside the still (an inset too small or too
         degraded for a fixed part to hold it) are searched last.
         """
-        budget = FallbackBudget(self.budget)
+        budget = budget or FallbackBudget(self.budget)
         whole = Picture(rgb)
         toned = [] if coloured([rgb]) else [NEGATIVE.picture(rgb)]
         matches = self.search_pictures([whole, *toned], top, mirror=False)

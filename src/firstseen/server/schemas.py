@@ -74,6 +74,11 @@ class SearchOut(BaseModel):
     query_kind: Literal["image", "video"]
     error: None = None
     elapsed_ms: float
+    budget_reached: bool = Field(
+        False,
+        description="The archive's fallback budget left some of a still's fallbacks (mirror"
+        " image, tonings, parts, framed pictures) unsearched: no match means none within it",
+    )
     matches: list[MatchOut]
     credentials: CredentialsOut | None
     metadata: MetadataOut | None

@@ -265,6 +265,10 @@ function renderResults(data, file) {
   $("results-summary").textContent = matches.length
     ? `${data.query}: ${verified} match${verified === 1 ? "" : "es"} among ${matches.length} candidates (${seconds} s).`
     : `${data.query}: the archive is empty.`;
+  if (data.budget_reached) {
+    $("results-summary").textContent +=
+      " The archive's fallback budget ended the search before every fallback was tried.";
+  }
   ownClaims(data);
   if (data.query_kind === "video") list.append(clipOverview(data, file));
   const others = matches.filter((m) => !m.match);
