@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -119,6 +120,30 @@ def test_a_vector_searched_alone_finds_what_it_finds_among_many(tmp_path, small_
         alone_scores, alone = archive.index.search(query[None], 10)
         np.testing.assert_array_equal(alone[0], found[row])
         np.testing.assert_allclose(alone_scores[0], scores[row], rtol=1e-6)
+    archive.close()
+
+
+def test_a_flat_search_of_one_vector_runs_on_its_thread_alone_and_finds_the_same(tmp_path):
+    """One query vector is searched on the calling thread alone (`faiss_index.flat_search`), the
+    rest on FAISS's threads: the neighbours are the same, and the thread count is put back."""
+    rng = np.random.default_rng(3)
+    archive = Archive(tmp_path / "archive")
+    for _ in range(3):
+        put(archive, footage(rng, 100))
+    assert not archive.index.approximate
+    queries = unit(rng.standard_normal((8, DIM)))
+    threads = faiss.omp_get_max_threads()
+    scores, found = archive.index.search(queries, 10)
+    for row, query in enumerate(queries):
+        alone_scores, alone = archive.index.search(query[None], 10)
+        np.testing.assert_array_equal(alone[0], found[row])
+        np.testing.assert_allclose(alone_scores[0], scores[row], rtol=1e-6)
+    np.testing.assert_array_equal(found, exact_top(archive, queries, 10))
+    assert faiss.omp_get_max_threads() == threads
+    seen: list[int] = []
+    with faiss_index.threads(1):
+        seen.append(faiss.omp_get_max_threads())
+    assert seen == [1] and faiss.omp_get_max_threads() == threads
     archive.close()
 
 

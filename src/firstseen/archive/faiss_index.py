@@ -15,7 +15,8 @@ a change sees the index before or after it, never in between.
 
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -86,6 +87,30 @@ def lists_ids(base: faiss.IndexIVF, lists: Iterable[int]) -> np.ndarray:
         if held.list_size(n)
     ]
     return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
+
+
+@contextmanager
+def threads(count: int) -> Iterator[None]:
+    """FAISS's OpenMP threads for what runs inside, on the calling thread only: OpenMP keeps the
+    setting per thread, so the searches of other threads keep theirs."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def flat_search(
+    index: faiss.Index, queries: np.ndarray, k: int, params: faiss.SearchParameters | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """An exhaustive search; of one query vector (most of a still's first pass) on the calling
+    thread alone: on two threads FAISS took twice the CPU for it and no less time (2 cores:
+    20k vectors 2.0 ms wall and 4.0 CPU against 1.6 and 1.6 on one thread, 250k 46 and 91
+    against 40 and 40; benchmarks/flat_threads.py). Several vectors share the threads, which
+    halves their wall time."""
+    with threads(1 if len(queries) == 1 else faiss.omp_get_max_threads()):
+        return index.search(queries, k, params=params)
 
 
 class FaissIndex:
@@ -210,7 +235,7 @@ class FaissIndex:
                 return np.zeros(empty.shape, np.float32), empty
             scores, ids = self._search_base(queries, k)
             if self._recent.ntotal:
-                more_scores, more_ids = self._recent.search(queries, k)
+                more_scores, more_ids = flat_search(self._recent, queries, k)
                 scores = np.concatenate([scores, more_scores], axis=1)
                 ids = np.concatenate([ids, more_ids], axis=1)
         return best(scores, ids, k)
@@ -221,7 +246,7 @@ class FaissIndex:
             return np.full(shape, -np.inf, np.float32), np.full(shape, -1, np.int64)
         base = self._base
         if not isinstance(base, faiss.IndexIVF):
-            return base.search(queries, k, params=self._params())
+            return flat_search(base, queries, k, self._params())
         # FAISS splits a search by query vectors, so one vector would keep one core busy and
         # leave the others idle; a few vectors are searched in turn, each over all the threads.
         few = len(queries) < INDEX.split_lists_below * faiss.omp_get_max_threads()
