@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from firstseen.archive.ingest import Ingester
 from firstseen.archive.records import Sighting
 from firstseen.archive.store import Archive
+from firstseen.matching.search import Searcher
 from firstseen.server import ServerSettings, Service, create_app
 from firstseen.server.app import STATIC
 from firstseen.server.uploads import label
@@ -292,6 +293,45 @@ def test_the_archives_fallback_budget_bounds_the_servers_searches(tmp_path, demo
         assert service._searcher().budget == 2
     finally:
         service.close()
+
+
+def test_a_search_may_lower_the_archives_fallback_budget_but_not_lift_it(
+    tmp_path, demo_dir, demo_searcher, monkeypatch
+):
+    """A request's `fallback_budget` holds for its query where it is below the archive's."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "config.toml").write_text("fallback_budget = 2\n")
+    service = Service(Archive(root), ServerSettings(), searcher=demo_searcher)
+    given: list[float | None] = []
+    search = Searcher.search
+
+    def recorded(self, path, top=5, name=None, budget=None):
+        given.append(budget)
+        return search(self, path, top, name, budget)
+
+    monkeypatch.setattr(Searcher, "search", recorded)
+    try:
+        for asked in (None, 1, 5):
+            service.search_now(demo_dir / "evidence.jpg", 3, "q", asked)
+    finally:
+        service.close()
+    assert given == [2, 1, 2]
+
+
+def test_an_answer_says_when_the_requests_fallback_budget_left_fallbacks_out(client):
+    """Nothing confirms a picture unlike the archive: with budget 0 its fallbacks are left out,
+    and the answer says so; without one they are all searched."""
+    picture = io.BytesIO()
+    Image.effect_mandelbrot((320, 240), (-2.0, -1.2, 1.0, 1.2), 60).save(picture, "PNG")
+    upload = {"file": ("unlike.png", picture.getvalue())}
+    for query, reached in (("?fallback_budget=0", True), ("", False)):
+        response = client.post(f"/api/search{query}", files=upload)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert not any(m["match"] for m in body["matches"])
+        assert body["budget_reached"] is reached
+    assert_error(client.post("/api/search?fallback_budget=-1", files=upload), 422, "budget")
 
 
 def test_search_request_errors(client, evidence):

@@ -90,8 +90,11 @@ class Searcher:
         self.checker = Checker(archive, calibration, cache_size, workers)
         self.provenance = provenance or ProvenanceReader(archive.settings.trust_anchors)
 
-    def search(self, path: Path, top: int = 5, name: str | None = None) -> QueryResult:
-        """Searches one query file; failures become the result's `error`, never an exception."""
+    def search(
+        self, path: Path, top: int = 5, name: str | None = None, budget: float | None = None
+    ) -> QueryResult:
+        """Searches one query file; failures become the result's `error`, never an exception.
+        `budget`: this query's fallback budget (`FallbackBudget`) instead of the searcher's."""
         started = time.perf_counter()
         result = QueryResult(name or str(path))
         try:
@@ -99,9 +102,9 @@ class Searcher:
                 raise FirstseenError("is a directory")
             kind = probe(path)
             if kind == "image":
-                budget = FallbackBudget(self.budget)
-                result.matches = self.search_image(load_image(path), top, budget)
-                result.budget_reached = budget.reached
+                fallbacks = FallbackBudget(self.budget if budget is None else budget)
+                result.matches = self.search_image(load_image(path), top, fallbacks)
+                result.budget_reached = fallbacks.reached
             else:
                 result.matches = search_clip(self.retriever, self.checker, path, top)
             self._note_thumbnails(result.matches)

@@ -224,6 +224,15 @@ async def search(
     request: Request,
     svc: ServiceDep,
     top: Annotated[int, Query(ge=1, le=100, description="Answers wanted")] = 5,
+    fallback_budget: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            description="Pictures a still's fallbacks (mirror image, tonings, parts, framed"
+            " pictures) may describe: fewer is faster where nothing is confirmed, and may miss"
+            " heavily edited copies. It may lower the archive's fallback_budget, not lift it",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Finds the sources of an uploaded image or video: each answer has the source, the time in
     it, the region of it the upload shows, a score and a match verdict (the CLI's JSON contract),
@@ -232,7 +241,7 @@ async def search(
     try:
         async with saved(file, svc.settings.max_upload) as (path, kind):
             with _refusals("search"):
-                result = await svc.search(path, top, label(file.filename))
+                result = await svc.search(path, top, label(file.filename), fallback_budget)
             if result.error:
                 raise HTTPException(422, f"cannot read the upload: {result.error}")
             picture = None

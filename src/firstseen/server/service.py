@@ -112,22 +112,29 @@ class Service:
             self._local.searcher = cached
         return cached[1]
 
-    def search_now(self, path: Path, top: int, name: str) -> QueryResult:
+    def search_now(
+        self, path: Path, top: int, name: str, fallbacks: float | None = None
+    ) -> QueryResult:
         """Searches in the calling thread (the search pool's, when called through `search`),
-        within the request's decoding budget: raises OverBudget for an upload over it."""
+        within the request's decoding budget: raises OverBudget for an upload over it.
+        `fallbacks`: a fallback budget for this query, which may lower the archive's
+        (`fallback_budget`, the operator's ceiling) but not lift it."""
         self.archive.refresh()
         searcher = self._searcher()
         with (
             self.archive.reading(),
             limited(self.settings.max_pixels, self.settings.search_seconds) as budget,
         ):
-            result = searcher.search(path, top=top, name=name)
+            lowest = min((b for b in (searcher.budget, fallbacks) if b is not None), default=None)
+            result = searcher.search(path, top=top, name=name, budget=lowest)
         if budget.breaches:
             raise budget.breaches[0]
         return result
 
-    async def search(self, path: Path, top: int, name: str) -> QueryResult:
-        return await self._queued_run(self.search_now, path, top, name)
+    async def search(
+        self, path: Path, top: int, name: str, fallbacks: float | None = None
+    ) -> QueryResult:
+        return await self._queued_run(self.search_now, path, top, name, fallbacks)
 
     def keyframes_now(self, path: Path) -> tuple[list[Keyframe], int]:
         """The video's keyframes as the API shows them (at most `SHOTS.shown_keyframes`, long
