@@ -119,10 +119,10 @@ def test_a_bug_on_one_file_is_reported_and_the_batch_goes_on(archive_dir, demo_d
     assert "chelsea.png: internal error, please report it: KeyError: 144" in added.output
     assert "added 1" in added.output and "failed 1" in added.output
 
-    def search_unless_wide(self, rgb, top):
+    def search_unless_wide(self, rgb, top, budget=None):
         if rgb.shape[1] > rgb.shape[0] * 1.6:
             raise KeyError(144)
-        return search_image(self, rgb, top)
+        return search_image(self, rgb, top, budget)
 
     monkeypatch.setattr(Searcher, "search_image", search_unless_wide)
     wide = Image.open(media / "coffee.png").convert("RGB").crop((0, 100, 600, 400))
