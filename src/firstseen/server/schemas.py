@@ -76,8 +76,9 @@ class SearchOut(BaseModel):
     elapsed_ms: float
     budget_reached: bool = Field(
         False,
-        description="The archive's fallback budget left some of a still's fallbacks (mirror"
-        " image, tonings, parts, framed pictures) unsearched: no match means none within it",
+        description="The fallback budget (the archive's, or the request's where lower) left some"
+        " of a still's fallbacks (mirror image, tonings, parts, framed pictures) unsearched: no"
+        " match means none within it",
     )
     matches: list[MatchOut]
     credentials: CredentialsOut | None

@@ -267,7 +267,7 @@ function renderResults(data, file) {
     : `${data.query}: the archive is empty.`;
   if (data.budget_reached) {
     $("results-summary").textContent +=
-      " The archive's fallback budget ended the search before every fallback was tried.";
+      " The fallback budget ended the search before every fallback was tried.";
   }
   ownClaims(data);
   if (data.query_kind === "video") list.append(clipOverview(data, file));
