@@ -51,6 +51,18 @@ def exact_top(archive: Archive, queries: np.ndarray, k: int) -> np.ndarray:
     return ids[np.argsort(-scores, axis=1, kind="stable")[:, :k]]
 
 
+def alone_as_among_many(index, queries: np.ndarray) -> np.ndarray:
+    """Each of `queries` searched alone finds the neighbours, with the scores, it finds searched
+    with all of them (a search of few vectors and one of many split the work differently);
+    those neighbours."""
+    scores, found = index.search(queries, 10)
+    for row, query in enumerate(queries):
+        alone_scores, alone = index.search(query[None], 10)
+        np.testing.assert_array_equal(alone[0], found[row])
+        np.testing.assert_allclose(alone_scores[0], scores[row], rtol=1e-6)
+    return found
+
+
 @pytest.fixture
 def small_approximate(monkeypatch):
     """Index settings that make a few thousand vectors approximate and keep changes in memory."""
@@ -114,12 +126,7 @@ def test_a_vector_searched_alone_finds_what_it_finds_among_many(tmp_path, small_
         put(archive, footage(rng, 100))
     archive.save()
     assert archive.index.approximate
-    queries = unit(rng.standard_normal((16, DIM)))
-    scores, found = archive.index.search(queries, 10)
-    for row, query in enumerate(queries):
-        alone_scores, alone = archive.index.search(query[None], 10)
-        np.testing.assert_array_equal(alone[0], found[row])
-        np.testing.assert_allclose(alone_scores[0], scores[row], rtol=1e-6)
+    alone_as_among_many(archive.index, unit(rng.standard_normal((16, DIM))))
     archive.close()
 
 
@@ -133,11 +140,7 @@ def test_a_flat_search_of_one_vector_runs_on_its_thread_alone_and_finds_the_same
     assert not archive.index.approximate
     queries = unit(rng.standard_normal((8, DIM)))
     threads = faiss.omp_get_max_threads()
-    scores, found = archive.index.search(queries, 10)
-    for row, query in enumerate(queries):
-        alone_scores, alone = archive.index.search(query[None], 10)
-        np.testing.assert_array_equal(alone[0], found[row])
-        np.testing.assert_allclose(alone_scores[0], scores[row], rtol=1e-6)
+    found = alone_as_among_many(archive.index, queries)
     np.testing.assert_array_equal(found, exact_top(archive, queries, 10))
     assert faiss.omp_get_max_threads() == threads
     seen: list[int] = []
